@@ -1,0 +1,135 @@
+//! Request bodies: JSON objects become typed inputs, and every problem with them is reported
+//! per field (unknown or read-only fields, wrong types, failed validation) as one 422.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::api::error::{ApiError, FieldError};
+
+/// Fields every resource has and no client may write.
+pub const READ_ONLY_FIELDS: &[&str] = &["id", "created_at", "updated_at", "version"];
+
+/// Parses a create or replace body into `T`, reporting every bad field at once.
+pub fn parse<T: DeserializeOwned + Validate>(body: Value) -> Result<T, ApiError> {
+    let object = as_object(body)?;
+    check_fields::<T>(&object)?;
+    from_object(object)
+}
+
+/// Applies a JSON Merge Patch (RFC 7396) to the writable fields of `current` and parses the
+/// result as a full replacement, so a patch is held to exactly the rules of a `PUT`.
+pub fn merge_patch<T>(current: &T, patch: Value) -> Result<T, ApiError>
+where
+    T: Serialize + DeserializeOwned + Validate,
+{
+    let patch = as_object(patch)?;
+    check_fields::<T>(&patch)?;
+    let mut merged =
+        serde_json::to_value(current).map_err(|e| ApiError::Internal(e.to_string()))?;
+    json_patch::merge(&mut merged, &Value::Object(patch));
+    from_object(as_object(merged)?)
+}
+
+fn as_object(body: Value) -> Result<Map<String, Value>, ApiError> {
+    match body {
+        Value::Object(object) => Ok(object),
+        other => Err(ApiError::invalid(
+            "",
+            "type",
+            format!("the body must be a JSON object, not {}", json_kind(&other)),
+        )),
+    }
+}
+
+fn json_kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Rejects fields that `T` does not have, naming read-only ones as such.
+fn check_fields<T: DeserializeOwned>(object: &Map<String, Value>) -> Result<(), ApiError> {
+    let writable = serde_aux::serde_introspection::serde_introspect::<T>();
+    let errors: Vec<FieldError> = object
+        .keys()
+        .filter(|key| !writable.contains(&key.as_str()))
+        .map(|key| {
+            if READ_ONLY_FIELDS.contains(&key.as_str()) {
+                FieldError::new(key, "read_only", format!("{key} is set by the server"))
+            } else {
+                FieldError::new(
+                    key,
+                    "unknown_field",
+                    format!("{key} is not a field of this resource"),
+                )
+            }
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+fn from_object<T: DeserializeOwned + Validate>(object: Map<String, Value>) -> Result<T, ApiError> {
+    let value: T = serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.into_inner().to_string();
+        ApiError::invalid(&field, "type", message)
+    })?;
+    value.validate().map_err(validation_errors)?;
+    Ok(value)
+}
+
+/// Flattens validator's errors into one entry per field and rule, ordered by field.
+pub fn validation_errors(errors: ValidationErrors) -> ApiError {
+    let mut out = Vec::new();
+    collect(&errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    ApiError::Validation(out)
+}
+
+fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => out.extend(list.iter().map(|e| {
+                let message = e
+                    .message
+                    .as_ref()
+                    .map(|m| format!("{path} {m}"))
+                    .unwrap_or_else(|| format!("{path} is invalid ({})", e.code));
+                FieldError::new(path.clone(), &e.code, message)
+            })),
+            ValidationErrorsKind::Struct(inner) => collect(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (index, inner) in items {
+                    collect(inner, &format!("{path}[{index}]"), out);
+                }
+            }
+        }
+    }
+}
+
+/// For `#[validate(custom(function = "not_blank"))]`: text must have a visible character.
+pub fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
+    if value.trim().is_empty() {
+        let mut error = validator::ValidationError::new("blank");
+        error.message = Some("must not be blank".into());
+        Err(error)
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,135 @@
+//! The request-context middleware, outermost on every request: it assigns the request id,
+//! turns every error answer (ours or actix's) into a problem document carrying that id, sets
+//! `X-Request-Id`, and writes the one log line per request.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
+
+use crate::api::error::ApiError;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the current request: echoed from `X-Request-Id` when the client sent a sane one,
+/// else a new UUID.
+#[derive(Debug, Clone)]
+pub struct RequestId(HeaderValue);
+
+impl RequestId {
+    fn for_request(req: &ServiceRequest) -> Self {
+        req.headers()
+            .get(&REQUEST_ID)
+            .filter(|v| is_sane(v.as_bytes()))
+            .map(|v| Self(v.clone()))
+            .unwrap_or_else(|| {
+                let id = uuid::Uuid::new_v4().hyphenated().to_string();
+                Self(HeaderValue::from_str(&id).unwrap_or(HeaderValue::from_static("invalid")))
+            })
+    }
+
+    pub fn as_str(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+/// A client's id is echoed only when it can't forge log lines or bloat them: 1–128 characters
+/// of letters, digits and `-_.:`.
+fn is_sane(id: &[u8]) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+}
+
+impl FromRequest for RequestId {
+    type Error = actix_web::Error;
+    type Future = std::future::Ready<Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let id = req.extensions().get::<RequestId>().cloned();
+        std::future::ready(id.ok_or_else(|| ApiError::Internal("no request id".into()).into()))
+    }
+}
+
+pub async fn request_context(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = RequestId::for_request(&req);
+    req.extensions_mut().insert(request_id.clone());
+    // Routing turns every handler and extractor error into a response, so an `Err` here only
+    // comes from a failing inner middleware; actix renders that one itself.
+    let mut res = next.call(req).await?.map_into_boxed_body();
+
+    if res.status().is_client_error() || res.status().is_server_error() {
+        res = into_problem(res, &request_id);
+    }
+    res.headers_mut().insert(REQUEST_ID, request_id.0.clone());
+    log_request(&res, &request_id, started);
+    Ok(res)
+}
+
+/// Re-renders an error answer as a problem with request id and path. Headers the error set
+/// (`Allow`, `WWW-Authenticate`, `Retry-After`, …) are kept.
+fn into_problem(res: ServiceResponse<BoxBody>, request_id: &RequestId) -> ServiceResponse<BoxBody> {
+    let status = res.status();
+    let error = match res.response().error() {
+        Some(e) => match e.as_error::<ApiError>() {
+            Some(api_error) => {
+                if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = api_error {
+                    log::error!(request_id = request_id.as_str(); "{api_error}: {cause}");
+                }
+                api_error.clone()
+            }
+            None => {
+                if status.is_server_error() {
+                    log::error!(request_id = request_id.as_str(); "unhandled error: {e}");
+                }
+                ApiError::Status(status)
+            }
+        },
+        None => ApiError::Status(status),
+    };
+    let (req, old) = res.into_parts();
+    let mut fresh = error.to_response(Some(req.path()), Some(request_id.as_str()));
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            fresh.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    ServiceResponse::new(req, fresh)
+}
+
+fn log_request(res: &ServiceResponse<BoxBody>, request_id: &RequestId, started: Instant) {
+    let req = res.request();
+    let route = req.match_pattern();
+    // Microsecond resolution is plenty and keeps the number short in every log line.
+    let duration_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+    log::info!(
+        target: "http",
+        method = req.method().as_str(),
+        route = route.as_deref().unwrap_or("-"),
+        status = res.status().as_u16(),
+        duration_ms = duration_ms,
+        request_id = request_id.as_str();
+        "request"
+    );
+}
+#[cfg(test)]
+mod tests {
+    use super::is_sane;
+
+    #[test]
+    fn only_plain_request_ids_are_echoed() {
+        assert!(is_sane(b"abc-123_x.y:z"));
+        assert!(!is_sane(b""));
+        assert!(!is_sane(b"a b"));
+        assert!(!is_sane(b"x\ninjected"));
+        assert!(!is_sane(&[b'a'; 129]));
+    }
+}

@@ -1,0 +1,281 @@
+//! The one error type at the HTTP edge. Every answer that is not a success is an `ApiError`
+//! rendered as `application/problem+json` (RFC 9457); the request-context middleware adds the
+//! request id and `instance`, and turns actix's own error responses into the same shape.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::db::DbError;
+use crate::models::page::CursorMismatch;
+use crate::models::{ListError, WriteError};
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Everything the service can answer with instead of a success.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ApiError {
+    /// 400: malformed syntax, a bad path or query parameter.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 404: no such route, or no such record.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the route exists, the method does not (`Allow` lists the ones that do).
+    #[error("method not allowed")]
+    MethodNotAllowed(Vec<actix_web::http::Method>),
+    /// 409: the change conflicts with the stored state (a duplicate, a reference).
+    #[error("{0}")]
+    Conflict(String),
+    /// 412: `If-Match` names a version that is no longer current.
+    #[error("{0}")]
+    PreconditionFailed(String),
+    /// 413: the body exceeds the configured limit.
+    #[error("the request body exceeds the limit of {0} bytes")]
+    PayloadTooLarge(usize),
+    /// 415: a body in a media type this endpoint does not read.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// 422: the body is well-formed but its content is invalid; one entry per field.
+    #[error("the request body is invalid")]
+    Validation(Vec<FieldError>),
+    /// 503: the database can't be reached in time.
+    #[error("the database is unavailable")]
+    Unavailable(String),
+    /// 500: a bug or an unexpected failure; the cause goes to the log, never to the client.
+    #[error("internal error")]
+    Internal(String),
+    /// Any other status actix produced by itself (kept so its body becomes a problem too).
+    #[error("{}", .0.canonical_reason().unwrap_or("error"))]
+    Status(StatusCode),
+}
+
+/// One invalid field of a request body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// The field's name (a JSON pointer-like dotted path for nested fields).
+    #[schema(example = "name")]
+    pub field: String,
+    /// A machine-readable reason: `required`, `length`, `type`, `unknown_field`, `read_only`, …
+    #[schema(example = "required")]
+    pub code: String,
+    /// A human-readable explanation.
+    #[schema(example = "name is required")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem.
+    #[schema(example = "urn:betriebsnachbarschaften:problem:not-found")]
+    pub r#type: String,
+    /// The status's short, stable summary.
+    #[schema(example = "Not Found")]
+    pub title: String,
+    /// The HTTP status code.
+    #[schema(example = 404)]
+    pub status: u16,
+    /// What went wrong with this request.
+    #[schema(example = "region 42 does not exist")]
+    pub detail: String,
+    /// The path of the request.
+    #[schema(example = "/api/v1/regions/42")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub instance: Option<String>,
+    /// The request id, as in the `X-Request-Id` header and the logs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// For 422: each invalid field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+impl ApiError {
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::BadRequest(detail.into())
+    }
+
+    pub fn not_found(resource: &str, id: impl std::fmt::Display) -> Self {
+        Self::NotFound(format!("{resource} {id} does not exist"))
+    }
+
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::Conflict(detail.into())
+    }
+
+    pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> Self {
+        Self::Validation(vec![FieldError::new(field, code, message)])
+    }
+
+    /// The problem document for this error (without request context).
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let slug = match self {
+            Self::Validation(_) => "validation-failed",
+            Self::PreconditionFailed(_) => "version-mismatch",
+            Self::Unavailable(_) => "database-unavailable",
+            _ => status_slug(status),
+        };
+        let detail = match self {
+            Self::Internal(_) => {
+                "the server failed to answer; the request id identifies it in the logs".to_owned()
+            }
+            Self::Unavailable(_) => "the database is unavailable; try again shortly".to_owned(),
+            Self::Validation(errors) => {
+                let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+                format!("invalid fields: {}", fields.join(", "))
+            }
+            Self::MethodNotAllowed(allow) => {
+                let allow: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
+                format!("this resource allows {}", allow.join(", "))
+            }
+            other => other.to_string(),
+        };
+        Problem {
+            r#type: format!("urn:betriebsnachbarschaften:problem:{slug}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            instance: None,
+            request_id: None,
+            errors: match self {
+                Self::Validation(errors) => Some(errors.clone()),
+                _ => None,
+            },
+        }
+    }
+
+    /// The problem as a complete response: status, headers that belong to it, JSON body.
+    pub fn to_response(&self, instance: Option<&str>, request_id: Option<&str>) -> HttpResponse {
+        let mut problem = self.problem();
+        problem.instance = instance.map(str::to_owned);
+        problem.request_id = request_id.map(str::to_owned);
+        let mut response = HttpResponse::build(self.status_code());
+        response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if let Self::MethodNotAllowed(allow) = self {
+            response.insert_header(header::Allow(allow.clone()));
+        }
+        match serde_json::to_vec(&problem) {
+            Ok(body) => response.body(body),
+            Err(_) => response.finish(),
+        }
+    }
+}
+
+fn status_slug(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad-request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not-found",
+        405 => "method-not-allowed",
+        406 => "not-acceptable",
+        409 => "conflict",
+        412 => "precondition-failed",
+        413 => "payload-too-large",
+        415 => "unsupported-media-type",
+        422 => "validation-failed",
+        429 => "too-many-requests",
+        503 => "service-unavailable",
+        s if s >= 500 => "internal-error",
+        _ => "client-error",
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::Conflict(_) => StatusCode::CONFLICT,
+            Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Self::Status(status) => *status,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.to_response(None, None)
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        match e {
+            DbError::Unavailable(cause) => Self::Unavailable(cause),
+            DbError::Query(e) => e.into(),
+        }
+    }
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(e: diesel::result::Error) -> Self {
+        use diesel::result::{DatabaseErrorKind as Kind, Error};
+        match e {
+            Error::DatabaseError(Kind::UniqueViolation, _) => {
+                Self::conflict("a record with the same unique value already exists")
+            }
+            Error::DatabaseError(Kind::ForeignKeyViolation, _) => {
+                Self::conflict("the change conflicts with records that reference this one")
+            }
+            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, info) => {
+                Self::Unavailable(info.message().to_owned())
+            }
+            Error::DatabaseError(_, ref info) if is_sqlite_busy(info.message()) => {
+                Self::Unavailable(info.message().to_owned())
+            }
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+/// SQLite reports a lock it could not get within busy_timeout as a plain error message.
+fn is_sqlite_busy(message: &str) -> bool {
+    message.contains("database is locked") || message.contains("database is busy")
+}
+
+impl From<CursorMismatch> for ApiError {
+    fn from(e: CursorMismatch) -> Self {
+        Self::bad_request(format!("invalid cursor: {e}"))
+    }
+}
+
+impl From<ListError> for ApiError {
+    fn from(e: ListError) -> Self {
+        match e {
+            ListError::Cursor(e) => e.into(),
+            ListError::Db(e) => e.into(),
+        }
+    }
+}
+
+impl ApiError {
+    /// Maps a failed conditional write of `resource` `id` to its answer.
+    pub fn from_write(e: WriteError, resource: &str, id: impl std::fmt::Display) -> Self {
+        match e {
+            WriteError::NotFound => Self::not_found(resource, id),
+            WriteError::VersionMismatch => Self::PreconditionFailed(format!(
+                "{resource} {id} has changed since the version named in If-Match; read it again"
+            )),
+            WriteError::Db(e) => e.into(),
+        }
+    }
+}

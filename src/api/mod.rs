@@ -1,0 +1,164 @@
+//! The HTTP API: routes, extractor configuration, the fallback for unknown routes, and the
+//! OpenAPI document collected from the handlers.
+
+pub mod body;
+pub mod conditional;
+pub mod context;
+pub mod error;
+pub mod health;
+pub mod paging;
+pub mod regions;
+
+use std::sync::Arc;
+
+use actix_web::dev::ResourceDef;
+use actix_web::error::{JsonPayloadError, PayloadError};
+use actix_web::http::Method;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+use utoipa_actix_web::AppExt as _;
+
+use crate::api::error::ApiError;
+
+/// Base path of the versioned API.
+pub const API_BASE: &str = "/api/v1";
+
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "Betriebsnachbarschaften API",
+        description = "System of record for regional skilled-labour networks: projects, regions, \
+                       companies, topics, funding sources, organizations and events.",
+        contact(name = "Betriebsnachbarschaften API team"),
+        license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
+    ),
+    servers((url = "http://127.0.0.1:8080", description = "Local default (cargo run --release)")),
+    tags(
+        (name = "regions", description = "Project regions (Projekträume)"),
+        (name = "health", description = "Probes for load balancers and orchestrators"),
+        (name = "meta", description = "This document"),
+    ),
+    components(schemas(error::Problem, error::FieldError))
+)]
+struct ApiDoc;
+
+/// Registers every endpoint; the same function feeds the server and the OpenAPI document, so
+/// neither can have a route the other lacks.
+fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.configure(health::configure).service(
+        utoipa_actix_web::scope(API_BASE)
+            .service(openapi_json)
+            .configure(regions::configure),
+    );
+}
+
+/// The OpenAPI document of this service, as collected from the handlers.
+pub fn openapi() -> OpenApi {
+    let (_, mut doc) = actix_web::App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(routes)
+        .split_for_parts();
+    doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    doc
+}
+
+/// The pieces of the API that are computed once at start-up and shared by all workers.
+#[derive(Clone)]
+pub struct ApiState {
+    openapi_json: web::Bytes,
+    routes: Arc<Vec<(ResourceDef, Vec<Method>)>>,
+}
+
+impl ApiState {
+    pub fn new() -> anyhow::Result<Self> {
+        let doc = openapi();
+        let routes = doc
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let mut methods: Vec<Method> = [
+                    (item.get.is_some(), Method::GET),
+                    (item.post.is_some(), Method::POST),
+                    (item.put.is_some(), Method::PUT),
+                    (item.patch.is_some(), Method::PATCH),
+                    (item.delete.is_some(), Method::DELETE),
+                ]
+                .into_iter()
+                .filter_map(|(present, method)| present.then_some(method))
+                .collect();
+                methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        Ok(Self {
+            openapi_json: web::Bytes::from(serde_json::to_vec_pretty(&doc)?),
+            routes: Arc::new(routes),
+        })
+    }
+}
+
+/// The OpenAPI 3.1 document of this API.
+#[utoipa::path(
+    get, path = "/openapi.json", operation_id = "getOpenApi", tag = "meta",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object))
+)]
+#[get("/openapi.json")]
+async fn openapi_json(state: web::Data<ApiState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.openapi_json.clone())
+}
+
+/// Answers every request no route took: 405 with `Allow` when the path exists with other
+/// methods, else 404.
+async fn fallback(req: HttpRequest, state: web::Data<ApiState>) -> Result<HttpResponse, ApiError> {
+    let path = req.path();
+    Err(
+        match state.routes.iter().find(|(def, _)| def.is_match(path)) {
+            Some((_, methods)) => ApiError::MethodNotAllowed(methods.clone()),
+            None => ApiError::NotFound(format!("no resource at {path}")),
+        },
+    )
+}
+
+/// Limits and error answers of actix's extractors, so their failures are problems too.
+fn extractor_config(body_limit: usize) -> (web::JsonConfig, web::PathConfig, web::QueryConfig) {
+    let json = web::JsonConfig::default()
+        .limit(body_limit)
+        .error_handler(move |e, _| json_error(e, body_limit).into());
+    let path = web::PathConfig::default()
+        .error_handler(|e, _| ApiError::bad_request(format!("invalid path parameter: {e}")).into());
+    let query = web::QueryConfig::default()
+        .error_handler(|e, _| ApiError::bad_request(format!("invalid query: {e}")).into());
+    (json, path, query)
+}
+
+fn json_error(e: JsonPayloadError, limit: usize) -> ApiError {
+    match e {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::PayloadTooLarge(limit),
+        JsonPayloadError::Payload(PayloadError::Overflow) => ApiError::PayloadTooLarge(limit),
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
+            "send the body as application/json (or application/merge-patch+json for PATCH)".into(),
+        ),
+        JsonPayloadError::Deserialize(e) => ApiError::bad_request(format!("malformed JSON: {e}")),
+        other => ApiError::bad_request(format!("unreadable body: {other}")),
+    }
+}
+
+/// Everything the app needs apart from middleware: state, extractor configuration, routes.
+pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState, body_limit: usize) {
+    let (json, path, query) = extractor_config(body_limit);
+    cfg.app_data(web::Data::new(state))
+        .app_data(json)
+        .app_data(path)
+        .app_data(query)
+        .app_data(web::PayloadConfig::new(body_limit));
+    routes(&mut utoipa_actix_web::service_config::ServiceConfig::new(
+        cfg,
+    ));
+    cfg.default_service(web::to(fallback));
+}

@@ -1,0 +1,209 @@
+//! List requests: the parameters every list shares (`limit`, `cursor`, `sort`,
+//! `updated_since`, `with_total`), the resource's own filters, and the opaque cursor.
+//! Anything malformed or unknown answers 400 naming the parameter, so a typo in a filter
+//! never silently returns everything.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::api::error::ApiError;
+use crate::models::page::{Keyset, Page, PageRequest, Sort};
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+
+/// The sortable fields of one resource, by their wire names.
+pub trait SortField: Copy + PartialEq + 'static {
+    /// Every field with its name, the first being the default sort.
+    const FIELDS: &'static [(&'static str, Self)];
+}
+
+/// Parameters shared by every list endpoint.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Page size.
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<i64>,
+    /// Opaque cursor from a previous page's `next_cursor`; use it with the same `sort`.
+    pub cursor: Option<String>,
+    /// Sort field, `-` prefix for descending (e.g. `-updated_at`). Default: `created_at`.
+    pub sort: Option<String>,
+    /// Only records changed at or after this instant (RFC 3339), for incremental sync.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Also count all matching records into `total` (costs one more query).
+    #[param(default = false)]
+    pub with_total: Option<bool>,
+}
+
+/// A parsed list request: the page and the resource's filters.
+#[derive(Debug)]
+pub struct ListQuery<F, S> {
+    pub page: PageRequest<S>,
+    pub filter: F,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+/// What a cursor carries: the sort it belongs to and where the last page ended.
+#[derive(Serialize, Deserialize)]
+struct CursorData {
+    s: String,
+    #[serde(flatten)]
+    at: Keyset,
+}
+
+impl<F: DeserializeOwned, S: SortField> ListQuery<F, S> {
+    /// Parses a raw query string.
+    pub fn parse(query: &str) -> Result<Self, ApiError> {
+        reject_unknown::<F>(query)?;
+        let params: ListParams = parse_params(query)?;
+        let filter: F = parse_params(query)?;
+
+        let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::bad_request(format!(
+                "limit must be between 1 and {MAX_LIMIT}"
+            )));
+        }
+        let sort = parse_sort::<S>(params.sort.as_deref().unwrap_or(S::FIELDS[0].0))?;
+        let after = params
+            .cursor
+            .as_deref()
+            .map(|c| decode_cursor(c, &sort_text(sort)))
+            .transpose()?;
+        Ok(Self {
+            page: PageRequest {
+                sort,
+                limit,
+                after,
+                with_total: params.with_total.unwrap_or(false),
+            },
+            filter,
+            updated_since: params.updated_since.map(|t| t.naive_utc()),
+        })
+    }
+}
+
+impl<F: DeserializeOwned, S: SortField> actix_web::FromRequest for ListQuery<F, S> {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &actix_web::HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Self::parse(req.query_string()))
+    }
+}
+
+fn parse_params<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let name = e.path().to_string();
+        ApiError::bad_request(format!(
+            "invalid query parameter {name}: {}",
+            e.into_inner()
+        ))
+    })
+}
+
+fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
+    form_urlencoded::parse(query.as_bytes())
+}
+
+fn reject_unknown<F: DeserializeOwned>(query: &str) -> Result<(), ApiError> {
+    let shared = serde_aux::serde_introspection::serde_introspect::<ListParams>();
+    let own = serde_aux::serde_introspection::serde_introspect::<F>();
+    for (name, _) in form_urlencoded_parse(query) {
+        if !shared.contains(&name.as_ref()) && !own.contains(&name.as_ref()) {
+            let mut known: Vec<&str> = shared.iter().chain(own.iter()).copied().collect();
+            known.sort_unstable();
+            return Err(ApiError::bad_request(format!(
+                "unknown query parameter {name}; this list takes {}",
+                known.join(", ")
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn parse_sort<S: SortField>(text: &str) -> Result<Sort<S>, ApiError> {
+    let (descending, name) = match text.strip_prefix('-') {
+        Some(name) => (true, name),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    S::FIELDS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|&(_, field)| Sort { field, descending })
+        .ok_or_else(|| {
+            let names: Vec<&str> = S::FIELDS.iter().map(|(n, _)| *n).collect();
+            ApiError::bad_request(format!(
+                "cannot sort by {text:?}; sort by one of {} (prefix - for descending)",
+                names.join(", ")
+            ))
+        })
+}
+
+fn decode_cursor(cursor: &str, sort: &str) -> Result<Keyset, ApiError> {
+    let invalid = || ApiError::bad_request("invalid cursor: use next_cursor of a previous page");
+    let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| invalid())?;
+    let data: CursorData = serde_json::from_slice(&bytes).map_err(|_| invalid())?;
+    if data.s != sort {
+        return Err(ApiError::bad_request(format!(
+            "invalid cursor: it belongs to sort={}, not sort={sort}",
+            data.s
+        )));
+    }
+    Ok(data.at)
+}
+
+/// The canonical spelling of a sort (`name`, `-name`), as cursors record it.
+fn sort_text<S: SortField>(sort: Sort<S>) -> String {
+    let name = S::FIELDS
+        .iter()
+        .find(|(_, f)| *f == sort.field)
+        .map(|(n, _)| *n)
+        .unwrap_or_default();
+    if sort.descending {
+        format!("-{name}")
+    } else {
+        name.to_owned()
+    }
+}
+
+fn encode_cursor<S: SortField>(sort: Sort<S>, at: Keyset) -> String {
+    // Serializing plain strings and numbers can't fail.
+    let json = serde_json::to_vec(&CursorData {
+        s: sort_text(sort),
+        at,
+    })
+    .unwrap_or_default();
+    URL_SAFE_NO_PAD.encode(json)
+}
+
+/// One page of a list, as it goes over the wire.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ListResponse<T: ToSchema> {
+    /// The records of this page.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// All matching records, when asked with `with_total=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub total: Option<i64>,
+}
+
+impl<T: ToSchema> ListResponse<T> {
+    pub fn from_page<R, S: SortField>(page: Page<R>, sort: Sort<S>) -> Self
+    where
+        T: From<R>,
+    {
+        Self {
+            items: page.items.into_iter().map(T::from).collect(),
+            next_cursor: page.next.map(|at| encode_cursor(sort, at)),
+            total: page.total,
+        }
+    }
+}

@@ -1,0 +1,223 @@
+//! Configuration: one `Settings` struct, filled from environment variables or the matching
+//! command-line flags (flags win). `--help` lists every setting with its default.
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// The command line: global settings plus an optional subcommand (`serve` by default).
+#[derive(Debug, Parser)]
+#[command(name = "betriebsnachbarschaften", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document to stdout.
+    Openapi,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// SQLite's `synchronous` level in WAL mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SqliteSynchronous {
+    /// fsync the WAL on every commit: an acknowledged write survives a power loss.
+    Full,
+    /// fsync only at checkpoints: survives a crash of the process, may lose the last
+    /// commits on a power loss; faster writes.
+    Normal,
+}
+
+/// Every setting of the service. Secrets (the database password) never appear in `Debug`.
+#[derive(Clone, Args)]
+pub struct Settings {
+    /// Database URL: `postgres://…` selects PostgreSQL, anything else is an SQLite file path
+    /// (`sqlite://` prefix optional). Default: `<data-dir>/betriebsnachbarschaften.sqlite3`.
+    #[arg(long, env = "DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+
+    /// Directory for the SQLite default database (created on start).
+    #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
+    pub host: IpAddr,
+
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "PORT", default_value_t = 8080, global = true)]
+    pub port: u16,
+
+    /// HTTP worker threads (0 = one per CPU core).
+    #[arg(long, env = "WORKERS", default_value_t = 0, global = true)]
+    pub workers: usize,
+
+    /// Maximum number of pooled database connections.
+    #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
+    pub db_pool_size: u32,
+
+    /// Seconds a request waits for a free database connection before it is answered with 503.
+    #[arg(long, env = "DB_POOL_TIMEOUT_SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
+    pub db_pool_timeout_secs: u64,
+
+    /// SQLite `synchronous` level (ignored on PostgreSQL).
+    #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSynchronous::Full, global = true)]
+    pub sqlite_synchronous: SqliteSynchronous,
+
+    /// Apply pending migrations when `serve` starts.
+    #[arg(long, env = "MIGRATE_ON_START", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub migrate_on_start: bool,
+
+    /// Largest accepted request body in bytes.
+    #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
+    pub body_limit_bytes: usize,
+
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30, global = true)]
+    pub shutdown_grace_secs: u64,
+
+    /// Log line format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+}
+
+impl Settings {
+    /// The database to use: the configured URL, or the SQLite file in the data directory.
+    pub fn database(&self) -> DatabaseUrl {
+        match &self.database_url {
+            Some(url) => DatabaseUrl(url.clone()),
+            None => DatabaseUrl(
+                self.data_dir
+                    .join("betriebsnachbarschaften.sqlite3")
+                    .to_string_lossy()
+                    .into_owned(),
+            ),
+        }
+    }
+
+    pub fn pool_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_pool_timeout_secs)
+    }
+
+    /// Settings for tests and embedding: every default, the given database, port 0.
+    pub fn for_database(url: impl Into<String>) -> Self {
+        let mut settings = Cli::parse_from(["betriebsnachbarschaften"]).settings;
+        settings.database_url = Some(url.into());
+        settings.port = 0;
+        settings
+    }
+}
+
+impl fmt::Debug for Settings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Settings")
+            .field("database", &self.database())
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("workers", &self.workers)
+            .field("db_pool_size", &self.db_pool_size)
+            .field("db_pool_timeout_secs", &self.db_pool_timeout_secs)
+            .field("sqlite_synchronous", &self.sqlite_synchronous)
+            .field("migrate_on_start", &self.migrate_on_start)
+            .field("body_limit_bytes", &self.body_limit_bytes)
+            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("log_format", &self.log_format)
+            .finish()
+    }
+}
+
+/// A database URL or SQLite path. Its `Display`/`Debug` hide any password.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    pub fn is_postgres(&self) -> bool {
+        self.0.starts_with("postgres://") || self.0.starts_with("postgresql://")
+    }
+
+    /// The raw URL, secrets included: only for connecting.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The SQLite file path (without a `sqlite://` prefix).
+    pub fn sqlite_path(&self) -> &str {
+        self.0
+            .strip_prefix("sqlite://")
+            .or_else(|| self.0.strip_prefix("sqlite:"))
+            .unwrap_or(&self.0)
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.is_postgres() {
+            return f.write_str(self.sqlite_path());
+        }
+        // postgres://user:secret@host/db → postgres://user:***@host/db
+        let (scheme, rest) = self.0.split_once("://").unwrap_or(("postgres", &self.0));
+        match rest.split_once('@') {
+            Some((userinfo, host)) => {
+                let user = userinfo.split(':').next().unwrap_or_default();
+                if userinfo.contains(':') {
+                    write!(f, "{scheme}://{user}:***@{}", strip_query(host))
+                } else {
+                    write!(f, "{scheme}://{user}@{}", strip_query(host))
+                }
+            }
+            None => write!(f, "{scheme}://{}", strip_query(rest)),
+        }
+    }
+}
+
+/// Query parameters may carry a `password=`: never show them.
+fn strip_query(s: &str) -> &str {
+    s.split('?').next().unwrap_or(s)
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_urls_never_show_passwords() {
+        let url = DatabaseUrl("postgres://app:s3cret@db:5432/bn?password=x".into());
+        assert_eq!(url.to_string(), "postgres://app:***@db:5432/bn");
+        assert!(!format!("{url:?}").contains("s3cret"));
+        assert_eq!(DatabaseUrl("sqlite://x.db".into()).to_string(), "x.db");
+    }
+
+    #[test]
+    fn defaults_are_sqlite_in_the_data_directory() {
+        let cli = Cli::try_parse_from(["bn"]).unwrap();
+        assert!(cli.command.is_none());
+        assert!(!cli.settings.database().is_postgres());
+        assert_eq!(cli.settings.port, 8080);
+        assert_eq!(cli.settings.body_limit_bytes, 1_048_576);
+    }
+}

@@ -1,0 +1,185 @@
+//! The database: one diesel connection type over SQLite and PostgreSQL, an r2d2 pool,
+//! per-connection SQLite pragmas, embedded migrations, and `Db::run` to execute queries off
+//! the async workers.
+
+pub mod schema;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::config::{DatabaseUrl, Settings, SqliteSynchronous};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// One connection to either database. Queries are written once against its backend.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+pub type DbPool = Pool<ConnectionManager<DbConnection>>;
+pub type PooledDb = PooledConnection<ConnectionManager<DbConnection>>;
+
+/// Sets SQLite's pragmas on every new connection (they are per connection).
+#[derive(Debug, Clone, Copy)]
+struct SqlitePragmas {
+    synchronous: SqliteSynchronous,
+}
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
+        let DbConnection::Sqlite(conn) = conn else {
+            return Ok(());
+        };
+        // busy_timeout first, so that every later statement waits for a lock instead of failing.
+        // WAL (set once in `prepare_sqlite_file`; it is stored in the file) lets readers run
+        // beside the one writer. synchronous=FULL syncs the WAL on every commit, so an
+        // acknowledged write survives a power loss, not only a process crash (NORMAL, the
+        // faster opt-in, survives the crash but may lose the last commits on power loss).
+        let synchronous = match self.synchronous {
+            SqliteSynchronous::Full => "FULL",
+            SqliteSynchronous::Normal => "NORMAL",
+        };
+        conn.batch_execute(&format!(
+            "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+             PRAGMA synchronous = {synchronous};"
+        ))
+        .map_err(diesel::r2d2::Error::QueryError)
+    }
+}
+
+/// Builds the pool. For PostgreSQL it first connects once directly: the MultiConnection
+/// hides the real connect error, and "password authentication failed" beats "timed out".
+pub fn connect(settings: &Settings) -> anyhow::Result<DbPool> {
+    let url = settings.database();
+    if url.is_postgres() {
+        PgConnection::establish(url.expose())
+            .with_context(|| format!("cannot connect to PostgreSQL at {url}"))?;
+    } else {
+        prepare_sqlite_file(&url)?;
+    }
+    let manager = ConnectionManager::<DbConnection>::new(url.expose());
+    Pool::builder()
+        .max_size(settings.db_pool_size)
+        .min_idle(Some(settings.db_pool_size.min(2)))
+        .connection_timeout(settings.pool_timeout())
+        .test_on_check_out(false)
+        .connection_customizer(Box::new(SqlitePragmas {
+            synchronous: settings.sqlite_synchronous,
+        }))
+        .build(manager)
+        .with_context(|| format!("cannot open the database at {url}"))
+}
+
+fn prepare_sqlite_file(url: &DatabaseUrl) -> anyhow::Result<()> {
+    let path = std::path::Path::new(url.sqlite_path());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create the data directory {}", dir.display()))?;
+    }
+    // Switching to WAL needs an exclusive lock: do it once, before the pool opens connections
+    // side by side. The mode is persistent, so later connections find it set.
+    let mut conn = SqliteConnection::establish(url.sqlite_path())
+        .with_context(|| format!("cannot open the SQLite database {url}"))?;
+    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL;")
+        .with_context(|| format!("cannot switch {url} to WAL mode"))?;
+    Ok(())
+}
+
+/// Applies every pending migration; returns how many ran.
+pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
+    let applied = match conn {
+        DbConnection::Postgres(c) => {
+            // Two replicas starting at once must not both migrate: a session-level advisory
+            // lock serialises them, the second then finds nothing pending.
+            c.batch_execute("SELECT pg_advisory_lock(7210411)")?;
+            let result = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|v| v.len());
+            c.batch_execute("SELECT pg_advisory_unlock(7210411)")?;
+            result
+        }
+        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
+    };
+    applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+}
+
+/// Whether a migration of this binary has not been applied yet.
+pub fn has_pending_migration(conn: &mut DbConnection) -> anyhow::Result<bool> {
+    let pending = match conn {
+        DbConnection::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
+        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
+    };
+    pending.map_err(|e| anyhow::anyhow!("cannot read the migration state: {e}"))
+}
+
+/// Why a database call failed, before it becomes an HTTP answer.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// No connection could be had in time: the database is down or overloaded.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+/// Handle to the pool that handlers hold; `run` executes a closure on a blocking thread.
+#[derive(Clone)]
+pub struct Db {
+    pool: DbPool,
+}
+
+impl Db {
+    pub fn new(pool: DbPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// Checks out a connection and runs `f` on actix's blocking pool, so that a slow query
+    /// never stalls an async worker.
+    pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let joined = actix_web::web::block(move || {
+            let mut conn = pool
+                .get()
+                .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+            f(&mut conn)
+        })
+        .await;
+        match joined {
+            Ok(result) => result,
+            Err(e) => Err(E::from(DbError::Unavailable(format!(
+                "blocking task failed: {e}"
+            )))),
+        }
+    }
+
+    /// Readiness: the database answers and no migration is pending.
+    pub fn check_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let mut conn = self
+            .pool
+            .get_timeout(timeout)
+            .context("no database connection")?;
+        conn.batch_execute("SELECT 1")
+            .context("database does not answer")?;
+        if has_pending_migration(&mut conn)? {
+            anyhow::bail!("database migrations are pending");
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,14 @@
+//! Betriebsnachbarschaften: the system of record for regional skilled-labour networks.
+//!
+//! Data flows one way: HTTP types (`api`) → domain values (`domain`) → rows and queries
+//! (`models`) → SQL (`db`), and back through `From<Row> for View`.
+
+pub mod api;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod logging;
+pub mod models;
+pub mod startup;
+
+pub use api::openapi;

@@ -1,0 +1,31 @@
+//! The binary: parse the configuration and run a subcommand (`serve` by default).
+
+use anyhow::Context as _;
+use clap::Parser as _;
+
+use betriebsnachbarschaften::config::{Cli, Command};
+use betriebsnachbarschaften::{db, logging, openapi, startup::Application};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    logging::init(cli.settings.log_format);
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => actix_web::rt::System::new().block_on(async move {
+            let app = Application::build(&settings)?;
+            app.run_until_stopped().await.context("server failed")?;
+            log::info!("stopped");
+            Ok(())
+        }),
+        Command::Migrate => {
+            let pool = db::connect(&settings)?;
+            let applied = db::migrate(&mut *pool.get()?)?;
+            log::info!("applied {applied} migration(s) to {}", settings.database());
+            Ok(())
+        }
+        Command::Openapi => {
+            println!("{}", serde_json::to_string_pretty(&openapi())?);
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,128 @@
+//! Keyset paging shared by every list: a page asks for rows after the last (sort key, id)
+//! it saw, so inserts between two pages neither repeat nor skip rows, and a page deep in a
+//! large table costs as much as the first.
+
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+/// The sort key of the last row of a page, as stored in the cursor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SortKey {
+    Int(i64),
+    Text(String),
+    /// A timestamp as microseconds since the epoch (UTC).
+    Time(NaiveDateTimeMicros),
+}
+
+/// Timestamps travel in cursors as microseconds, exact and compact.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct NaiveDateTimeMicros {
+    pub t: i64,
+}
+
+impl SortKey {
+    pub fn time(at: NaiveDateTime) -> Self {
+        Self::Time(NaiveDateTimeMicros {
+            t: at.and_utc().timestamp_micros(),
+        })
+    }
+
+    pub fn as_text(&self) -> Option<String> {
+        match self {
+            Self::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn as_time(&self) -> Option<NaiveDateTime> {
+        match self {
+            Self::Time(m) => chrono::DateTime::from_timestamp_micros(m.t).map(|t| t.naive_utc()),
+            _ => None,
+        }
+    }
+}
+
+/// Where the previous page ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Keyset {
+    pub key: SortKey,
+    pub id: i64,
+}
+
+/// A sort order: a resource's sortable field and a direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sort<F> {
+    pub field: F,
+    pub descending: bool,
+}
+
+/// What a list query asks for.
+#[derive(Debug, Clone)]
+pub struct PageRequest<F> {
+    pub sort: Sort<F>,
+    pub limit: i64,
+    pub after: Option<Keyset>,
+    pub with_total: bool,
+}
+
+/// One page of rows, the keyset of the next page, and the total if asked.
+#[derive(Debug)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next: Option<Keyset>,
+    pub total: Option<i64>,
+}
+
+/// The cursor names a key of another type than the sort field: it belongs to another sort.
+#[derive(Debug, thiserror::Error)]
+#[error("the cursor does not belong to this sort order")]
+pub struct CursorMismatch;
+
+impl<T> Page<T> {
+    /// Builds a page from `limit + 1` fetched rows: the extra row only says there is more.
+    pub fn from_rows(
+        mut rows: Vec<T>,
+        limit: i64,
+        total: Option<i64>,
+        keyset_of: impl Fn(&T) -> Keyset,
+    ) -> Self {
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let next = if rows.len() > limit {
+            rows.truncate(limit);
+            rows.last().map(keyset_of)
+        } else {
+            None
+        };
+        Self {
+            items: rows,
+            next,
+            total,
+        }
+    }
+}
+
+/// Orders a boxed query by `$col` then `$id` in the requested direction and, with a keyset,
+/// keeps only the rows after it: `(col > k) OR (col = k AND id > id0)` (mirrored when
+/// descending). `$key` converts the keyset's key into the column's Rust type or fails with
+/// `CursorMismatch`.
+macro_rules! keyset_page {
+    ($query:expr, $col:expr, $id:expr, $page:expr, $key:expr) => {{
+        let query = $query;
+        let page = &$page;
+        match (&page.after, page.sort.descending) {
+            (None, false) => Ok(query.order(($col.asc(), $id.asc()))),
+            (None, true) => Ok(query.order(($col.desc(), $id.desc()))),
+            (Some(after), descending) => match $key(&after.key) {
+                None => Err($crate::models::page::CursorMismatch),
+                Some(k) if !descending => Ok(query
+                    .filter($col.gt(k.clone()).or($col.eq(k).and($id.gt(after.id))))
+                    .order(($col.asc(), $id.asc()))),
+                Some(k) => Ok(query
+                    .filter($col.lt(k.clone()).or($col.eq(k).and($id.lt(after.id))))
+                    .order(($col.desc(), $id.desc()))),
+            },
+        }
+    }};
+}
+pub(crate) use keyset_page;

@@ -1,0 +1,224 @@
+//! Regions in the database: the row, the writable fields, and every query on the table.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::regions;
+use crate::domain::{RegionId, name_key, now};
+use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::{ListError, WriteError, contains_pattern};
+
+/// A stored region.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = regions)]
+pub struct Region {
+    pub id: RegionId,
+    pub name: String,
+    pub name_key: String,
+    pub district: Option<String>,
+    pub state: Option<String>,
+    pub commercial_area: Option<String>,
+    pub description: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+/// The writable fields of a region, already validated. `None` stores NULL: a PUT replaces all.
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
+#[diesel(table_name = regions, treat_none_as_null = true)]
+pub struct RegionFields {
+    pub name: String,
+    pub name_key: String,
+    pub district: Option<String>,
+    pub state: Option<String>,
+    pub commercial_area: Option<String>,
+    pub description: Option<String>,
+}
+
+impl RegionFields {
+    pub fn new(
+        name: String,
+        district: Option<String>,
+        state: Option<String>,
+        commercial_area: Option<String>,
+        description: Option<String>,
+    ) -> Self {
+        Self {
+            name_key: name_key(&name),
+            name,
+            district,
+            state,
+            commercial_area,
+            description,
+        }
+    }
+}
+
+/// The fields a list can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegionSort {
+    Name,
+    CreatedAt,
+    UpdatedAt,
+}
+
+/// List filters; all given ones must hold.
+#[derive(Debug, Clone, Default)]
+pub struct RegionFilter {
+    /// Case-insensitive substring of the name.
+    pub q: Option<String>,
+    pub district: Option<String>,
+    pub state: Option<String>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+pub fn insert(conn: &mut DbConnection, fields: &RegionFields) -> QueryResult<Region> {
+    let at = now();
+    diesel::insert_into(regions::table)
+        .values((
+            fields,
+            regions::created_at.eq(at),
+            regions::updated_at.eq(at),
+            regions::version.eq(1),
+        ))
+        .returning(regions::all_columns)
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: RegionId) -> QueryResult<Option<Region>> {
+    regions::table
+        .find(id)
+        .select(Region::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Replaces the fields in one statement, only if the row still has `expected_version` (when
+/// given): `UPDATE … WHERE id = ? AND version = ?`. Two writers that read the same version
+/// can't both win; the loser learns it from the row count, not from a second read.
+pub fn update(
+    conn: &mut DbConnection,
+    id: RegionId,
+    expected_version: Option<i64>,
+    fields: &RegionFields,
+) -> Result<Region, WriteError> {
+    let changes = (
+        fields,
+        regions::updated_at.eq(now()),
+        regions::version.eq(regions::version + 1),
+    );
+    let target = regions::table.filter(regions::id.eq(id));
+    let updated = match expected_version {
+        Some(v) => diesel::update(target.filter(regions::version.eq(v)))
+            .set(changes)
+            .returning(regions::all_columns)
+            .get_result::<Region>(conn)
+            .optional()?,
+        None => diesel::update(target)
+            .set(changes)
+            .returning(regions::all_columns)
+            .get_result::<Region>(conn)
+            .optional()?,
+    };
+    updated.ok_or_else(|| missing_or_stale(conn, id))
+}
+
+/// Deletes the region, only at `expected_version` when given.
+pub fn delete(
+    conn: &mut DbConnection,
+    id: RegionId,
+    expected_version: Option<i64>,
+) -> Result<(), WriteError> {
+    let target = regions::table.filter(regions::id.eq(id));
+    let deleted = match expected_version {
+        Some(v) => diesel::delete(target.filter(regions::version.eq(v))).execute(conn)?,
+        None => diesel::delete(target).execute(conn)?,
+    };
+    if deleted == 1 {
+        Ok(())
+    } else {
+        Err(missing_or_stale(conn, id))
+    }
+}
+
+/// After a conditional write touched no row: was the row gone, or at another version?
+fn missing_or_stale(conn: &mut DbConnection, id: RegionId) -> WriteError {
+    match find(conn, id) {
+        Ok(Some(_)) => WriteError::VersionMismatch,
+        Ok(None) => WriteError::NotFound,
+        Err(e) => WriteError::Db(e),
+    }
+}
+
+type BoxedRegions<'a> = regions::BoxedQuery<'a, crate::db::MultiBackend>;
+
+fn filtered(filter: &RegionFilter) -> BoxedRegions<'_> {
+    let mut query = regions::table.into_boxed();
+    if let Some(q) = &filter.q {
+        query = query.filter(regions::name_key.like(contains_pattern(q)).escape('\\'));
+    }
+    if let Some(district) = &filter.district {
+        query = query.filter(regions::district.eq(district));
+    }
+    if let Some(state) = &filter.state {
+        query = query.filter(regions::state.eq(state));
+    }
+    if let Some(since) = filter.updated_since {
+        query = query.filter(regions::updated_at.ge(since));
+    }
+    query
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &RegionFilter,
+    page: &PageRequest<RegionSort>,
+) -> Result<Page<Region>, ListError> {
+    let query = filtered(filter).select(Region::as_select());
+    let query = match page.sort.field {
+        RegionSort::Name => keyset_page!(
+            query,
+            regions::name_key,
+            regions::id,
+            page,
+            SortKey::as_text
+        ),
+        RegionSort::CreatedAt => {
+            keyset_page!(
+                query,
+                regions::created_at,
+                regions::id,
+                page,
+                SortKey::as_time
+            )
+        }
+        RegionSort::UpdatedAt => {
+            keyset_page!(
+                query,
+                regions::updated_at,
+                regions::id,
+                page,
+                SortKey::as_time
+            )
+        }
+    }?;
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    let total = if page.with_total {
+        Some(filtered(filter).count().get_result(conn)?)
+    } else {
+        None
+    };
+    let sort = page.sort.field;
+    Ok(Page::from_rows(rows, page.limit, total, |r: &Region| {
+        Keyset {
+            key: match sort {
+                RegionSort::Name => SortKey::Text(r.name_key.clone()),
+                RegionSort::CreatedAt => SortKey::time(r.created_at),
+                RegionSort::UpdatedAt => SortKey::time(r.updated_at),
+            },
+            id: r.id.0,
+        }
+    }))
+}

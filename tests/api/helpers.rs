@@ -1,0 +1,276 @@
+//! `TestApp`: the real application on a random port, on a fresh SQLite file or a fresh
+//! PostgreSQL schema, plus small helpers that keep the tests readable.
+
+use std::sync::Once;
+
+use betriebsnachbarschaften::config::Settings;
+use betriebsnachbarschaften::db::Db;
+use betriebsnachbarschaften::startup::Application;
+use diesel::{Connection as _, PgConnection, connection::SimpleConnection as _};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
+use serde_json::Value;
+
+/// Defines a test that runs once on SQLite and once on PostgreSQL:
+/// `api_test!(async fn name(app) { ... })` makes `name::sqlite` and `name::postgres`.
+macro_rules! api_test {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let $app = $crate::helpers::TestApp::spawn_sqlite(Default::default()).await;
+                $body
+            }
+
+            $(#[$meta])*
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                let Some($app) = $crate::helpers::TestApp::spawn_postgres(Default::default()).await else {
+                    return;
+                };
+                $body
+            }
+        }
+    };
+}
+pub(crate) use api_test;
+
+/// Settings a test may change from the defaults.
+#[derive(Clone)]
+pub struct Options {
+    pub db_pool_size: u32,
+    pub db_pool_timeout_secs: u64,
+    pub body_limit_bytes: usize,
+    pub migrate_on_start: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            db_pool_size: 4,
+            db_pool_timeout_secs: 3,
+            body_limit_bytes: 1024 * 1024,
+            migrate_on_start: true,
+        }
+    }
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub db: Db,
+    handle: actix_web::dev::ServerHandle,
+    _sqlite_dir: Option<tempfile::TempDir>,
+    pg_schema: Option<(String, String)>,
+}
+
+/// The PostgreSQL server for tests, if any. With `CI=true` a missing one fails the test run:
+/// CI must never pass by silently skipping the production database.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "CI=true but TEST_DATABASE_URL is not set: PostgreSQL tests can't be skipped in CI"
+            )
+        }
+        _ => None,
+    }
+}
+
+impl TestApp {
+    pub async fn spawn_sqlite(options: Options) -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir
+            .path()
+            .join("test.sqlite3")
+            .to_string_lossy()
+            .into_owned();
+        Self::spawn(url, options, Some(dir), None).await
+    }
+
+    /// A fresh schema on the server named by `TEST_DATABASE_URL`; `None` when there is none.
+    pub async fn spawn_postgres(options: Options) -> Option<Self> {
+        let base = postgres_url()?;
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| {
+            panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+        });
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create test schema");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        Some(Self::spawn(url, options, None, Some((base, schema))).await)
+    }
+
+    async fn spawn(
+        url: String,
+        options: Options,
+        sqlite_dir: Option<tempfile::TempDir>,
+        pg_schema: Option<(String, String)>,
+    ) -> Self {
+        init_logging();
+        let mut settings = Settings::for_database(url);
+        settings.workers = 1;
+        settings.db_pool_size = options.db_pool_size;
+        settings.db_pool_timeout_secs = options.db_pool_timeout_secs;
+        settings.body_limit_bytes = options.body_limit_bytes;
+        settings.migrate_on_start = options.migrate_on_start;
+        settings.shutdown_grace_secs = 1;
+        let app = Application::build(&settings).expect("the application starts");
+        let address = format!("http://{}", app.addr());
+        let db = app.db().clone();
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        Self {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+            db,
+            handle,
+            _sqlite_dir: sqlite_dir,
+            pg_schema,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.expect("GET")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::POST, path)
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn put_json(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::PUT, path)
+            .json(body)
+            .send()
+            .await
+            .expect("PUT")
+    }
+
+    pub async fn patch_json(&self, path: &str, body: &Value) -> Response {
+        self.request(Method::PATCH, path)
+            .header(header::CONTENT_TYPE, "application/merge-patch+json")
+            .body(body.to_string())
+            .send()
+            .await
+            .expect("PATCH")
+    }
+
+    /// A merge-patch request that is sent when awaited (for running several at once).
+    pub fn patch_json_owned(
+        &self,
+        path: &str,
+        body: Value,
+    ) -> impl std::future::Future<Output = reqwest::Result<Response>> + Send + 'static {
+        self.request(Method::PATCH, path)
+            .header(header::CONTENT_TYPE, "application/merge-patch+json")
+            .body(body.to_string())
+            .send()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path)
+            .send()
+            .await
+            .expect("DELETE")
+    }
+
+    /// Creates a region and returns its body.
+    pub async fn create_region(&self, body: Value) -> Value {
+        let response = self.post_json("/api/v1/regions", &body).await;
+        assert_eq!(response.status(), StatusCode::CREATED, "creating {body}");
+        response.json().await.expect("region JSON")
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stopping is asynchronous; the server dies with the test's runtime at the latest.
+        drop(self.handle.stop(false));
+        if let Some((base, schema)) = self.pg_schema.take()
+            && let Ok(mut conn) = PgConnection::establish(&base)
+        {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+fn init_logging() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
+            .is_test(true)
+            .try_init();
+    });
+}
+
+/// Checks that a response is a problem document with `status` and the request's id, and
+/// returns the document.
+pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response.headers()[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(content_type, "application/problem+json");
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().await.expect("problem JSON");
+    assert_eq!(body["status"], status.as_u16(), "{body}");
+    assert_eq!(body["request_id"], request_id.as_str(), "{body}");
+    assert!(
+        body["type"].as_str().is_some_and(|t| t.starts_with("urn:")),
+        "{body}"
+    );
+    assert!(body["title"].is_string(), "{body}");
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    body
+}
+
+/// The `(field, code)` pairs of a 422 problem, in order.
+pub fn field_errors(problem: &Value) -> Vec<(String, String)> {
+    problem["errors"]
+        .as_array()
+        .expect("errors[]")
+        .iter()
+        .map(|e| {
+            (
+                e["field"].as_str().unwrap().to_owned(),
+                e["code"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// The quoted ETag header value.
+pub fn etag_of(response: &Response) -> String {
+    response.headers()[header::ETAG]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}

@@ -1,0 +1,12 @@
+//! The API test suite: one binary, a module per resource or feature. Every `api_test!` runs
+//! on a fresh SQLite file and, when `TEST_DATABASE_URL` is set, on a fresh PostgreSQL schema.
+
+mod helpers;
+
+mod errors;
+mod health;
+mod openapi;
+mod process;
+mod regions;
+mod regions_list;
+mod schema;

@@ -1,0 +1,197 @@
+//! The binary as ops run it: `--help`, JSON logs, graceful shutdown on SIGTERM.
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_betriebsnachbarschaften");
+
+#[test]
+fn help_lists_every_setting_with_its_environment_variable() {
+    let output = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for var in [
+        "DATABASE_URL",
+        "DATA_DIR",
+        "HOST",
+        "PORT",
+        "WORKERS",
+        "DB_POOL_SIZE",
+        "DB_POOL_TIMEOUT_SECS",
+        "SQLITE_SYNCHRONOUS",
+        "MIGRATE_ON_START",
+        "BODY_LIMIT_BYTES",
+        "SHUTDOWN_GRACE_SECS",
+        "LOG_FORMAT",
+    ] {
+        assert!(
+            help.contains(&format!("[env: {var}=")),
+            "--help lacks {var}:\n{help}"
+        );
+    }
+    for command in ["serve", "migrate", "openapi"] {
+        assert!(help.contains(command), "--help lacks {command}");
+    }
+}
+
+#[test]
+fn openapi_prints_the_document() {
+    let output = Command::new(BIN).arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let doc: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/api/v1/regions"].is_object());
+}
+
+#[test]
+fn migrate_creates_the_sqlite_file_and_its_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("nested/data");
+    let output = Command::new(BIN)
+        .arg("migrate")
+        .env_remove("DATABASE_URL")
+        .env("DATA_DIR", &data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(data_dir.join("betriebsnachbarschaften.sqlite3").exists());
+}
+
+/// A server process whose stderr lines arrive on a channel.
+struct Server {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    port: u16,
+}
+
+impl Server {
+    fn start(log_format: &str) -> (Self, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = Command::new(BIN)
+            .env_remove("DATABASE_URL")
+            .env("DATA_DIR", dir.path())
+            .env("PORT", "0")
+            .env("WORKERS", "1")
+            .env("SHUTDOWN_GRACE_SECS", "20")
+            .env("LOG_FORMAT", log_format)
+            .env("RUST_LOG", "info")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut server = Self {
+            child,
+            lines,
+            port: 0,
+        };
+        let serving = server.wait_for_line("serving on http://");
+        let after = serving.split("serving on http://").nth(1).unwrap();
+        let addr = after.split_whitespace().next().unwrap();
+        server.port = addr
+            .rsplit(':')
+            .next()
+            .unwrap()
+            .trim_end_matches('"')
+            .parse()
+            .unwrap();
+        (server, dir)
+    }
+
+    fn wait_for_line(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(line) = self.lines.recv_timeout(Duration::from_millis(100))
+                && line.contains(needle)
+            {
+                return line;
+            }
+        }
+        panic!("the server never logged {needle:?}");
+    }
+
+    /// Sends one keep-alive request on a new connection and leaves the connection open.
+    fn keep_alive_request(&self, path: &str) -> (TcpStream, String) {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: logged-42\r\n\r\n"
+        )
+        .unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = stream.read(&mut buf).unwrap();
+        (stream, String::from_utf8_lossy(&buf[..n]).into_owned())
+    }
+
+    fn sigterm(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("the server did not exit within {limit:?}");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+#[test]
+fn sigterm_stops_promptly_with_exit_0_despite_idle_keep_alive_connections() {
+    let (mut server, _dir) = Server::start("text");
+    let (_idle, response) = server.keep_alive_request("/health/live");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    server.sigterm();
+
+    // The grace period is 20 s; an idle connection must not make shutdown wait for it.
+    let status = server.wait_exit(Duration::from_secs(8));
+    assert!(status.success(), "exit status {status}");
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_with_the_request_fields() {
+    let (mut server, _dir) = Server::start("json");
+    let (_conn, response) = server.keep_alive_request("/api/v1/regions");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+
+    let line = server.wait_for_line("logged-42");
+    let entry: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(entry["method"], "GET");
+    assert_eq!(entry["route"], "/api/v1/regions");
+    assert_eq!(entry["status"], 200);
+    assert_eq!(entry["request_id"], "logged-42");
+    assert!(entry["duration_ms"].is_number());
+    assert_eq!(entry["level"], "INFO");
+
+    server.sigterm();
+    assert!(server.wait_exit(Duration::from_secs(8)).success());
+}
