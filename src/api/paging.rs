@@ -8,10 +8,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::IntoParams;
 
 use crate::api::error::ApiError;
-use crate::models::page::{Keyset, Page, PageRequest, Sort};
+use crate::models::page::{Keyset, PageRequest, Sort};
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
@@ -173,7 +173,7 @@ fn sort_text<S: SortField>(sort: Sort<S>) -> String {
     }
 }
 
-fn encode_cursor<S: SortField>(sort: Sort<S>, at: Keyset) -> String {
+pub fn encode_cursor<S: SortField>(sort: Sort<S>, at: Keyset) -> String {
     // Serializing plain strings and numbers can't fail.
     let json = serde_json::to_vec(&CursorData {
         s: sort_text(sort),
@@ -183,27 +183,37 @@ fn encode_cursor<S: SortField>(sort: Sort<S>, at: Keyset) -> String {
     URL_SAFE_NO_PAD.encode(json)
 }
 
-/// One page of a list, as it goes over the wire.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ListResponse<T: ToSchema> {
-    /// The records of this page.
-    pub items: Vec<T>,
-    /// Pass as `cursor` to get the next page; `null` on the last page.
-    pub next_cursor: Option<String>,
-    /// All matching records, when asked with `with_total=true`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub total: Option<i64>,
-}
-
-impl<T: ToSchema> ListResponse<T> {
-    pub fn from_page<R, S: SortField>(page: Page<R>, sort: Sort<S>) -> Self
-    where
-        T: From<R>,
-    {
-        Self {
-            items: page.items.into_iter().map(T::from).collect(),
-            next_cursor: page.next.map(|at| encode_cursor(sort, at)),
-            total: page.total,
+/// Declares the wire type of one page of a resource's list, named for the OpenAPI document
+/// (`RegionList`), with `from_page` to build it from a model page.
+macro_rules! list_response {
+    ($(#[$doc:meta])* $name:ident, $item:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+        pub struct $name {
+            /// The records of this page.
+            pub items: Vec<$item>,
+            /// Pass as `cursor` to get the next page; `null` on the last page.
+            pub next_cursor: Option<String>,
+            /// All matching records, when asked with `with_total=true`.
+            #[serde(skip_serializing_if = "Option::is_none")]
+            pub total: Option<i64>,
         }
-    }
+
+        impl $name {
+            pub fn from_page<R, S: $crate::api::paging::SortField>(
+                page: $crate::models::page::Page<R>,
+                sort: $crate::models::page::Sort<S>,
+            ) -> Self
+            where
+                $item: From<R>,
+            {
+                Self {
+                    items: page.items.into_iter().map(<$item>::from).collect(),
+                    next_cursor: page.next.map(|at| $crate::api::paging::encode_cursor(sort, at)),
+                    total: page.total,
+                }
+            }
+        }
+    };
 }
+pub(crate) use list_response;

@@ -10,7 +10,7 @@ use validator::Validate;
 use crate::api::body::{self, not_blank};
 use crate::api::conditional::{IfMatch, etag, not_modified};
 use crate::api::error::{ApiError, Problem};
-use crate::api::paging::{ListParams, ListQuery, ListResponse, SortField};
+use crate::api::paging::{ListParams, ListQuery, SortField, list_response};
 use crate::db::Db;
 use crate::domain::RegionId;
 use crate::models::WriteError;
@@ -145,7 +145,28 @@ impl SortField for RegionSort {
     ];
 }
 
-pub type RegionList = ListResponse<RegionView>;
+list_response!(
+    /// One page of regions.
+    RegionList,
+    RegionView
+);
+
+/// A JSON Merge Patch of a region: any subset of the writable fields; `null` clears one.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
+pub struct RegionPatch {
+    /// Can't be cleared: a region always has a name.
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    name: Option<String>,
+    #[schema(max_length = 200)]
+    district: Option<String>,
+    #[schema(max_length = 200)]
+    state: Option<String>,
+    #[schema(max_length = 200)]
+    commercial_area: Option<String>,
+    #[schema(max_length = 10000)]
+    description: Option<String>,
+}
 
 fn region_response(mut response: actix_web::HttpResponseBuilder, region: Region) -> HttpResponse {
     response
@@ -302,7 +323,7 @@ pub async fn replace_region(
         ("id" = i64, Path, description = "Region id", minimum = 1),
         ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when stale"),
     ),
-    request_body(content = RegionInput, content_type = "application/merge-patch+json"),
+    request_body(content = RegionPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated region", body = RegionView, headers(("ETag" = String, description = "The new version, quoted"))),
         (status = 404, description = "No such region", body = Problem, content_type = "application/problem+json"),
