@@ -18,7 +18,7 @@ use crate::models::regions::{self, Region, RegionFields, RegionFilter, RegionSor
 
 /// How often a PATCH without `If-Match` retries when another writer changed the region
 /// between its read and its conditional write.
-const PATCH_ATTEMPTS: usize = 3;
+const PATCH_ATTEMPTS: usize = 16;
 
 /// A project region (*Projektraum*), e.g. "Schöningen/Samtgemeinde Heeseberg".
 #[derive(Debug, Serialize, ToSchema)]
