@@ -26,6 +26,61 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document to stdout.
     Openapi,
+    /// Manage people who sign in with a password.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage machine clients of partner organizations.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage organizations (until the organizations endpoints exist).
+    #[command(subcommand)]
+    Organization(OrganizationCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from BN_PASSWORD or, if unset, from stdin (one
+    /// line) — never from a flag, which would leak into the shell history and `ps`.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// admin, editor, partner or viewer.
+        #[arg(long)]
+        role: String,
+        /// Organization name or id (required for partner).
+        #[arg(long)]
+        organization: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create a machine client and print its client_id and secret (shown this once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Organization name or id (required for partner).
+        #[arg(long)]
+        organization: Option<String>,
+        /// admin, editor, partner or viewer.
+        #[arg(long, default_value = "partner")]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrganizationCommand {
+    /// Create an organization and print its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// sponsor, chamber_of_crafts, chamber_of_commerce, economic_development,
+        /// municipality, ministry, consultancy, association or other.
+        #[arg(long)]
+        kind: String,
+    },
 }
 
 /// How log lines are written.
@@ -95,6 +150,61 @@ pub struct Settings {
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30, global = true)]
     pub shutdown_grace_secs: u64,
 
+    /// PKCS#8 PEM file of the Ed25519 key that signs access tokens. Default:
+    /// `<data-dir>/jwt-signing-key.pem`, created on first start.
+    #[arg(long, env = "JWT_KEY_FILE", global = true)]
+    pub jwt_key_file: Option<PathBuf>,
+
+    /// Directory of further `*.pem` keys accepted when verifying tokens (old keys during a
+    /// rotation).
+    #[arg(long, env = "JWT_VERIFY_KEYS_DIR", global = true)]
+    pub jwt_verify_keys_dir: Option<PathBuf>,
+
+    /// The `iss` claim of access tokens.
+    #[arg(
+        long,
+        env = "JWT_ISSUER",
+        default_value = "betriebsnachbarschaften",
+        global = true
+    )]
+    pub jwt_issuer: String,
+
+    /// The `aud` claim of access tokens.
+    #[arg(
+        long,
+        env = "JWT_AUDIENCE",
+        default_value = "betriebsnachbarschaften-api",
+        global = true
+    )]
+    pub jwt_audience: String,
+
+    /// Lifetime of access tokens in seconds.
+    #[arg(long, env = "ACCESS_TOKEN_TTL_SECS", default_value_t = 900, value_parser = clap::value_parser!(u64).range(10..=86400), global = true)]
+    pub access_token_ttl_secs: u64,
+
+    /// Lifetime of refresh tokens in seconds.
+    #[arg(long, env = "REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600, global = true)]
+    pub refresh_token_ttl_secs: u64,
+
+    /// Password of the `admin` account created on the first start with an empty user table
+    /// (default: a random one, printed once).
+    #[arg(
+        long,
+        env = "BOOTSTRAP_ADMIN_PASSWORD",
+        hide_env_values = true,
+        global = true
+    )]
+    pub bootstrap_admin_password: Option<String>,
+
+    /// Password hashes computed at once (each takes ~19 MiB and a core for ~25 ms).
+    #[arg(
+        long,
+        env = "PASSWORD_HASH_CONCURRENCY",
+        default_value_t = 2,
+        global = true
+    )]
+    pub password_hash_concurrency: usize,
+
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
@@ -112,6 +222,13 @@ impl Settings {
                     .into_owned(),
             ),
         }
+    }
+
+    /// The signing key file: configured, or the one in the data directory.
+    pub fn jwt_key_path(&self) -> PathBuf {
+        self.jwt_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("jwt-signing-key.pem"))
     }
 
     pub fn pool_timeout(&self) -> Duration {
@@ -140,6 +257,17 @@ impl fmt::Debug for Settings {
             .field("migrate_on_start", &self.migrate_on_start)
             .field("body_limit_bytes", &self.body_limit_bytes)
             .field("shutdown_grace_secs", &self.shutdown_grace_secs)
+            .field("jwt_key_file", &self.jwt_key_path())
+            .field("jwt_verify_keys_dir", &self.jwt_verify_keys_dir)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
+            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
+            .field(
+                "bootstrap_admin_password",
+                &self.bootstrap_admin_password.as_ref().map(|_| "***"),
+            )
+            .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("log_format", &self.log_format)
             .finish()
     }

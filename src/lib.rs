@@ -4,6 +4,8 @@
 //! (`models`) → SQL (`db`), and back through `From<Row> for View`.
 
 pub mod api;
+pub mod auth;
+pub mod cli;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use clap::Parser as _;
 
 use betriebsnachbarschaften::config::{Cli, Command};
-use betriebsnachbarschaften::{db, logging, openapi, startup::Application};
+use betriebsnachbarschaften::{cli, db, logging, openapi, startup::Application};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -27,5 +27,8 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&openapi())?);
             Ok(())
         }
+        Command::User(command) => cli::user(&settings, command),
+        Command::Client(command) => cli::client(&settings, command),
+        Command::Organization(command) => cli::organization_command(&settings, command),
     }
 }

@@ -9,8 +9,13 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, web};
 
 use crate::api::{self, ApiState};
+use crate::auth::TokenService;
+use crate::auth::keys::KeySet;
+use crate::auth::password::{Hasher, hash_blocking};
+use crate::auth::secrets::random_token;
 use crate::config::Settings;
-use crate::db::{self, Db};
+use crate::db::{self, Db, DbConnection};
+use crate::models::users;
 
 pub struct Application {
     addr: SocketAddr,
@@ -31,6 +36,16 @@ impl Application {
                 log::info!("applied {applied} database migration(s)");
             }
         }
+        {
+            let mut conn = db.pool().get()?;
+            if db::has_pending_migration(&mut conn)? {
+                log::warn!("database migrations are pending: run `migrate`; not ready until then");
+            } else {
+                bootstrap_admin(&mut conn, settings)?;
+            }
+        }
+        let tokens = web::Data::new(token_service(settings)?);
+        let hasher = web::Data::new(Hasher::new(settings.password_hash_concurrency));
         let listener = TcpListener::bind((settings.host, settings.port))?;
         let addr = listener.local_addr()?;
         let state = ApiState::new()?;
@@ -41,6 +56,8 @@ impl Application {
             App::new()
                 .wrap(from_fn(api::context::request_context))
                 .app_data(app_db.clone())
+                .app_data(tokens.clone())
+                .app_data(hasher.clone())
                 .configure(|cfg| api::configure(cfg, state.clone(), body_limit))
         })
         .listen(listener)?
@@ -84,4 +101,53 @@ impl Application {
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
+}
+
+/// The token service from the configured (or created) keys.
+pub fn token_service(settings: &Settings) -> anyhow::Result<TokenService> {
+    let create = settings.jwt_key_file.is_none();
+    let keys = KeySet::load(
+        &settings.jwt_key_path(),
+        create,
+        settings.jwt_verify_keys_dir.as_deref(),
+    )?;
+    Ok(TokenService::new(
+        keys,
+        settings.jwt_issuer.clone(),
+        settings.jwt_audience.clone(),
+        Duration::from_secs(settings.access_token_ttl_secs),
+        Duration::from_secs(settings.refresh_token_ttl_secs),
+    ))
+}
+
+/// On the very first start (no user at all) creates `admin`, so a fresh install is usable at
+/// once. A random password is printed once to stderr, outside the log stream.
+fn bootstrap_admin(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<()> {
+    if users::count(conn)? > 0 {
+        return Ok(());
+    }
+    let (password, generated) = match &settings.bootstrap_admin_password {
+        Some(password) => (password.clone(), false),
+        None => (random_token(18)?, true),
+    };
+    let fields = users::UserFields::new(
+        "admin".into(),
+        "admin",
+        None,
+        Some("Administrator".into()),
+        None,
+        false,
+    );
+    users::insert(conn, &fields, &hash_blocking(&password)?)?;
+    if generated {
+        eprintln!(
+            "\n  Created the first account: username `admin`, password `{password}`\n  \
+             It is shown only this once. Get a token with:\n  \
+             curl -s http://{}:{}/api/v1/auth/token -d grant_type=password -d username=admin --data-urlencode 'password=...'\n",
+            settings.host, settings.port
+        );
+    } else {
+        log::info!("created the first account `admin` with the configured bootstrap password");
+    }
+    Ok(())
 }

@@ -20,6 +20,12 @@ pub enum ApiError {
     /// 400: malformed syntax, a bad path or query parameter.
     #[error("{0}")]
     BadRequest(String),
+    /// 401: no credentials (`None`) or bad ones (why); answered with `WWW-Authenticate`.
+    #[error("{}", .0.as_deref().unwrap_or("this endpoint needs a bearer token"))]
+    Unauthorized(Option<String>),
+    /// 403: authenticated, but the role or organization may not do this.
+    #[error("{0}")]
+    Forbidden(String),
     /// 404: no such route, or no such record.
     #[error("{0}")]
     NotFound(String),
@@ -41,6 +47,12 @@ pub enum ApiError {
     /// 422: the body is well-formed but its content is invalid; one entry per field.
     #[error("the request body is invalid")]
     Validation(Vec<FieldError>),
+    /// 429: too many failed sign-ins; retry after this many seconds.
+    #[error("too many failed attempts; try again in {0} seconds")]
+    TooManyRequests(u64),
+    /// An error of the token endpoint, in RFC 6749's own shape (not a problem document).
+    #[error("{0}: {1}")]
+    OAuth(OAuthError, String),
     /// 503: the database can't be reached in time.
     #[error("the database is unavailable")]
     Unavailable(String),
@@ -50,6 +62,47 @@ pub enum ApiError {
     /// Any other status actix produced by itself (kept so its body becomes a problem too).
     #[error("{}", .0.canonical_reason().unwrap_or("error"))]
     Status(StatusCode),
+}
+
+/// The error codes of RFC 6749 §5.2 (and RFC 7009) that the token endpoint answers with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthError {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+}
+
+impl OAuthError {
+    fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidClient => StatusCode::UNAUTHORIZED,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code = serde_json::to_value(self).ok();
+        f.write_str(
+            code.as_ref()
+                .and_then(|v| v.as_str())
+                .unwrap_or("invalid_request"),
+        )
+    }
+}
+
+/// The body of a token endpoint error (RFC 6749 §5.2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthErrorBody {
+    pub error: OAuthError,
+    pub error_description: String,
+    /// The request id, as in the `X-Request-Id` header.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// One invalid field of a request body.
@@ -127,6 +180,7 @@ impl ApiError {
             Self::Validation(_) => "validation-failed",
             Self::PreconditionFailed(_) => "version-mismatch",
             Self::Unavailable(_) => "database-unavailable",
+            Self::Unauthorized(Some(_)) => "invalid-token",
             _ => status_slug(status),
         };
         let detail = match self {
@@ -160,13 +214,41 @@ impl ApiError {
 
     /// The problem as a complete response: status, headers that belong to it, JSON body.
     pub fn to_response(&self, instance: Option<&str>, request_id: Option<&str>) -> HttpResponse {
+        if let Self::OAuth(error, description) = self {
+            return HttpResponse::build(error.status())
+                .insert_header((header::CACHE_CONTROL, "no-store"))
+                .json(OAuthErrorBody {
+                    error: *error,
+                    error_description: description.clone(),
+                    request_id: request_id.map(str::to_owned),
+                });
+        }
         let mut problem = self.problem();
         problem.instance = instance.map(str::to_owned);
         problem.request_id = request_id.map(str::to_owned);
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
-        if let Self::MethodNotAllowed(allow) = self {
-            response.insert_header(header::Allow(allow.clone()));
+        match self {
+            Self::MethodNotAllowed(allow) => {
+                response.insert_header(header::Allow(allow.clone()));
+            }
+            Self::Unauthorized(None) => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    r#"Bearer realm="betriebsnachbarschaften""#,
+                ));
+            }
+            Self::Unauthorized(Some(why)) => {
+                let why = why.replace(['"', '\\'], "'");
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    format!(r#"Bearer realm="betriebsnachbarschaften", error="invalid_token", error_description="{why}""#),
+                ));
+            }
+            Self::TooManyRequests(seconds) => {
+                response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            _ => {}
         }
         match serde_json::to_vec(&problem) {
             Ok(body) => response.body(body),
@@ -199,6 +281,10 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::OAuth(error, _) => error.status(),
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
@@ -250,6 +336,12 @@ impl From<diesel::result::Error> for ApiError {
 /// SQLite reports a lock it could not get within busy_timeout as a plain error message.
 fn is_sqlite_busy(message: &str) -> bool {
     message.contains("database is locked") || message.contains("database is busy")
+}
+
+impl From<getrandom::Error> for ApiError {
+    fn from(e: getrandom::Error) -> Self {
+        Self::Internal(format!("no randomness: {e}"))
+    }
 }
 
 impl From<CursorMismatch> for ApiError {

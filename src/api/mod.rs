@@ -1,13 +1,16 @@
 //! The HTTP API: routes, extractor configuration, the fallback for unknown routes, and the
 //! OpenAPI document collected from the handlers.
 
+pub mod auth;
 pub mod body;
+pub mod clients;
 pub mod conditional;
 pub mod context;
 pub mod error;
 pub mod health;
 pub mod paging;
 pub mod regions;
+pub mod users;
 
 use std::sync::Arc;
 
@@ -35,13 +38,48 @@ pub const API_BASE: &str = "/api/v1";
     ),
     servers((url = "http://127.0.0.1:8080", description = "Local default (cargo run --release)")),
     tags(
+        (name = "auth", description = "Tokens (OAuth2-shaped) and the caller"),
         (name = "regions", description = "Project regions (Projekträume)"),
+        (name = "users", description = "People who sign in (admins only)"),
+        (name = "clients", description = "Machine clients of partner organizations (admins only)"),
         (name = "health", description = "Probes for load balancers and orchestrators"),
         (name = "meta", description = "This document"),
     ),
-    components(schemas(error::Problem, error::FieldError))
+    components(schemas(error::Problem, error::FieldError)),
+    modifiers(&SecuritySchemes)
 )]
 struct ApiDoc;
+
+/// Bearer JWTs, and the OAuth2 flows that issue them at our token endpoint.
+struct SecuritySchemes;
+
+impl utoipa::Modify for SecuritySchemes {
+    fn modify(&self, doc: &mut OpenApi) {
+        use utoipa::openapi::security::{
+            ClientCredentials, Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes,
+            SecurityScheme,
+        };
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("An access token from POST /api/v1/auth/token"))
+                    .build(),
+            ),
+        );
+        let token_url = format!("{API_BASE}/auth/token");
+        components.add_security_scheme(
+            "oauth2",
+            SecurityScheme::OAuth2(OAuth2::new([
+                Flow::Password(Password::new(token_url.clone(), Scopes::new())),
+                Flow::ClientCredentials(ClientCredentials::new(token_url, Scopes::new())),
+            ])),
+        );
+    }
+}
 
 /// Registers every endpoint; the same function feeds the server and the OpenAPI document, so
 /// neither can have a route the other lacks.
@@ -49,7 +87,10 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     cfg.configure(health::configure).service(
         utoipa_actix_web::scope(API_BASE)
             .service(openapi_json)
-            .configure(regions::configure),
+            .configure(auth::configure)
+            .configure(regions::configure)
+            .configure(users::configure)
+            .configure(clients::configure),
     );
 }
 

@@ -11,6 +11,7 @@ use crate::api::body::{self, not_blank};
 use crate::api::conditional::{IfMatch, etag, not_modified};
 use crate::api::error::{ApiError, Problem};
 use crate::api::paging::{ListParams, ListQuery, SortField, list_response};
+use crate::auth::Caller;
 use crate::db::Db;
 use crate::domain::RegionId;
 use crate::models::WriteError;
@@ -195,6 +196,7 @@ fn conflict_on_duplicate(e: diesel::result::Error, name: &str) -> ApiError {
 )]
 #[get("/regions")]
 pub async fn list_regions(
+    _caller: Caller,
     db: web::Data<Db>,
     query: ListQuery<RegionQuery, RegionSort>,
 ) -> Result<HttpResponse, ApiError> {
@@ -231,13 +233,16 @@ pub async fn list_regions(
 )]
 #[post("/regions")]
 pub async fn create_region(
+    caller: Caller,
     db: web::Data<Db>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_editor()?;
+    let by = caller.actor();
     let fields = body::parse::<RegionInput>(body.into_inner())?.into_fields();
     let region = db
         .run(move |conn| {
-            regions::insert(conn, &fields).map_err(|e| conflict_on_duplicate(e, &fields.name))
+            regions::insert(conn, &fields, &by).map_err(|e| conflict_on_duplicate(e, &fields.name))
         })
         .await?;
     let location = format!("/api/v1/regions/{}", region.id);
@@ -264,6 +269,7 @@ pub async fn create_region(
 )]
 #[get("/regions/{id}")]
 pub async fn get_region(
+    _caller: Caller,
     db: web::Data<Db>,
     req: HttpRequest,
     id: web::Path<RegionId>,
@@ -299,16 +305,20 @@ pub async fn get_region(
 )]
 #[put("/regions/{id}")]
 pub async fn replace_region(
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<RegionId>,
     if_match: IfMatch,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_editor()?;
+    let by = caller.actor();
     let id = id.into_inner();
     let fields = body::parse::<RegionInput>(body.into_inner())?.into_fields();
     let region = db
         .run(move |conn| {
-            regions::update(conn, id, if_match.0, &fields).map_err(|e| write_error(e, id, &fields))
+            regions::update(conn, id, if_match.0, &fields, &by)
+                .map_err(|e| write_error(e, id, &fields))
         })
         .await?;
     Ok(region_response(HttpResponse::Ok(), region))
@@ -334,11 +344,14 @@ pub async fn replace_region(
 )]
 #[patch("/regions/{id}")]
 pub async fn update_region(
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<RegionId>,
     if_match: IfMatch,
     patch: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_editor()?;
+    let by = caller.actor();
     let id = id.into_inner();
     let patch = patch.into_inner();
     let region = db
@@ -358,7 +371,7 @@ pub async fn update_region(
                 }
                 let fields =
                     body::merge_patch(&RegionInput::from(current), patch.clone())?.into_fields();
-                match regions::update(conn, id, Some(base_version), &fields) {
+                match regions::update(conn, id, Some(base_version), &fields, &by) {
                     Err(WriteError::VersionMismatch) if if_match.0.is_none() => continue,
                     result => return result.map_err(|e| write_error(e, id, &fields)),
                 }
@@ -394,10 +407,12 @@ fn write_error(e: WriteError, id: RegionId, fields: &RegionFields) -> ApiError {
 )]
 #[delete("/regions/{id}")]
 pub async fn delete_region(
+    caller: Caller,
     db: web::Data<Db>,
     id: web::Path<RegionId>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
+    caller.require_editor()?;
     let id = id.into_inner();
     db.run(move |conn| {
         regions::delete(conn, id, if_match.0).map_err(|e| ApiError::from_write(e, "region", id))

@@ -17,3 +17,12 @@ pub fn now() -> NaiveDateTime {
 pub fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
+
+/// Who makes a change: recorded as `created_by`/`updated_by`, and the organization that owns
+/// what a partner creates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// `user:<id>` or `client:<client_id>`.
+    pub label: String,
+    pub org: Option<i64>,
+}

@@ -1,7 +1,12 @@
 //! Rows, writable field sets and queries, one module per table.
 
+pub mod clients;
+pub mod login_failures;
+pub mod organizations;
 pub mod page;
+pub mod refresh_tokens;
 pub mod regions;
+pub mod users;
 
 use crate::domain::name_key;
 use page::CursorMismatch;

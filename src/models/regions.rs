@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::regions;
-use crate::domain::{RegionId, name_key, now};
+use crate::domain::{Actor, RegionId, name_key, now};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
 use crate::models::{ListError, WriteError, contains_pattern};
 
@@ -23,6 +23,12 @@ pub struct Region {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
+    /// The organization whose user or client created the region (partners may change only
+    /// their own organization's records).
+    pub owner_org_id: Option<i64>,
+    /// Who created it and who changed it last (`user:<id>` or `client:<client_id>`).
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
 }
 
 /// The writable fields of a region, already validated. `None` stores NULL: a PUT replaces all.
@@ -74,7 +80,7 @@ pub struct RegionFilter {
     pub updated_since: Option<NaiveDateTime>,
 }
 
-pub fn insert(conn: &mut DbConnection, fields: &RegionFields) -> QueryResult<Region> {
+pub fn insert(conn: &mut DbConnection, fields: &RegionFields, by: &Actor) -> QueryResult<Region> {
     let at = now();
     diesel::insert_into(regions::table)
         .values((
@@ -82,6 +88,9 @@ pub fn insert(conn: &mut DbConnection, fields: &RegionFields) -> QueryResult<Reg
             regions::created_at.eq(at),
             regions::updated_at.eq(at),
             regions::version.eq(1),
+            regions::owner_org_id.eq(by.org),
+            regions::created_by.eq(&by.label),
+            regions::updated_by.eq(&by.label),
         ))
         .returning(regions::all_columns)
         .get_result(conn)
@@ -103,9 +112,11 @@ pub fn update(
     id: RegionId,
     expected_version: Option<i64>,
     fields: &RegionFields,
+    by: &Actor,
 ) -> Result<Region, WriteError> {
     let changes = (
         fields,
+        regions::updated_by.eq(&by.label),
         regions::updated_at.eq(now()),
         regions::version.eq(regions::version + 1),
     );

@@ -58,12 +58,18 @@ impl Default for Options {
     }
 }
 
+/// The password of the bootstrap `admin` in every test app.
+pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
+
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub db: Db,
+    /// An access token of the bootstrap admin, sent by the request helpers.
+    pub token: String,
+    /// The data directory: SQLite file (on SQLite) and the token signing key.
+    pub data_dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
-    _sqlite_dir: Option<tempfile::TempDir>,
     pg_schema: Option<(String, String)>,
 }
 
@@ -89,7 +95,7 @@ impl TestApp {
             .join("test.sqlite3")
             .to_string_lossy()
             .into_owned();
-        Self::spawn(url, options, Some(dir), None).await
+        Self::spawn(url, options, dir, None).await
     }
 
     /// A fresh schema on the server named by `TEST_DATABASE_URL`; `None` when there is none.
@@ -104,17 +110,20 @@ impl TestApp {
             .expect("create test schema");
         let separator = if base.contains('?') { '&' } else { '?' };
         let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
-        Some(Self::spawn(url, options, None, Some((base, schema))).await)
+        let dir = tempfile::tempdir().expect("temp dir");
+        Some(Self::spawn(url, options, dir, Some((base, schema))).await)
     }
 
     async fn spawn(
         url: String,
         options: Options,
-        sqlite_dir: Option<tempfile::TempDir>,
+        data_dir: tempfile::TempDir,
         pg_schema: Option<(String, String)>,
     ) -> Self {
         init_logging();
         let mut settings = Settings::for_database(url);
+        settings.data_dir = data_dir.path().to_owned();
+        settings.bootstrap_admin_password = Some(ADMIN_PASSWORD.to_owned());
         settings.workers = 1;
         settings.db_pool_size = options.db_pool_size;
         settings.db_pool_timeout_secs = options.db_pool_timeout_secs;
@@ -126,25 +135,105 @@ impl TestApp {
         let db = app.db().clone();
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
-        Self {
+        let mut app = Self {
             address,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .expect("http client"),
             db,
+            token: String::new(),
+            data_dir,
             handle,
-            _sqlite_dir: sqlite_dir,
             pg_schema,
+        };
+        if options.migrate_on_start {
+            app.token = app.login("admin", ADMIN_PASSWORD).await["access_token"]
+                .as_str()
+                .expect("the bootstrap admin signs in")
+                .to_owned();
         }
+        app
+    }
+
+    /// Signs in with the password grant and returns the token response.
+    pub async fn login(&self, username: &str, password: &str) -> Value {
+        let response = self
+            .token_request(&[
+                ("grant_type", "password"),
+                ("username", username),
+                ("password", password),
+            ])
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::OK,
+            "signing in as {username}"
+        );
+        response.json().await.expect("token JSON")
+    }
+
+    /// Posts form fields to the token endpoint.
+    pub async fn token_request(&self, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url("/api/v1/auth/token"))
+            .form(form)
+            .send()
+            .await
+            .expect("token request")
+    }
+
+    /// A request without credentials.
+    pub fn anonymous(&self, method: Method, path: &str) -> RequestBuilder {
+        self.client.request(method, self.url(path))
+    }
+
+    /// A request with the given bearer token.
+    pub fn request_as(&self, token: &str, method: Method, path: &str) -> RequestBuilder {
+        self.anonymous(method, path).bearer_auth(token)
+    }
+
+    /// Creates a user with `role` (and organization) through the API and returns a token.
+    pub async fn token_for(&self, role: &str, organization_id: Option<i64>) -> String {
+        let username = format!("{role}-{}", uuid::Uuid::new_v4().simple());
+        let password = "a-long-enough-password";
+        let response = self
+            .post_json(
+                "/api/v1/users",
+                &serde_json::json!({"username": username, "password": password, "role": role, "organization_id": organization_id}),
+            )
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED, "creating a {role}");
+        self.login(&username, password).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Creates an organization directly in the database (the organizations endpoints come
+    /// with the domain resources) and returns its id.
+    pub async fn create_organization(&self, name: &str) -> i64 {
+        let name = name.to_owned();
+        self.db
+            .run(move |conn| {
+                betriebsnachbarschaften::models::organizations::insert(
+                    conn,
+                    &name,
+                    "chamber_of_crafts",
+                )
+                .map_err(betriebsnachbarschaften::db::DbError::from)
+            })
+            .await
+            .expect("organization")
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
 
+    /// A request as the bootstrap admin.
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, self.url(path))
+        self.request_as(&self.token, method, path)
     }
 
     pub async fn get(&self, path: &str) -> Response {

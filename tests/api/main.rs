@@ -3,10 +3,12 @@
 
 mod helpers;
 
+mod auth;
 mod errors;
 mod health;
 mod openapi;
 mod process;
 mod regions;
 mod regions_list;
+mod roles;
 mod schema;

@@ -180,13 +180,13 @@ fn sigterm_stops_promptly_with_exit_0_despite_idle_keep_alive_connections() {
 #[test]
 fn json_logs_are_one_object_per_line_with_the_request_fields() {
     let (mut server, _dir) = Server::start("json");
-    let (_conn, response) = server.keep_alive_request("/api/v1/regions");
+    let (_conn, response) = server.keep_alive_request("/health/ready");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
 
     let line = server.wait_for_line("logged-42");
     let entry: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
     assert_eq!(entry["method"], "GET");
-    assert_eq!(entry["route"], "/api/v1/regions");
+    assert_eq!(entry["route"], "/health/ready");
     assert_eq!(entry["status"], 200);
     assert_eq!(entry["request_id"], "logged-42");
     assert!(entry["duration_ms"].is_number());

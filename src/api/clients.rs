@@ -1,0 +1,329 @@
+//! `/api/v1/clients`: machine clients of partner organizations (admins only). The secret is
+//! shown once, in the answer to the create request; only its hash is stored. There is no
+//! `PUT` (see `users`): clients change with `PATCH`; a lost secret means a new client.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::api::body::{self, not_blank};
+use crate::api::conditional::{IfMatch, etag};
+use crate::api::error::{ApiError, Problem};
+use crate::api::paging::{ListParams, ListQuery, SortField, list_response};
+use crate::api::users::check_organization;
+use crate::auth::secrets::{random_token, token_hash};
+use crate::auth::{Caller, Role};
+use crate::db::Db;
+use crate::models::WriteError;
+use crate::models::clients::{self, Client, ClientFields, ClientFilter, ClientSort};
+
+/// A machine client. Its secret is never shown after creation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClientView {
+    #[schema(read_only)]
+    pub id: i64,
+    /// The public identifier to send as `client_id`.
+    #[schema(read_only, example = "bnc_3q2o5vQ1pX0")]
+    pub client_id: String,
+    pub name: String,
+    pub role: Role,
+    pub organization_id: Option<i64>,
+    pub disabled: bool,
+    #[schema(read_only)]
+    pub created_at: DateTime<Utc>,
+    #[schema(read_only)]
+    pub updated_at: DateTime<Utc>,
+    #[schema(read_only, minimum = 1)]
+    pub version: i64,
+}
+
+impl From<Client> for ClientView {
+    fn from(c: Client) -> Self {
+        Self {
+            // Roles in the database are constrained by a CHECK to the four known ones.
+            role: c.role.parse().unwrap_or(Role::Viewer),
+            id: c.id,
+            client_id: c.client_id,
+            name: c.name,
+            organization_id: c.organization_id,
+            disabled: c.disabled,
+            created_at: c.created_at.and_utc(),
+            updated_at: c.updated_at.and_utc(),
+            version: c.version,
+        }
+    }
+}
+
+/// The answer to creating a client: the client and, this once, its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CreatedClient {
+    #[serde(flatten)]
+    pub client: ClientView,
+    /// Store it now: it is never shown again.
+    pub client_secret: String,
+}
+
+/// The writable fields of a client.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+pub struct ClientInput {
+    #[validate(
+        required(message = "is required"),
+        length(min = 1, max = 200, message = "must be 1 to 200 characters"),
+        custom(function = "not_blank")
+    )]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    /// Default `partner`.
+    #[schema(nullable = false)]
+    pub role: Option<Role>,
+    /// Required for the `partner` role.
+    pub organization_id: Option<i64>,
+    /// Default `false`.
+    #[schema(nullable = false)]
+    pub disabled: Option<bool>,
+}
+
+impl From<&Client> for ClientInput {
+    fn from(c: &Client) -> Self {
+        Self {
+            name: Some(c.name.clone()),
+            role: c.role.parse().ok(),
+            organization_id: c.organization_id,
+            disabled: Some(c.disabled),
+        }
+    }
+}
+
+impl ClientInput {
+    fn role(&self) -> Role {
+        self.role.unwrap_or(Role::Partner)
+    }
+
+    fn fields(&self) -> ClientFields {
+        ClientFields::new(
+            self.name.clone().unwrap_or_default(),
+            self.role().as_str(),
+            self.organization_id,
+            self.disabled.unwrap_or(false),
+        )
+    }
+}
+
+/// Filters of the client list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ClientQuery {
+    /// Case-insensitive substring of the name.
+    pub q: Option<String>,
+    pub role: Option<Role>,
+    pub organization_id: Option<i64>,
+}
+
+impl SortField for ClientSort {
+    const FIELDS: &'static [(&'static str, Self)] = &[
+        ("created_at", Self::CreatedAt),
+        ("name", Self::Name),
+        ("updated_at", Self::UpdatedAt),
+    ];
+}
+
+list_response!(
+    /// One page of clients.
+    ClientList,
+    ClientView
+);
+
+fn client_response(mut response: actix_web::HttpResponseBuilder, client: Client) -> HttpResponse {
+    response
+        .insert_header(header::ETag(etag(client.version)))
+        .json(ClientView::from(client))
+}
+
+/// List machine clients.
+#[utoipa::path(
+    get, path = "/clients", operation_id = "listClients", tag = "clients",
+    params(ListParams, ClientQuery),
+    responses(
+        (status = 200, description = "One page of clients", body = ClientList),
+        (status = 400, description = "Bad paging, sort or filter parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/clients")]
+pub async fn list_clients(
+    caller: Caller,
+    db: web::Data<Db>,
+    query: ListQuery<ClientQuery, ClientSort>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let ListQuery {
+        page,
+        filter,
+        updated_since,
+    } = query;
+    let filter = ClientFilter {
+        q: filter.q,
+        role: filter.role.map(|r| r.as_str().to_owned()),
+        organization_id: filter.organization_id,
+        updated_since,
+    };
+    let sort = page.sort;
+    let found = db
+        .run(move |conn| clients::list(conn, &filter, &page).map_err(ApiError::from))
+        .await?;
+    Ok(HttpResponse::Ok().json(ClientList::from_page(found, sort)))
+}
+
+/// Create a machine client; the answer shows its secret, this once.
+#[utoipa::path(
+    post, path = "/clients", operation_id = "createClient", tag = "clients",
+    request_body = ClientInput,
+    responses(
+        (status = 201, description = "Created", body = CreatedClient, headers(("Location" = String, description = "URL of the new client"))),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/clients")]
+pub async fn create_client(
+    caller: Caller,
+    db: web::Data<Db>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let input = body::parse::<ClientInput>(body.into_inner())?;
+    let secret = random_token(32)?;
+    let client_id = format!("bnc_{}", random_token(12)?);
+    let secret_hash = token_hash(&secret);
+    let client = db
+        .run(move |conn| {
+            check_organization(conn, Some(input.role()), input.organization_id)?;
+            clients::insert(conn, &input.fields(), &client_id, &secret_hash).map_err(ApiError::from)
+        })
+        .await?;
+    let location = format!("/api/v1/clients/{}", client.id);
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .json(CreatedClient {
+            client: client.into(),
+            client_secret: secret,
+        }))
+}
+
+/// Read a machine client.
+#[utoipa::path(
+    get, path = "/clients/{id}", operation_id = "getClient", tag = "clients",
+    params(("id" = i64, Path, description = "Client id (the number, not client_id)", minimum = 1)),
+    responses(
+        (status = 200, description = "The client", body = ClientView, headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/clients/{id}")]
+pub async fn get_client(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    let client = db
+        .run(move |conn| clients::find(conn, id).map_err(ApiError::from))
+        .await?
+        .ok_or_else(|| ApiError::not_found("client", id))?;
+    Ok(client_response(HttpResponse::Ok(), client))
+}
+
+/// Update a machine client with a JSON Merge Patch (name, role, organization, disabled).
+#[utoipa::path(
+    patch, path = "/clients/{id}", operation_id = "updateClient", tag = "clients",
+    params(
+        ("id" = i64, Path, description = "Client id", minimum = 1),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when stale"),
+    ),
+    request_body(content = ClientInput, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The updated client", body = ClientView),
+        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a stale version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/clients/{id}")]
+pub async fn update_client(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    if_match: IfMatch,
+    patch: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    let patch = patch.into_inner();
+    let client = db
+        .run(move |conn| {
+            let current =
+                clients::find(conn, id)?.ok_or_else(|| ApiError::not_found("client", id))?;
+            if if_match.0.is_some_and(|v| v != current.version) {
+                return Err(ApiError::from_write(
+                    WriteError::VersionMismatch,
+                    "client",
+                    id,
+                ));
+            }
+            let input = body::merge_patch(&ClientInput::from(&current), patch)?;
+            check_organization(conn, Some(input.role()), input.organization_id)?;
+            clients::update(conn, id, current.version, &input.fields()).map_err(|e| match e {
+                WriteError::VersionMismatch => {
+                    ApiError::conflict(format!("client {id} changed concurrently; try again"))
+                }
+                other => ApiError::from_write(other, "client", id),
+            })
+        })
+        .await?;
+    Ok(client_response(HttpResponse::Ok(), client))
+}
+
+/// Delete a machine client.
+#[utoipa::path(
+    delete, path = "/clients/{id}", operation_id = "deleteClient", tag = "clients",
+    params(
+        ("id" = i64, Path, description = "Client id", minimum = 1),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on; 412 when stale"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a stale version", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/clients/{id}")]
+pub async fn delete_client(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    db.run(move |conn| {
+        clients::delete(conn, id, if_match.0).map_err(|e| ApiError::from_write(e, "client", id))
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_clients)
+        .service(create_client)
+        .service(get_client)
+        .service(update_client)
+        .service(delete_client);
+}

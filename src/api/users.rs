@@ -1,0 +1,417 @@
+//! `/api/v1/users`: people who sign in with a password (admins only).
+//!
+//! There is no `PUT`: a full replacement is ill-defined for a record with a write-only
+//! password, so users change with `PATCH` (JSON Merge Patch) only.
+
+use actix_web::http::header;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::api::body::{self, not_blank};
+use crate::api::conditional::{IfMatch, etag};
+use crate::api::error::{ApiError, Problem};
+use crate::api::paging::{ListParams, ListQuery, SortField, list_response};
+use crate::auth::password::{Hasher, check_password};
+use crate::auth::{Caller, Role, Subject};
+use crate::db::{Db, DbConnection};
+use crate::models::users::{self, User, UserFields, UserFilter, UserSort};
+use crate::models::{WriteError, organizations, refresh_tokens};
+
+/// A person who signs in with a password. The password is never shown.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    #[schema(read_only)]
+    pub id: i64,
+    /// Unique, case-insensitively.
+    pub username: String,
+    pub role: Role,
+    /// The partner organization the user acts for (required for `partner`).
+    pub organization_id: Option<i64>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    /// A disabled user can't sign in or refresh.
+    pub disabled: bool,
+    #[schema(read_only)]
+    pub created_at: DateTime<Utc>,
+    #[schema(read_only)]
+    pub updated_at: DateTime<Utc>,
+    #[schema(read_only, minimum = 1)]
+    pub version: i64,
+}
+
+/// The writable fields of a user: the body of POST, and (as a merge patch, any subset) of PATCH.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+pub struct UserInput {
+    #[validate(
+        required(message = "is required"),
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "not_blank")
+    )]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 100)]
+    pub username: Option<String>,
+    /// Write-only; at least 12 characters. Required on create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(write_only, format = Password, min_length = 12, max_length = 1024, nullable = false)]
+    pub password: Option<String>,
+    #[validate(required(message = "is required"))]
+    #[schema(required = true, value_type = Role)]
+    pub role: Option<Role>,
+    /// Required for the `partner` role.
+    pub organization_id: Option<i64>,
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    pub display_name: Option<String>,
+    #[validate(email(message = "must be an e-mail address"))]
+    #[schema(format = Email)]
+    pub email: Option<String>,
+    /// Default `false`.
+    #[schema(nullable = false)]
+    pub disabled: Option<bool>,
+}
+
+impl From<&User> for UserInput {
+    fn from(u: &User) -> Self {
+        Self {
+            username: Some(u.username.clone()),
+            password: None,
+            role: u.role.parse().ok(),
+            organization_id: u.organization_id,
+            display_name: u.display_name.clone(),
+            email: u.email.clone(),
+            disabled: Some(u.disabled),
+        }
+    }
+}
+
+impl UserInput {
+    fn fields(&self) -> UserFields {
+        UserFields::new(
+            self.username.clone().unwrap_or_default(),
+            self.role.unwrap_or(Role::Viewer).as_str(),
+            self.organization_id,
+            self.display_name.clone(),
+            self.email.clone(),
+            self.disabled.unwrap_or(false),
+        )
+    }
+}
+
+/// Checks the organization rule shared by users and clients: a partner needs one, and a
+/// named organization must exist.
+pub fn check_organization(
+    conn: &mut DbConnection,
+    role: Option<Role>,
+    organization_id: Option<i64>,
+) -> Result<(), ApiError> {
+    match (role, organization_id) {
+        (Some(Role::Partner), None) => Err(ApiError::invalid(
+            "organization_id",
+            "required",
+            "organization_id is required for the partner role",
+        )),
+        (_, Some(id)) if !organizations::exists(conn, id)? => Err(ApiError::invalid(
+            "organization_id",
+            "not_found",
+            format!("organization {id} does not exist"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn taken(e: diesel::result::Error, username: &str) -> ApiError {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            ApiError::conflict(format!("the username {username:?} is taken"))
+        }
+        other => other.into(),
+    }
+}
+
+fn user_response(
+    mut response: actix_web::HttpResponseBuilder,
+    user: User,
+) -> Result<HttpResponse, ApiError> {
+    Ok(response
+        .insert_header(header::ETag(etag(user.version)))
+        .json(UserView::from(user)))
+}
+
+/// Filters of the user list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Case-insensitive substring of the username.
+    pub q: Option<String>,
+    pub role: Option<Role>,
+    pub organization_id: Option<i64>,
+}
+
+impl SortField for UserSort {
+    const FIELDS: &'static [(&'static str, Self)] = &[
+        ("created_at", Self::CreatedAt),
+        ("username", Self::Username),
+        ("updated_at", Self::UpdatedAt),
+    ];
+}
+
+list_response!(
+    /// One page of users.
+    UserList,
+    UserView
+);
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        // Roles in the database are constrained by a CHECK to the four known ones.
+        let role = u.role.parse().unwrap_or(Role::Viewer);
+        Self {
+            role,
+            id: u.id,
+            username: u.username,
+            organization_id: u.organization_id,
+            display_name: u.display_name,
+            email: u.email,
+            disabled: u.disabled,
+            created_at: u.created_at.and_utc(),
+            updated_at: u.updated_at.and_utc(),
+            version: u.version,
+        }
+    }
+}
+
+/// List users.
+#[utoipa::path(
+    get, path = "/users", operation_id = "listUsers", tag = "users",
+    params(ListParams, UserQuery),
+    responses(
+        (status = 200, description = "One page of users", body = UserList),
+        (status = 400, description = "Bad paging, sort or filter parameter", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/users")]
+pub async fn list_users(
+    caller: Caller,
+    db: web::Data<Db>,
+    query: ListQuery<UserQuery, UserSort>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let ListQuery {
+        page,
+        filter,
+        updated_since,
+    } = query;
+    let filter = UserFilter {
+        q: filter.q,
+        role: filter.role.map(|r| r.as_str().to_owned()),
+        organization_id: filter.organization_id,
+        updated_since,
+    };
+    let sort = page.sort;
+    let found = db
+        .run(move |conn| users::list(conn, &filter, &page).map_err(ApiError::from))
+        .await?;
+    Ok(HttpResponse::Ok().json(UserList::from_page(found, sort)))
+}
+
+/// Create a user.
+#[utoipa::path(
+    post, path = "/users", operation_id = "createUser", tag = "users",
+    request_body = UserInput,
+    responses(
+        (status = 201, description = "Created", body = UserView, headers(("Location" = String, description = "URL of the new user"))),
+        (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/users")]
+pub async fn create_user(
+    caller: Caller,
+    db: web::Data<Db>,
+    hasher: web::Data<Hasher>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let input = body::parse::<UserInput>(body.into_inner())?;
+    let Some(password) = input.password.clone() else {
+        return Err(ApiError::invalid(
+            "password",
+            "required",
+            "password is required",
+        ));
+    };
+    check_password(&password)
+        .map_err(|m| ApiError::invalid("password", "length", format!("password {m}")))?;
+    {
+        let input = input.clone();
+        db.run(move |conn| check_organization(conn, input.role, input.organization_id))
+            .await?;
+    }
+    let hash = hasher.hash(password).await?;
+    let fields = input.fields();
+    let user = db
+        .run(move |conn| {
+            users::insert(conn, &fields, &hash).map_err(|e| taken(e, &fields.username))
+        })
+        .await?;
+    let location = format!("/api/v1/users/{}", user.id);
+    user_response(
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, location))
+            .take(),
+        user,
+    )
+}
+
+/// Read a user.
+#[utoipa::path(
+    get, path = "/users/{id}", operation_id = "getUser", tag = "users",
+    params(("id" = i64, Path, description = "User id", minimum = 1)),
+    responses(
+        (status = 200, description = "The user", body = UserView, headers(("ETag" = String, description = "The version, quoted"))),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/users/{id}")]
+pub async fn get_user(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    let user = db
+        .run(move |conn| users::find(conn, id).map_err(ApiError::from))
+        .await?
+        .ok_or_else(|| ApiError::not_found("user", id))?;
+    user_response(HttpResponse::Ok(), user)
+}
+
+/// Update a user with a JSON Merge Patch.
+///
+/// Changing the password, the role, or disabling the user ends all of the user's sign-ins
+/// (refresh tokens); access tokens already issued expire within their lifetime.
+#[utoipa::path(
+    patch, path = "/users/{id}", operation_id = "updateUser", tag = "users",
+    params(
+        ("id" = i64, Path, description = "User id", minimum = 1),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when stale"),
+    ),
+    request_body(content = UserInput, content_type = "application/merge-patch+json"),
+    responses(
+        (status = 200, description = "The updated user", body = UserView),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The username is taken, or an admin would lock themselves out", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a stale version", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    caller: Caller,
+    db: web::Data<Db>,
+    hasher: web::Data<Hasher>,
+    id: web::Path<i64>,
+    if_match: IfMatch,
+    patch: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    let current = db
+        .run(move |conn| users::find(conn, id).map_err(ApiError::from))
+        .await?
+        .ok_or_else(|| ApiError::not_found("user", id))?;
+    if if_match.0.is_some_and(|v| v != current.version) {
+        return Err(ApiError::from_write(
+            WriteError::VersionMismatch,
+            "user",
+            id,
+        ));
+    }
+    let input = body::merge_patch(&UserInput::from(&current), patch.into_inner())?;
+    let new_hash = match &input.password {
+        Some(password) => {
+            check_password(password)
+                .map_err(|m| ApiError::invalid("password", "length", format!("password {m}")))?;
+            Some(hasher.hash(password.clone()).await?)
+        }
+        None => None,
+    };
+    let fields = input.fields();
+    let locks_out = fields.role != current.role || fields.disabled;
+    if caller.subject == Subject::User(id) && locks_out {
+        return Err(ApiError::conflict(
+            "you can't disable yourself or change your own role",
+        ));
+    }
+    let ends_sign_ins =
+        new_hash.is_some() || fields.role != current.role || (fields.disabled && !current.disabled);
+    let version = current.version;
+    let user = db
+        .run(move |conn| -> Result<User, ApiError> {
+            check_organization(conn, input.role, input.organization_id)?;
+            let user = users::update(conn, id, version, &fields, new_hash.as_deref()).map_err(
+                |e| match e {
+                    WriteError::Db(e) => taken(e, &fields.username),
+                    WriteError::VersionMismatch => {
+                        ApiError::conflict(format!("user {id} changed concurrently; try again"))
+                    }
+                    other => ApiError::from_write(other, "user", id),
+                },
+            )?;
+            if ends_sign_ins {
+                refresh_tokens::revoke_user(conn, id)?;
+            }
+            Ok(user)
+        })
+        .await?;
+    user_response(HttpResponse::Ok(), user)
+}
+
+/// Delete a user (and end all of the user's sign-ins).
+#[utoipa::path(
+    delete, path = "/users/{id}", operation_id = "deleteUser", tag = "users",
+    params(
+        ("id" = i64, Path, description = "User id", minimum = 1),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on; 412 when stale"),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "An admin can't delete themselves", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names a stale version", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/users/{id}")]
+pub async fn delete_user(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: web::Path<i64>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    caller.require_admin()?;
+    let id = id.into_inner();
+    if caller.subject == Subject::User(id) {
+        return Err(ApiError::conflict("you can't delete yourself"));
+    }
+    db.run(move |conn| {
+        users::delete(conn, id, if_match.0).map_err(|e| ApiError::from_write(e, "user", id))
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(list_users)
+        .service(create_user)
+        .service(get_user)
+        .service(update_user)
+        .service(delete_user);
+}

@@ -1,0 +1,96 @@
+//! Password and client-secret hashing with argon2id (the crate's defaults: 19 MiB, 2 passes,
+//! one lane, as OWASP recommends). Hashing is deliberately slow, so it runs on the blocking
+//! pool behind a semaphore: a flood of sign-ins can't take every thread or all memory.
+
+use std::sync::{Arc, LazyLock};
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+use tokio::sync::Semaphore;
+
+use crate::api::error::ApiError;
+
+/// Shortest accepted password.
+pub const MIN_PASSWORD_LEN: usize = 12;
+/// Longest accepted password (argon2 accepts more; nobody needs it, and it bounds the work).
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// A hash of a random password, verified against when the user does not exist, so that an
+/// unknown user costs the same time as a wrong password.
+static DUMMY_HASH: LazyLock<String> =
+    LazyLock::new(|| hash_now(&uuid::Uuid::new_v4().to_string()).unwrap_or_default());
+
+fn hash_now(password: &str) -> Result<String, argon2::password_hash::Error> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+}
+
+fn verify_now(password: &str, hash: &str) -> bool {
+    Argon2::default()
+        .verify_password(password.as_bytes(), hash)
+        .is_ok()
+}
+
+/// Runs argon2 work off the async workers, at most `permits` at a time.
+#[derive(Clone)]
+pub struct Hasher {
+    permits: Arc<Semaphore>,
+}
+
+impl Hasher {
+    pub fn new(concurrency: usize) -> Self {
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        actix_web::web::block(f)
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))
+    }
+
+    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+        self.run(move || hash_now(&password))
+            .await?
+            .map_err(|e| ApiError::Internal(format!("hashing failed: {e}")))
+    }
+
+    /// Verifies `password` against `hash`, or against a dummy hash when there is none.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+        self.run(move || match hash {
+            Some(hash) => verify_now(&password, &hash),
+            None => {
+                verify_now(&password, &DUMMY_HASH);
+                false
+            }
+        })
+        .await
+    }
+}
+
+/// Hashes synchronously, for the command line.
+pub fn hash_blocking(password: &str) -> anyhow::Result<String> {
+    hash_now(password).map_err(|e| anyhow::anyhow!("hashing failed: {e}"))
+}
+
+/// Checks a new password's length; the message names the rule.
+pub fn check_password(password: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_LEN {
+        Err(format!("must be at least {MIN_PASSWORD_LEN} characters"))
+    } else if password.len() > MAX_PASSWORD_LEN {
+        Err(format!("must be at most {MAX_PASSWORD_LEN} bytes"))
+    } else {
+        Ok(())
+    }
+}

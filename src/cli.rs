@@ -1,0 +1,102 @@
+//! The administrative subcommands: `user create`, `client create`, `organization create`.
+//! They work on the database directly (migrating it first), for bootstrapping and scripts.
+
+use std::io::BufRead as _;
+
+use anyhow::{Context as _, bail};
+
+use crate::auth::Role;
+use crate::auth::password::{check_password, hash_blocking};
+use crate::auth::secrets::{random_token, token_hash};
+use crate::config::{ClientCommand, OrganizationCommand, Settings, UserCommand};
+use crate::db::{self, DbConnection};
+use crate::models::{clients, organizations, users};
+
+fn connect(settings: &Settings) -> anyhow::Result<db::PooledDb> {
+    let pool = db::connect(settings)?;
+    let mut conn = pool.get()?;
+    db::migrate(&mut conn)?;
+    Ok(conn)
+}
+
+fn organization(
+    conn: &mut DbConnection,
+    role: Role,
+    name_or_id: Option<&str>,
+) -> anyhow::Result<Option<i64>> {
+    let id = match name_or_id {
+        Some(name) => Some(organizations::find_id(conn, name)?.with_context(|| {
+            format!("no organization {name:?}; create it with `organization create`")
+        })?),
+        None => None,
+    };
+    if role == Role::Partner && id.is_none() {
+        bail!("the partner role needs --organization");
+    }
+    Ok(id)
+}
+
+pub fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
+    let UserCommand::Create {
+        username,
+        role,
+        organization: org,
+        display_name,
+    } = command;
+    let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let password = match std::env::var("BN_PASSWORD") {
+        Ok(password) => password,
+        Err(_) => {
+            eprintln!("password for {username} (one line on stdin):");
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line)?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    check_password(&password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
+    let mut conn = connect(settings)?;
+    let org = organization(&mut conn, role, org.as_deref())?;
+    let fields = users::UserFields::new(username, role.as_str(), org, display_name, None, false);
+    let user =
+        users::insert(&mut conn, &fields, &hash_blocking(&password)?).with_context(|| {
+            format!(
+                "cannot create the user {:?} (is the name taken?)",
+                fields.username
+            )
+        })?;
+    println!(
+        "created user {} ({}) with id {}",
+        user.username, user.role, user.id
+    );
+    Ok(())
+}
+
+pub fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<()> {
+    let ClientCommand::Create {
+        name,
+        organization: org,
+        role,
+    } = command;
+    let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let mut conn = connect(settings)?;
+    let org = organization(&mut conn, role, org.as_deref())?;
+    let secret = random_token(32)?;
+    let client_id = format!("bnc_{}", random_token(12)?);
+    let fields = clients::ClientFields::new(name, role.as_str(), org, false);
+    clients::insert(&mut conn, &fields, &client_id, &token_hash(&secret))?;
+    println!("client_id={client_id}\nclient_secret={secret}\n(the secret is shown only this once)");
+    Ok(())
+}
+
+pub fn organization_command(
+    settings: &Settings,
+    command: OrganizationCommand,
+) -> anyhow::Result<()> {
+    let OrganizationCommand::Create { name, kind } = command;
+    let mut conn = connect(settings)?;
+    let id = organizations::insert(&mut conn, &name, &kind).with_context(|| {
+        format!("cannot create the organization {name:?} (taken name, or unknown kind {kind:?}?)")
+    })?;
+    println!("created organization {name} with id {id}");
+    Ok(())
+}

@@ -1,0 +1,208 @@
+//! Machine clients of partner organizations (OAuth2 client credentials).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::clients;
+use crate::domain::{name_key, now};
+use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::{ListError, WriteError, contains_pattern};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = clients)]
+pub struct Client {
+    pub id: i64,
+    pub client_id: String,
+    pub name: String,
+    pub name_key: String,
+    pub secret_hash: String,
+    pub role: String,
+    pub organization_id: Option<i64>,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
+#[diesel(table_name = clients, treat_none_as_null = true)]
+pub struct ClientFields {
+    pub name: String,
+    pub name_key: String,
+    pub role: String,
+    pub organization_id: Option<i64>,
+    pub disabled: bool,
+}
+
+impl ClientFields {
+    pub fn new(name: String, role: &str, organization_id: Option<i64>, disabled: bool) -> Self {
+        Self {
+            name_key: name_key(&name),
+            name,
+            role: role.to_owned(),
+            organization_id,
+            disabled,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientSort {
+    Name,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ClientFilter {
+    pub q: Option<String>,
+    pub role: Option<String>,
+    pub organization_id: Option<i64>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    fields: &ClientFields,
+    client_id: &str,
+    secret_hash: &str,
+) -> QueryResult<Client> {
+    let at = now();
+    diesel::insert_into(clients::table)
+        .values((
+            fields,
+            clients::client_id.eq(client_id),
+            clients::secret_hash.eq(secret_hash),
+            clients::created_at.eq(at),
+            clients::updated_at.eq(at),
+            clients::version.eq(1),
+        ))
+        .returning(clients::all_columns)
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Client>> {
+    clients::table
+        .find(id)
+        .select(Client::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_client_id(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<Client>> {
+    clients::table
+        .filter(clients::client_id.eq(client_id))
+        .select(Client::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    expected_version: i64,
+    fields: &ClientFields,
+) -> Result<Client, WriteError> {
+    let updated = diesel::update(
+        clients::table
+            .filter(clients::id.eq(id))
+            .filter(clients::version.eq(expected_version)),
+    )
+    .set((
+        fields,
+        clients::updated_at.eq(now()),
+        clients::version.eq(clients::version + 1),
+    ))
+    .returning(clients::all_columns)
+    .get_result::<Client>(conn)
+    .optional()?;
+    match updated {
+        Some(client) => Ok(client),
+        None => match find(conn, id)? {
+            Some(_) => Err(WriteError::VersionMismatch),
+            None => Err(WriteError::NotFound),
+        },
+    }
+}
+
+pub fn delete(
+    conn: &mut DbConnection,
+    id: i64,
+    expected_version: Option<i64>,
+) -> Result<(), WriteError> {
+    let target = clients::table.filter(clients::id.eq(id));
+    let deleted = match expected_version {
+        Some(v) => diesel::delete(target.filter(clients::version.eq(v))).execute(conn)?,
+        None => diesel::delete(target).execute(conn)?,
+    };
+    match (deleted, find(conn, id)?) {
+        (1, _) => Ok(()),
+        (_, Some(_)) => Err(WriteError::VersionMismatch),
+        (_, None) => Err(WriteError::NotFound),
+    }
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &ClientFilter,
+    page: &PageRequest<ClientSort>,
+) -> Result<Page<Client>, ListError> {
+    let filtered = || {
+        let mut query = clients::table.into_boxed();
+        if let Some(q) = &filter.q {
+            query = query.filter(clients::name_key.like(contains_pattern(q)).escape('\\'));
+        }
+        if let Some(role) = &filter.role {
+            query = query.filter(clients::role.eq(role.clone()));
+        }
+        if let Some(org) = filter.organization_id {
+            query = query.filter(clients::organization_id.eq(org));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(clients::updated_at.ge(since));
+        }
+        query
+    };
+    let query = filtered().select(Client::as_select());
+    let query = match page.sort.field {
+        ClientSort::Name => keyset_page!(
+            query,
+            clients::name_key,
+            clients::id,
+            page,
+            SortKey::as_text
+        ),
+        ClientSort::CreatedAt => keyset_page!(
+            query,
+            clients::created_at,
+            clients::id,
+            page,
+            SortKey::as_time
+        ),
+        ClientSort::UpdatedAt => keyset_page!(
+            query,
+            clients::updated_at,
+            clients::id,
+            page,
+            SortKey::as_time
+        ),
+    }?;
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    let total = if page.with_total {
+        Some(filtered().count().get_result(conn)?)
+    } else {
+        None
+    };
+    let sort = page.sort.field;
+    Ok(Page::from_rows(rows, page.limit, total, |c: &Client| {
+        Keyset {
+            key: match sort {
+                ClientSort::Name => SortKey::Text(c.name_key.clone()),
+                ClientSort::CreatedAt => SortKey::time(c.created_at),
+                ClientSort::UpdatedAt => SortKey::time(c.updated_at),
+            },
+            id: c.id,
+        }
+    }))
+}

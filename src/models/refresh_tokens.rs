@@ -1,0 +1,89 @@
+//! Refresh tokens: stored as hashes, each usable once, grouped in families (one sign-in).
+
+use chrono::{Duration, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::refresh_tokens;
+use crate::domain::now;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = refresh_tokens)]
+pub struct RefreshToken {
+    pub id: i64,
+    pub token_hash: String,
+    pub family: String,
+    pub user_id: i64,
+    pub role: String,
+    pub created_at: NaiveDateTime,
+    pub expires_at: NaiveDateTime,
+    pub used_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    token_hash: &str,
+    family: &str,
+    user_id: i64,
+    role: &str,
+    ttl: Duration,
+) -> QueryResult<()> {
+    let at = now();
+    diesel::insert_into(refresh_tokens::table)
+        .values((
+            refresh_tokens::token_hash.eq(token_hash),
+            refresh_tokens::family.eq(family),
+            refresh_tokens::user_id.eq(user_id),
+            refresh_tokens::role.eq(role),
+            refresh_tokens::created_at.eq(at),
+            refresh_tokens::expires_at.eq(at + ttl),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find_by_hash(
+    conn: &mut DbConnection,
+    token_hash: &str,
+) -> QueryResult<Option<RefreshToken>> {
+    refresh_tokens::table
+        .filter(refresh_tokens::token_hash.eq(token_hash))
+        .select(RefreshToken::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Marks the token used; `false` when it already was (or was revoked) — a concurrent reuse.
+pub fn use_once(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::id.eq(id))
+            .filter(refresh_tokens::used_at.is_null())
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::used_at.eq(now()))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+pub fn revoke_family(conn: &mut DbConnection, family: &str) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::family.eq(family))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now()))
+    .execute(conn)
+}
+
+/// Ends every sign-in of a user (password changed, disabled, role changed).
+pub fn revoke_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<usize> {
+    diesel::update(
+        refresh_tokens::table
+            .filter(refresh_tokens::user_id.eq(user_id))
+            .filter(refresh_tokens::revoked_at.is_null()),
+    )
+    .set(refresh_tokens::revoked_at.eq(now()))
+    .execute(conn)
+}

@@ -1,0 +1,223 @@
+//! People who sign in with a password.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::users;
+use crate::domain::{name_key, now};
+use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::{ListError, WriteError, contains_pattern};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub username_key: String,
+    pub password_hash: String,
+    pub role: String,
+    pub organization_id: Option<i64>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub disabled: bool,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+}
+
+/// The fields an admin sets (the password separately: it is write-only).
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
+#[diesel(table_name = users, treat_none_as_null = true)]
+pub struct UserFields {
+    pub username: String,
+    pub username_key: String,
+    pub role: String,
+    pub organization_id: Option<i64>,
+    pub display_name: Option<String>,
+    pub email: Option<String>,
+    pub disabled: bool,
+}
+
+impl UserFields {
+    pub fn new(
+        username: String,
+        role: &str,
+        organization_id: Option<i64>,
+        display_name: Option<String>,
+        email: Option<String>,
+        disabled: bool,
+    ) -> Self {
+        Self {
+            username_key: name_key(&username),
+            username,
+            role: role.to_owned(),
+            organization_id,
+            display_name,
+            email,
+            disabled,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UserSort {
+    Username,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UserFilter {
+    pub q: Option<String>,
+    pub role: Option<String>,
+    pub organization_id: Option<i64>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+pub fn insert(
+    conn: &mut DbConnection,
+    fields: &UserFields,
+    password_hash: &str,
+) -> QueryResult<User> {
+    let at = now();
+    diesel::insert_into(users::table)
+        .values((
+            fields,
+            users::password_hash.eq(password_hash),
+            users::created_at.eq(at),
+            users::updated_at.eq(at),
+            users::version.eq(1),
+        ))
+        .returning(users::all_columns)
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
+    users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
+    users::table
+        .filter(users::username_key.eq(name_key(username)))
+        .select(User::as_select())
+        .first(conn)
+        .optional()
+}
+
+pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+/// Sets the fields (and a new password hash when given) if the version still matches.
+pub fn update(
+    conn: &mut DbConnection,
+    id: i64,
+    expected_version: i64,
+    fields: &UserFields,
+    password_hash: Option<&str>,
+) -> Result<User, WriteError> {
+    let target = users::table
+        .filter(users::id.eq(id))
+        .filter(users::version.eq(expected_version));
+    let stamp = (
+        users::updated_at.eq(now()),
+        users::version.eq(users::version + 1),
+    );
+    let updated = match password_hash {
+        Some(hash) => diesel::update(target)
+            .set((fields, users::password_hash.eq(hash), stamp))
+            .returning(users::all_columns)
+            .get_result::<User>(conn)
+            .optional()?,
+        None => diesel::update(target)
+            .set((fields, stamp))
+            .returning(users::all_columns)
+            .get_result::<User>(conn)
+            .optional()?,
+    };
+    match updated {
+        Some(user) => Ok(user),
+        None => match find(conn, id)? {
+            Some(_) => Err(WriteError::VersionMismatch),
+            None => Err(WriteError::NotFound),
+        },
+    }
+}
+
+pub fn delete(
+    conn: &mut DbConnection,
+    id: i64,
+    expected_version: Option<i64>,
+) -> Result<(), WriteError> {
+    let target = users::table.filter(users::id.eq(id));
+    let deleted = match expected_version {
+        Some(v) => diesel::delete(target.filter(users::version.eq(v))).execute(conn)?,
+        None => diesel::delete(target).execute(conn)?,
+    };
+    match (deleted, find(conn, id)?) {
+        (1, _) => Ok(()),
+        (_, Some(_)) => Err(WriteError::VersionMismatch),
+        (_, None) => Err(WriteError::NotFound),
+    }
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &UserFilter,
+    page: &PageRequest<UserSort>,
+) -> Result<Page<User>, ListError> {
+    let filtered = || {
+        let mut query = users::table.into_boxed();
+        if let Some(q) = &filter.q {
+            query = query.filter(users::username_key.like(contains_pattern(q)).escape('\\'));
+        }
+        if let Some(role) = &filter.role {
+            query = query.filter(users::role.eq(role.clone()));
+        }
+        if let Some(org) = filter.organization_id {
+            query = query.filter(users::organization_id.eq(org));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(users::updated_at.ge(since));
+        }
+        query
+    };
+    let query = filtered().select(User::as_select());
+    let query = match page.sort.field {
+        UserSort::Username => keyset_page!(
+            query,
+            users::username_key,
+            users::id,
+            page,
+            SortKey::as_text
+        ),
+        UserSort::CreatedAt => {
+            keyset_page!(query, users::created_at, users::id, page, SortKey::as_time)
+        }
+        UserSort::UpdatedAt => {
+            keyset_page!(query, users::updated_at, users::id, page, SortKey::as_time)
+        }
+    }?;
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    let total = if page.with_total {
+        Some(filtered().count().get_result(conn)?)
+    } else {
+        None
+    };
+    let sort = page.sort.field;
+    Ok(Page::from_rows(rows, page.limit, total, |u: &User| {
+        Keyset {
+            key: match sort {
+                UserSort::Username => SortKey::Text(u.username_key.clone()),
+                UserSort::CreatedAt => SortKey::time(u.created_at),
+                UserSort::UpdatedAt => SortKey::time(u.updated_at),
+            },
+            id: u.id,
+        }
+    }))
+}
