@@ -428,8 +428,7 @@ pub struct Me {
     responses(
         (status = 200, description = "The caller", body = Me),
         (status = 401, description = "No or bad token", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/me")]
 pub async fn get_me(caller: Caller, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {

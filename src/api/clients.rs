@@ -149,8 +149,7 @@ fn client_response(mut response: actix_web::HttpResponseBuilder, client: Client)
     responses(
         (status = 200, description = "One page of clients", body = ClientList),
         (status = 400, description = "Bad paging, sort or filter parameter", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/clients")]
 pub async fn list_clients(
@@ -184,8 +183,7 @@ pub async fn list_clients(
     responses(
         (status = 201, description = "Created", body = CreatedClient, headers(("Location" = String, description = "URL of the new client"))),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/clients")]
 pub async fn create_client(
@@ -221,8 +219,7 @@ pub async fn create_client(
     responses(
         (status = 200, description = "The client", body = ClientView, headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/clients/{id}")]
 pub async fn get_client(
@@ -252,8 +249,7 @@ pub async fn get_client(
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names a stale version", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[patch("/clients/{id}")]
 pub async fn update_client(
@@ -301,8 +297,7 @@ pub async fn update_client(
         (status = 204, description = "Deleted"),
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names a stale version", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[delete("/clients/{id}")]
 pub async fn delete_client(

@@ -102,7 +102,60 @@ pub fn openapi() -> OpenApi {
         .configure(routes)
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document_authentication(&mut doc);
     doc
+}
+
+/// Endpoints under the API base that answer without a token.
+const PUBLIC_PATHS: &[&str] = &["/auth/token", "/auth/revoke", "/openapi.json"];
+
+/// Every protected operation needs a bearer token and may answer 401 and 403; saying so
+/// here, once, keeps each handler's annotation about what is particular to it.
+fn document_authentication(doc: &mut OpenApi) {
+    use utoipa::openapi::security::SecurityRequirement;
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+
+    let problem = |description: &str| {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                error::PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let Some(rest) = path.strip_prefix(API_BASE) else {
+            continue;
+        };
+        if PUBLIC_PATHS.contains(&rest) {
+            continue;
+        }
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            operation.security = Some(vec![
+                SecurityRequirement::new("bearer", Vec::<String>::new()),
+                SecurityRequirement::new("oauth2", Vec::<String>::new()),
+            ]);
+            let responses = &mut operation.responses.responses;
+            responses.entry("401".into()).or_insert_with(|| {
+                problem("No, expired or invalid bearer token (see WWW-Authenticate)").into()
+            });
+            responses.entry("403".into()).or_insert_with(|| {
+                problem("The caller's role or organization may not do this").into()
+            });
+        }
+    }
 }
 
 /// The pieces of the API that are computed once at start-up and shared by all workers.

@@ -189,8 +189,7 @@ impl From<User> for UserView {
     responses(
         (status = 200, description = "One page of users", body = UserList),
         (status = 400, description = "Bad paging, sort or filter parameter", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/users")]
 pub async fn list_users(
@@ -225,8 +224,7 @@ pub async fn list_users(
         (status = 201, description = "Created", body = UserView, headers(("Location" = String, description = "URL of the new user"))),
         (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[post("/users")]
 pub async fn create_user(
@@ -274,8 +272,7 @@ pub async fn create_user(
     responses(
         (status = 200, description = "The user", body = UserView, headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[get("/users/{id}")]
 pub async fn get_user(
@@ -309,8 +306,7 @@ pub async fn get_user(
         (status = 409, description = "The username is taken, or an admin would lock themselves out", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names a stale version", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[patch("/users/{id}")]
 pub async fn update_user(
@@ -386,8 +382,7 @@ pub async fn update_user(
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "An admin can't delete themselves", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "If-Match names a stale version", body = Problem, content_type = "application/problem+json"),
-    ),
-    security(("bearer" = []))
+    )
 )]
 #[delete("/users/{id}")]
 pub async fn delete_user(

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_betriebsnachbarschaften");
+const BOOTSTRAP_PASSWORD: &str = "bootstrap-password-42";
 
 #[test]
 fn help_lists_every_setting_with_its_environment_variable() {
@@ -77,6 +78,7 @@ impl Server {
     fn start(log_format: &str) -> (Self, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
+            .env("BOOTSTRAP_ADMIN_PASSWORD", BOOTSTRAP_PASSWORD)
             .env_remove("DATABASE_URL")
             .env("DATA_DIR", dir.path())
             .env("PORT", "0")
@@ -141,6 +143,27 @@ impl Server {
         (stream, String::from_utf8_lossy(&buf[..n]).into_owned())
     }
 
+    /// Sends a raw HTTP/1.1 request on a new connection and returns the response text.
+    fn send(&self, request: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        stream.write_all(request.as_bytes()).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let mut response = String::new();
+        let _ = stream.read_to_string(&mut response);
+        response
+    }
+
+    /// Every line logged so far (waiting briefly for stragglers).
+    fn drain(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(300)) {
+            lines.push(line);
+        }
+        lines
+    }
+
     fn sigterm(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
@@ -192,6 +215,50 @@ fn json_logs_are_one_object_per_line_with_the_request_fields() {
     assert!(entry["duration_ms"].is_number());
     assert_eq!(entry["level"], "INFO");
 
+    server.sigterm();
+    assert!(server.wait_exit(Duration::from_secs(8)).success());
+}
+
+#[test]
+fn no_log_line_contains_a_password_a_hash_or_a_token() {
+    let (mut server, _dir) = Server::start("json");
+    let form = format!("grant_type=password&username=admin&password={BOOTSTRAP_PASSWORD}");
+    let response = server.send(&format!(
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+        form.len()
+    ));
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    let tokens: Value = serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {response}"));
+    let access = tokens["access_token"].as_str().unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    let me = server.send(&format!(
+        "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {access}\r\n\r\n"
+    ));
+    assert!(me.starts_with("HTTP/1.1 200"), "{me}");
+    let wrong = "grant_type=password&username=admin&password=wrong-guess-123";
+    server.send(&format!(
+        "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{wrong}",
+        wrong.len()
+    ));
+
+    let lines = server.drain();
+    assert!(
+        lines.iter().any(|l| l.contains("/api/v1/me")),
+        "the requests were logged: {lines:#?}"
+    );
+    for line in &lines {
+        for secret in [
+            BOOTSTRAP_PASSWORD,
+            "wrong-guess-123",
+            access,
+            refresh,
+            "$argon2",
+        ] {
+            assert!(!line.contains(secret), "a log line shows a secret: {line}");
+        }
+    }
     server.sigterm();
     assert!(server.wait_exit(Duration::from_secs(8)).success());
 }
