@@ -10,6 +10,7 @@ pub mod error;
 pub mod health;
 pub mod paging;
 pub mod regions;
+pub mod resource;
 pub mod users;
 
 use std::sync::Arc;

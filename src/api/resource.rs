@@ -1,0 +1,452 @@
+//! The contract every domain resource shares, written once: create (201 + Location), read
+//! (ETag, 304), replace, merge-patch, delete, optimistic locking with `If-Match`, keyset
+//! lists, role and organization rules. A resource implements `Resource` (its types and
+//! queries); `resource_endpoints!` declares its six documented handlers, each one line that
+//! calls the generic function here.
+
+use std::fmt::Display;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use validator::Validate;
+
+use crate::api::body;
+use crate::api::conditional::{IfMatch, etag, not_modified};
+use crate::api::error::ApiError;
+use crate::api::paging::{ListQuery, SortField, encode_cursor};
+use crate::auth::{Caller, Role};
+use crate::db::{Db, DbConnection};
+use crate::domain::Actor;
+use crate::models::page::{Page, PageRequest};
+
+/// How often a PATCH without `If-Match` retries when another writer changed the record
+/// between its read and its conditional write (each retry means another writer succeeded,
+/// so this only runs out under heavy contention; the answer is then 409).
+const PATCH_ATTEMPTS: usize = 16;
+
+/// One domain resource: its wire types and its queries.
+pub trait Resource: 'static {
+    /// The singular name in messages: `region`.
+    const NAME: &'static str;
+    /// The collection's path below the API base: `/regions`.
+    const COLLECTION: &'static str;
+
+    type Id: Copy + Display + Send + 'static;
+    /// The writable fields (POST/PUT body; PATCH merges onto it).
+    type Input: Serialize + DeserializeOwned + Validate + Send + 'static;
+    /// A stored record with its relations.
+    type Record: Send + 'static;
+    type View: Serialize + From<Self::Record>;
+    /// The resource's own list filters.
+    type Query: DeserializeOwned + Send + 'static;
+    type Sort: SortField + Send;
+
+    fn id(record: &Self::Record) -> Self::Id;
+    fn version(record: &Self::Record) -> i64;
+    /// The organization that created the record (partners may change only their own).
+    fn owner_org(record: &Self::Record) -> Option<i64>;
+    fn to_input(record: Self::Record) -> Self::Input;
+
+    /// Who may create: editors and admins unless a resource says otherwise.
+    fn may_create(caller: &Caller) -> Result<(), ApiError> {
+        caller.require_editor()
+    }
+
+    fn find(conn: &mut DbConnection, id: Self::Id) -> Result<Option<Self::Record>, ApiError>;
+    fn insert(
+        conn: &mut DbConnection,
+        input: Self::Input,
+        by: &Actor,
+    ) -> Result<Self::Record, ApiError>;
+    /// Replaces the fields, only at `expected_version` when given (412 otherwise).
+    fn update(
+        conn: &mut DbConnection,
+        id: Self::Id,
+        expected_version: Option<i64>,
+        input: Self::Input,
+        by: &Actor,
+    ) -> Result<Self::Record, ApiError>;
+    /// Deletes, only at `expected_version` when given; 409 naming what still references it.
+    fn delete(
+        conn: &mut DbConnection,
+        id: Self::Id,
+        expected_version: Option<i64>,
+    ) -> Result<(), ApiError>;
+    fn list(
+        conn: &mut DbConnection,
+        query: Self::Query,
+        updated_since: Option<chrono::NaiveDateTime>,
+        page: &PageRequest<Self::Sort>,
+    ) -> Result<Page<Self::Record>, ApiError>;
+}
+
+/// Admins and editors may change anything; a partner only what its organization created.
+pub fn may_change(caller: &Caller, owner_org: Option<i64>, name: &str) -> Result<(), ApiError> {
+    match caller.role {
+        Role::Admin | Role::Editor => Ok(()),
+        Role::Partner if caller.org.is_some() && caller.org == owner_org => Ok(()),
+        Role::Partner => Err(ApiError::Forbidden(format!(
+            "this {name} belongs to another organization"
+        ))),
+        Role::Viewer => Err(ApiError::Forbidden(format!(
+            "the viewer role may not change this {name}"
+        ))),
+    }
+}
+
+/// Checks, for partners, that the caller's organization owns the record. Admins and editors
+/// skip the read.
+fn check_owner<R: Resource>(
+    conn: &mut DbConnection,
+    caller: &Caller,
+    id: R::Id,
+) -> Result<(), ApiError> {
+    if caller.role == Role::Partner {
+        let record = R::find(conn, id)?.ok_or_else(|| ApiError::not_found(R::NAME, id))?;
+        may_change(caller, R::owner_org(&record), R::NAME)?;
+    } else {
+        may_change(caller, None, R::NAME)?;
+    }
+    Ok(())
+}
+
+fn respond<R: Resource>(
+    mut response: actix_web::HttpResponseBuilder,
+    record: R::Record,
+) -> HttpResponse {
+    response
+        .insert_header(header::ETag(etag(R::version(&record))))
+        .json(R::View::from(record))
+}
+
+/// One page as it goes over the wire (each resource documents it under its own name).
+#[derive(Serialize)]
+struct ListPage<V> {
+    items: Vec<V>,
+    next_cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<i64>,
+}
+
+pub async fn list<R: Resource>(
+    _caller: Caller,
+    db: web::Data<Db>,
+    query: ListQuery<R::Query, R::Sort>,
+) -> Result<HttpResponse, ApiError> {
+    let ListQuery {
+        page,
+        filter,
+        updated_since,
+    } = query;
+    let sort = page.sort;
+    let found = db
+        .run(move |conn| R::list(conn, filter, updated_since, &page))
+        .await?;
+    Ok(HttpResponse::Ok().json(ListPage {
+        items: found.items.into_iter().map(R::View::from).collect(),
+        next_cursor: found.next.map(|at| encode_cursor(sort, at)),
+        total: found.total,
+    }))
+}
+
+pub async fn create<R: Resource>(
+    caller: Caller,
+    db: web::Data<Db>,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    R::may_create(&caller)?;
+    let input = body::parse::<R::Input>(body.into_inner())?;
+    let by = caller.actor();
+    let record = db.run(move |conn| R::insert(conn, input, &by)).await?;
+    let location = format!(
+        "{}{}/{}",
+        crate::api::API_BASE,
+        R::COLLECTION,
+        R::id(&record)
+    );
+    Ok(respond::<R>(
+        HttpResponse::Created()
+            .insert_header((header::LOCATION, location))
+            .take(),
+        record,
+    ))
+}
+
+pub async fn read<R: Resource>(
+    _caller: Caller,
+    db: web::Data<Db>,
+    req: HttpRequest,
+    id: R::Id,
+) -> Result<HttpResponse, ApiError> {
+    let record = db
+        .run(move |conn| R::find(conn, id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(R::NAME, id))?;
+    if let Some(response) = not_modified(&req, R::version(&record)) {
+        return Ok(response);
+    }
+    Ok(respond::<R>(HttpResponse::Ok(), record))
+}
+
+pub async fn replace<R: Resource>(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: R::Id,
+    if_match: IfMatch,
+    body: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let input = body::parse::<R::Input>(body.into_inner())?;
+    let by = caller.actor();
+    let record = db
+        .run(move |conn| {
+            check_owner::<R>(conn, &caller, id)?;
+            R::update(conn, id, if_match.0, input, &by)
+        })
+        .await?;
+    Ok(respond::<R>(HttpResponse::Ok(), record))
+}
+
+pub async fn update<R: Resource>(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: R::Id,
+    if_match: IfMatch,
+    patch: web::Json<serde_json::Value>,
+) -> Result<HttpResponse, ApiError> {
+    let patch = patch.into_inner();
+    let by = caller.actor();
+    let record = db
+        .run(move |conn| {
+            // Read, merge, then write only if the version read is still current. Without
+            // If-Match a concurrent change makes us merge again onto the newer state.
+            for _ in 0..PATCH_ATTEMPTS {
+                let current = R::find(conn, id)?.ok_or_else(|| ApiError::not_found(R::NAME, id))?;
+                may_change(&caller, R::owner_org(&current), R::NAME)?;
+                let base_version = R::version(&current);
+                if if_match.0.is_some_and(|v| v != base_version) {
+                    return Err(stale(R::NAME, id));
+                }
+                let input = body::merge_patch(&R::to_input(current), patch.clone())?;
+                match R::update(conn, id, Some(base_version), input, &by) {
+                    Err(ApiError::PreconditionFailed(_)) if if_match.0.is_none() => continue,
+                    result => return result,
+                }
+            }
+            Err(ApiError::conflict(format!(
+                "{} {id} is being changed concurrently; try again",
+                R::NAME
+            )))
+        })
+        .await?;
+    Ok(respond::<R>(HttpResponse::Ok(), record))
+}
+
+pub async fn delete<R: Resource>(
+    caller: Caller,
+    db: web::Data<Db>,
+    id: R::Id,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    db.run(move |conn| {
+        check_owner::<R>(conn, &caller, id)?;
+        R::delete(conn, id, if_match.0)
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The answer to a write whose `If-Match` names an old version.
+pub fn stale(name: &str, id: impl Display) -> ApiError {
+    ApiError::PreconditionFailed(format!(
+        "{name} {id} has changed since the version named in If-Match; read it again"
+    ))
+}
+
+/// Declares a resource's six handlers with their OpenAPI documentation and `configure`.
+macro_rules! resource_endpoints {
+    (
+        resource: $resource:ty,
+        id: $id:ty,
+        tag: $tag:literal,
+        singular: $singular:literal,
+        plural: $plural:literal,
+        collection: $collection:literal,
+        item: $item:literal,
+        input: $input:ty,
+        patch: $patch:ty,
+        view: $view:ty,
+        list: $list:ty,
+        query: $query:ty,
+        sort: $sort:ty,
+        operations: ($list_op:literal, $create_op:literal, $get_op:literal, $replace_op:literal, $update_op:literal, $delete_op:literal),
+    ) => {
+        // utoipa recognizes the route attributes by their bare names.
+        use actix_web::{delete, get, patch, post, put};
+
+        #[doc = concat!("List ", $plural, ".")]
+        #[utoipa::path(
+            get, path = $collection, operation_id = $list_op, tag = $tag,
+            summary = concat!("List ", $plural),
+            params($crate::api::paging::ListParams, $query),
+            responses(
+                (status = 200, description = concat!("One page of ", $plural), body = $list),
+                (status = 400, description = "Bad paging, sort or filter parameter", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[get($collection)]
+        pub async fn list(
+            caller: $crate::auth::Caller,
+            db: actix_web::web::Data<$crate::db::Db>,
+            query: $crate::api::paging::ListQuery<$query, $sort>,
+        ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
+            $crate::api::resource::list::<$resource>(caller, db, query).await
+        }
+
+        #[doc = concat!("Create a ", $singular, ".")]
+        #[utoipa::path(
+            post, path = $collection, operation_id = $create_op, tag = $tag,
+            summary = concat!("Create a ", $singular),
+            request_body = $input,
+            responses(
+                (status = 201, description = "Created", body = $view, headers(
+                    ("Location" = String, description = "URL of the new record"),
+                    ("ETag" = String, description = "The version, quoted"),
+                )),
+                (status = 409, description = "A unique field is taken", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid fields (each named in errors[])", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[post($collection)]
+        pub async fn create(
+            caller: $crate::auth::Caller,
+            db: actix_web::web::Data<$crate::db::Db>,
+            body: actix_web::web::Json<serde_json::Value>,
+        ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
+            $crate::api::resource::create::<$resource>(caller, db, body).await
+        }
+
+        #[doc = concat!("Read a ", $singular, ".")]
+        #[utoipa::path(
+            get, path = $item, operation_id = $get_op, tag = $tag,
+            summary = concat!("Read a ", $singular),
+            params(
+                ("id" = i64, Path, description = "The record's id", minimum = 1),
+                ("If-None-Match" = Option<String>, Header, description = "An ETag; answers 304 while it is current"),
+            ),
+            responses(
+                (status = 200, description = "The record", body = $view, headers(("ETag" = String, description = "The version, quoted"))),
+                (status = 304, description = "Not modified since the given ETag"),
+                (status = 404, description = "No such record", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[get($item)]
+        pub async fn read(
+            caller: $crate::auth::Caller,
+            db: actix_web::web::Data<$crate::db::Db>,
+            req: actix_web::HttpRequest,
+            id: actix_web::web::Path<$id>,
+        ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
+            $crate::api::resource::read::<$resource>(caller, db, req, id.into_inner()).await
+        }
+
+        #[doc = concat!("Replace a ", $singular, ".")]
+        #[doc = ""]
+        #[doc = "Every writable field is set from the body; omitted optional fields become null, omitted id arrays empty."]
+        #[utoipa::path(
+            put, path = $item, operation_id = $replace_op, tag = $tag,
+            summary = concat!("Replace a ", $singular),
+            description = "Every writable field is set from the body; omitted optional fields become null, omitted id arrays empty.",
+            params(
+                ("id" = i64, Path, description = "The record's id", minimum = 1),
+                ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when stale"),
+            ),
+            request_body = $input,
+            responses(
+                (status = 200, description = "The replaced record", body = $view, headers(("ETag" = String, description = "The new version, quoted"))),
+                (status = 404, description = "No such record", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+                (status = 409, description = "A unique field is taken", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+                (status = 412, description = "If-Match names a stale version", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid fields (each named in errors[])", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[put($item)]
+        pub async fn replace(
+            caller: $crate::auth::Caller,
+            db: actix_web::web::Data<$crate::db::Db>,
+            id: actix_web::web::Path<$id>,
+            if_match: $crate::api::conditional::IfMatch,
+            body: actix_web::web::Json<serde_json::Value>,
+        ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
+            $crate::api::resource::replace::<$resource>(caller, db, id.into_inner(), if_match, body).await
+        }
+
+        #[doc = concat!("Update a ", $singular, " with a JSON Merge Patch (RFC 7396).")]
+        #[doc = ""]
+        #[doc = "Fields in the patch replace the stored ones, `null` clears one, omitted fields stay."]
+        #[utoipa::path(
+            patch, path = $item, operation_id = $update_op, tag = $tag,
+            summary = concat!("Update a ", $singular, " with a JSON Merge Patch (RFC 7396)"),
+            description = "Fields in the patch replace the stored ones, `null` clears one, omitted fields stay.",
+            params(
+                ("id" = i64, Path, description = "The record's id", minimum = 1),
+                ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when stale"),
+            ),
+            request_body(content = $patch, content_type = "application/merge-patch+json"),
+            responses(
+                (status = 200, description = "The updated record", body = $view, headers(("ETag" = String, description = "The new version, quoted"))),
+                (status = 404, description = "No such record", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+                (status = 409, description = "A unique field is taken", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+                (status = 412, description = "If-Match names a stale version", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid fields (each named in errors[])", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[patch($item)]
+        pub async fn update(
+            caller: $crate::auth::Caller,
+            db: actix_web::web::Data<$crate::db::Db>,
+            id: actix_web::web::Path<$id>,
+            if_match: $crate::api::conditional::IfMatch,
+            patch: actix_web::web::Json<serde_json::Value>,
+        ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
+            $crate::api::resource::update::<$resource>(caller, db, id.into_inner(), if_match, patch).await
+        }
+
+        #[doc = concat!("Delete a ", $singular, ".")]
+        #[utoipa::path(
+            delete, path = $item, operation_id = $delete_op, tag = $tag,
+            summary = concat!("Delete a ", $singular),
+            params(
+                ("id" = i64, Path, description = "The record's id", minimum = 1),
+                ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on; 412 when stale"),
+            ),
+            responses(
+                (status = 204, description = "Deleted"),
+                (status = 404, description = "No such record", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+                (status = 409, description = "Other records still reference it (the detail names them)", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+                (status = 412, description = "If-Match names a stale version", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+            )
+        )]
+        #[delete($item)]
+        pub async fn delete(
+            caller: $crate::auth::Caller,
+            db: actix_web::web::Data<$crate::db::Db>,
+            id: actix_web::web::Path<$id>,
+            if_match: $crate::api::conditional::IfMatch,
+        ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
+            $crate::api::resource::delete::<$resource>(caller, db, id.into_inner(), if_match).await
+        }
+
+        /// Registers the endpoints.
+        pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+            cfg.service(list)
+                .service(create)
+                .service(read)
+                .service(replace)
+                .service(update)
+                .service(delete);
+        }
+    };
+}
+pub(crate) use resource_endpoints;
