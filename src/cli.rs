@@ -10,6 +10,7 @@ use crate::auth::password::{check_password, hash_blocking};
 use crate::auth::secrets::{random_token, token_hash};
 use crate::config::{ClientCommand, OrganizationCommand, Settings, UserCommand};
 use crate::db::{self, DbConnection};
+use crate::domain::Actor;
 use crate::models::{clients, organizations, users};
 
 fn connect(settings: &Settings) -> anyhow::Result<db::PooledDb> {
@@ -94,7 +95,11 @@ pub fn organization_command(
 ) -> anyhow::Result<()> {
     let OrganizationCommand::Create { name, kind } = command;
     let mut conn = connect(settings)?;
-    let id = organizations::insert(&mut conn, &name, &kind).with_context(|| {
+    let by = Actor {
+        label: "cli".into(),
+        org: None,
+    };
+    let id = organizations::create_named(&mut conn, &name, &kind, &by).with_context(|| {
         format!("cannot create the organization {name:?} (taken name, or unknown kind {kind:?}?)")
     })?;
     println!("created organization {name} with id {id}");

@@ -4,13 +4,20 @@
 pub mod auth;
 pub mod body;
 pub mod clients;
+pub mod companies;
 pub mod conditional;
 pub mod context;
 pub mod error;
+pub mod events;
+pub mod funding_sources;
 pub mod health;
+pub mod organizations;
 pub mod paging;
+pub mod projects;
 pub mod regions;
+pub mod relations;
 pub mod resource;
+pub mod topics;
 pub mod users;
 
 use std::sync::Arc;
@@ -41,6 +48,12 @@ pub const API_BASE: &str = "/api/v1";
     tags(
         (name = "auth", description = "Tokens (OAuth2-shaped) and the caller"),
         (name = "regions", description = "Project regions (Projekträume)"),
+        (name = "topics", description = "Skilled-labour topics"),
+        (name = "funding-sources", description = "Who pays for projects"),
+        (name = "organizations", description = "Sponsors, chambers, agencies and consultancies"),
+        (name = "projects", description = "Projects with their regions, topics and funding"),
+        (name = "companies", description = "Participating businesses"),
+        (name = "events", description = "Kick-offs, meetings, workshops and closing events"),
         (name = "users", description = "People who sign in (admins only)"),
         (name = "clients", description = "Machine clients of partner organizations (admins only)"),
         (name = "health", description = "Probes for load balancers and orchestrators"),
@@ -90,6 +103,12 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
             .service(openapi_json)
             .configure(auth::configure)
             .configure(regions::configure)
+            .configure(topics::configure)
+            .configure(funding_sources::configure)
+            .configure(organizations::configure)
+            .configure(projects::configure)
+            .configure(companies::configure)
+            .configure(events::configure)
             .configure(users::configure)
             .configure(clients::configure),
     );

@@ -8,12 +8,14 @@ use validator::Validate;
 use crate::api::body::not_blank;
 use crate::api::error::ApiError;
 use crate::api::paging::{SortField, list_response};
+use crate::api::relations::ensure_unreferenced;
 use crate::api::resource::{Resource, resource_endpoints};
 use crate::db::DbConnection;
 use crate::domain::{Actor, RegionId};
-use crate::models::WriteError;
+use crate::models::links::project_regions;
 use crate::models::page::{Page, PageRequest};
 use crate::models::regions::{self, Region, RegionFields, RegionFilter, RegionSort};
+use crate::models::{WriteError, companies, events};
 
 /// A project region (*Projektraum*), e.g. "Schöningen/Samtgemeinde Heeseberg".
 #[derive(Debug, Serialize, ToSchema)]
@@ -220,6 +222,23 @@ impl Resource for Regions {
         id: RegionId,
         expected_version: Option<i64>,
     ) -> Result<(), ApiError> {
+        ensure_unreferenced(
+            Self::NAME,
+            id,
+            &[
+                (
+                    companies::count_in_region(conn, id.0)?,
+                    "company",
+                    "companies",
+                ),
+                (
+                    project_regions::count_owners(conn, id.0)?,
+                    "project",
+                    "projects",
+                ),
+                (events::count_in_region(conn, id.0)?, "event", "events"),
+            ],
+        )?;
         regions::delete(conn, id, expected_version)
             .map_err(|e| ApiError::from_write(e, Self::NAME, id))
     }

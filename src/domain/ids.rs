@@ -14,6 +14,12 @@ macro_rules! typed_id {
         #[schema(value_type = i64, minimum = 1)]
         pub struct $name(pub i64);
 
+        impl $name {
+            pub fn from_raw(id: i64) -> Self {
+                Self(id)
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 self.0.fmt(f)
@@ -25,4 +31,28 @@ macro_rules! typed_id {
 typed_id!(
     /// Id of a region.
     RegionId
+);
+typed_id!(
+    /// Id of a topic.
+    TopicId
+);
+typed_id!(
+    /// Id of a funding source.
+    FundingSourceId
+);
+typed_id!(
+    /// Id of an organization.
+    OrganizationId
+);
+typed_id!(
+    /// Id of a project.
+    ProjectId
+);
+typed_id!(
+    /// Id of a company.
+    CompanyId
+);
+typed_id!(
+    /// Id of an event.
+    EventId
 );

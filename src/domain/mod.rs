@@ -2,8 +2,9 @@
 //! by the server) instead of being checked after the fact.
 
 mod ids;
+pub mod values;
 
-pub use ids::RegionId;
+pub use ids::{CompanyId, EventId, FundingSourceId, OrganizationId, ProjectId, RegionId, TopicId};
 
 use chrono::{NaiveDateTime, SubsecRound as _, Utc};
 

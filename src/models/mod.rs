@@ -1,11 +1,17 @@
 //! Rows, writable field sets and queries, one module per table.
 
 pub mod clients;
+pub mod companies;
+pub mod events;
+pub mod funding_sources;
+pub mod links;
 pub mod login_failures;
 pub mod organizations;
 pub mod page;
+pub mod projects;
 pub mod refresh_tokens;
 pub mod regions;
+pub mod topics;
 pub mod users;
 
 use crate::domain::name_key;
@@ -44,3 +50,175 @@ pub fn contains_pattern(q: &str) -> String {
     pattern.push('%');
     pattern
 }
+
+/// Declares `insert`, `find`, `update` and `delete` for a table whose rows carry the common
+/// columns (`id`, `created_at`, `updated_at`, `version`, `owner_org_id`, `created_by`,
+/// `updated_by`). Updates and deletes are single conditional statements: with an expected
+/// version, `… WHERE id = ? AND version = ?`; the row count tells a lost race from success.
+macro_rules! record_queries {
+    ($table:ident, $row:ty, $fields:ty, $id:ty) => {
+        pub fn insert(
+            conn: &mut crate::db::DbConnection,
+            fields: &$fields,
+            by: &crate::domain::Actor,
+        ) -> diesel::QueryResult<$row> {
+            let at = crate::domain::now();
+            diesel::insert_into($table::table)
+                .values((
+                    fields,
+                    $table::created_at.eq(at),
+                    $table::updated_at.eq(at),
+                    $table::version.eq(1_i64),
+                    $table::owner_org_id.eq(by.org),
+                    $table::created_by.eq(&by.label),
+                    $table::updated_by.eq(&by.label),
+                ))
+                .returning($table::all_columns)
+                .get_result(conn)
+        }
+
+        pub fn find(
+            conn: &mut crate::db::DbConnection,
+            id: $id,
+        ) -> diesel::QueryResult<Option<$row>> {
+            $table::table
+                .find(id)
+                .select(<$row>::as_select())
+                .first(conn)
+                .optional()
+        }
+
+        pub fn update(
+            conn: &mut crate::db::DbConnection,
+            id: $id,
+            expected_version: Option<i64>,
+            fields: &$fields,
+            by: &crate::domain::Actor,
+        ) -> Result<$row, crate::models::WriteError> {
+            let changes = (
+                fields,
+                $table::updated_by.eq(&by.label),
+                $table::updated_at.eq(crate::domain::now()),
+                $table::version.eq($table::version + 1),
+            );
+            let target = $table::table.filter($table::id.eq(id));
+            let updated = match expected_version {
+                Some(v) => diesel::update(target.filter($table::version.eq(v)))
+                    .set(changes)
+                    .returning($table::all_columns)
+                    .get_result::<$row>(conn)
+                    .optional()?,
+                None => diesel::update(target)
+                    .set(changes)
+                    .returning($table::all_columns)
+                    .get_result::<$row>(conn)
+                    .optional()?,
+            };
+            match updated {
+                Some(row) => Ok(row),
+                None => Err(crate::models::missing_or_stale(find(conn, id)?.is_some())),
+            }
+        }
+
+        pub fn delete(
+            conn: &mut crate::db::DbConnection,
+            id: $id,
+            expected_version: Option<i64>,
+        ) -> Result<(), crate::models::WriteError> {
+            let target = $table::table.filter($table::id.eq(id));
+            let deleted = match expected_version {
+                Some(v) => diesel::delete(target.filter($table::version.eq(v))).execute(conn)?,
+                None => diesel::delete(target).execute(conn)?,
+            };
+            if deleted == 1 {
+                Ok(())
+            } else {
+                Err(crate::models::missing_or_stale(find(conn, id)?.is_some()))
+            }
+        }
+
+        /// Which of `ids` exist (for checking the ids a client sends).
+        pub fn existing(
+            conn: &mut crate::db::DbConnection,
+            ids: &[i64],
+        ) -> diesel::QueryResult<Vec<i64>> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            $table::table
+                .filter($table::id.eq_any(ids.iter().copied().map(<$id>::from_raw)))
+                .select($table::id)
+                .load::<$id>(conn)
+                .map(|v| v.into_iter().map(|id| id.0).collect())
+        }
+    };
+}
+pub(crate) use record_queries;
+
+/// After a conditional write touched no row: the row is at another version, or gone.
+pub fn missing_or_stale(exists: bool) -> WriteError {
+    if exists {
+        WriteError::VersionMismatch
+    } else {
+        WriteError::NotFound
+    }
+}
+
+/// Declares a module of queries on a join table `(owner, target)`: load the target ids of a
+/// page of owners in one query, replace an owner's set, count the owners of a target.
+macro_rules! join_table {
+    ($module:ident, $table:ident, $owner:ident, $target:ident) => {
+        pub mod $module {
+            use std::collections::HashMap;
+
+            use diesel::prelude::*;
+
+            use crate::db::DbConnection;
+            use crate::db::schema::$table;
+
+            /// The target ids of each owner (sorted), in one query whatever the page size.
+            pub fn load(
+                conn: &mut DbConnection,
+                owners: &[i64],
+            ) -> QueryResult<HashMap<i64, Vec<i64>>> {
+                let mut map: HashMap<i64, Vec<i64>> = HashMap::with_capacity(owners.len());
+                if owners.is_empty() {
+                    return Ok(map);
+                }
+                let pairs: Vec<(i64, i64)> = $table::table
+                    .filter($table::$owner.eq_any(owners))
+                    .select(($table::$owner, $table::$target))
+                    .order(($table::$owner, $table::$target))
+                    .load(conn)?;
+                for (owner, target) in pairs {
+                    map.entry(owner).or_default().push(target);
+                }
+                Ok(map)
+            }
+
+            /// Makes `targets` the owner's whole set.
+            pub fn replace(
+                conn: &mut DbConnection,
+                owner: i64,
+                targets: &[i64],
+            ) -> QueryResult<()> {
+                diesel::delete($table::table.filter($table::$owner.eq(owner))).execute(conn)?;
+                for target in targets {
+                    diesel::insert_into($table::table)
+                        .values(($table::$owner.eq(owner), $table::$target.eq(*target)))
+                        .execute(conn)?;
+                }
+                Ok(())
+            }
+
+            /// How many owners list `target`.
+            pub fn count_owners(conn: &mut DbConnection, target: i64) -> QueryResult<i64> {
+                $table::table
+                    .filter($table::$target.eq(target))
+                    .count()
+                    .get_result(conn)
+            }
+        }
+    };
+}
+pub(crate) use join_table;

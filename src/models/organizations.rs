@@ -1,14 +1,89 @@
-//! Organizations. The full resource comes with the domain resources; users and clients
-//! already reference them.
+//! Organizations: sponsors, chambers, agencies, consultancies. Users and clients belong to one.
 
+use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::organizations;
-use crate::domain::{name_key, now};
+use crate::domain::{Actor, OrganizationId, name_key};
+use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::{ListError, contains_pattern, record_queries};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = organizations)]
+pub struct Organization {
+    pub id: OrganizationId,
+    pub name: String,
+    pub name_key: String,
+    pub kind: String,
+    pub city: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub owner_org_id: Option<i64>,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
+#[diesel(table_name = organizations, treat_none_as_null = true)]
+pub struct OrganizationFields {
+    pub name: String,
+    pub name_key: String,
+    pub kind: String,
+    pub city: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+}
+
+impl OrganizationFields {
+    pub fn new(
+        name: String,
+        kind: &str,
+        city: Option<String>,
+        website: Option<String>,
+        description: Option<String>,
+    ) -> Self {
+        Self {
+            name_key: name_key(&name),
+            name,
+            kind: kind.to_owned(),
+            city,
+            website,
+            description,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrganizationSort {
+    Name,
+    Kind,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OrganizationFilter {
+    pub q: Option<String>,
+    pub kind: Option<String>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+record_queries!(
+    organizations,
+    Organization,
+    OrganizationFields,
+    OrganizationId
+);
 
 pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(organizations::table.find(id))).get_result(conn)
+    diesel::select(diesel::dsl::exists(
+        organizations::table.find(OrganizationId(id)),
+    ))
+    .get_result(conn)
 }
 
 /// Finds an organization by name (case-insensitively) or id, for the command line.
@@ -19,22 +94,176 @@ pub fn find_id(conn: &mut DbConnection, name_or_id: &str) -> QueryResult<Option<
     organizations::table
         .filter(organizations::name_key.eq(name_key(name_or_id)))
         .select(organizations::id)
-        .first(conn)
+        .first::<OrganizationId>(conn)
         .optional()
+        .map(|id| id.map(|id| id.0))
 }
 
-/// Creates an organization with a name and kind (the command line's `organization create`).
-pub fn insert(conn: &mut DbConnection, name: &str, kind: &str) -> QueryResult<i64> {
-    let at = now();
-    diesel::insert_into(organizations::table)
-        .values((
-            organizations::name.eq(name),
-            organizations::name_key.eq(name_key(name)),
-            organizations::kind.eq(kind),
-            organizations::created_at.eq(at),
-            organizations::updated_at.eq(at),
-            organizations::version.eq(1),
-        ))
-        .returning(organizations::id)
-        .get_result(conn)
+/// Creates an organization with just a name and kind (the command line, tests).
+pub fn create_named(
+    conn: &mut DbConnection,
+    name: &str,
+    kind: &str,
+    by: &Actor,
+) -> QueryResult<i64> {
+    insert(
+        conn,
+        &OrganizationFields::new(name.to_owned(), kind, None, None, None),
+        by,
+    )
+    .map(|o| o.id.0)
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &OrganizationFilter,
+    page: &PageRequest<OrganizationSort>,
+) -> Result<Page<Organization>, ListError> {
+    let filtered = || {
+        let mut query = organizations::table.into_boxed();
+        if let Some(q) = &filter.q {
+            query = query.filter(
+                organizations::name_key
+                    .like(contains_pattern(q))
+                    .escape('\\'),
+            );
+        }
+        if let Some(kind) = &filter.kind {
+            query = query.filter(organizations::kind.eq(kind.clone()));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(organizations::updated_at.ge(since));
+        }
+        query
+    };
+    let query = filtered().select(Organization::as_select());
+    let query = match page.sort.field {
+        OrganizationSort::Name => keyset_page!(
+            query,
+            organizations::name_key,
+            organizations::id,
+            page,
+            SortKey::as_text
+        ),
+        OrganizationSort::Kind => keyset_page!(
+            query,
+            organizations::kind,
+            organizations::id,
+            page,
+            SortKey::as_text
+        ),
+        OrganizationSort::CreatedAt => keyset_page!(
+            query,
+            organizations::created_at,
+            organizations::id,
+            page,
+            SortKey::as_time
+        ),
+        OrganizationSort::UpdatedAt => keyset_page!(
+            query,
+            organizations::updated_at,
+            organizations::id,
+            page,
+            SortKey::as_time
+        ),
+    }?;
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    let total = if page.with_total {
+        Some(filtered().count().get_result(conn)?)
+    } else {
+        None
+    };
+    let sort = page.sort.field;
+    Ok(Page::from_rows(
+        rows,
+        page.limit,
+        total,
+        |o: &Organization| Keyset {
+            key: match sort {
+                OrganizationSort::Name => SortKey::Text(o.name_key.clone()),
+                OrganizationSort::Kind => SortKey::Text(o.kind.clone()),
+                OrganizationSort::CreatedAt => SortKey::time(o.created_at),
+                OrganizationSort::UpdatedAt => SortKey::time(o.updated_at),
+            },
+            id: o.id.0,
+        },
+    ))
+}
+
+/// What still references an organization: (count, singular, plural) per kind.
+pub fn usage(
+    conn: &mut DbConnection,
+    id: i64,
+) -> QueryResult<Vec<(i64, &'static str, &'static str)>> {
+    use crate::db::schema::{
+        clients, companies, event_organizations, events, funding_sources, projects, regions,
+        topics, users,
+    };
+    let owned: i64 = [
+        regions::table
+            .filter(regions::owner_org_id.eq(id))
+            .count()
+            .get_result::<i64>(conn)?,
+        topics::table
+            .filter(topics::owner_org_id.eq(id))
+            .count()
+            .get_result::<i64>(conn)?,
+        funding_sources::table
+            .filter(funding_sources::owner_org_id.eq(id))
+            .count()
+            .get_result::<i64>(conn)?,
+        organizations::table
+            .filter(organizations::owner_org_id.eq(id))
+            .count()
+            .get_result::<i64>(conn)?,
+        projects::table
+            .filter(projects::owner_org_id.eq(id))
+            .count()
+            .get_result::<i64>(conn)?,
+        companies::table
+            .filter(companies::owner_org_id.eq(id))
+            .count()
+            .get_result::<i64>(conn)?,
+        events::table
+            .filter(events::owner_org_id.eq(id))
+            .count()
+            .get_result::<i64>(conn)?,
+    ]
+    .iter()
+    .sum();
+    Ok(vec![
+        (
+            users::table
+                .filter(users::organization_id.eq(id))
+                .count()
+                .get_result(conn)?,
+            "user",
+            "users",
+        ),
+        (
+            clients::table
+                .filter(clients::organization_id.eq(id))
+                .count()
+                .get_result(conn)?,
+            "client",
+            "clients",
+        ),
+        (
+            projects::table
+                .filter(projects::sponsor_id.eq(id))
+                .count()
+                .get_result(conn)?,
+            "project as sponsor",
+            "projects as sponsor",
+        ),
+        (
+            event_organizations::table
+                .filter(event_organizations::organization_id.eq(id))
+                .count()
+                .get_result(conn)?,
+            "event as contributor",
+            "events as contributor",
+        ),
+        (owned, "record it created", "records it created"),
+    ])
 }

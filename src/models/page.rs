@@ -13,6 +13,14 @@ pub enum SortKey {
     Text(String),
     /// A timestamp as microseconds since the epoch (UTC).
     Time(NaiveDateTimeMicros),
+    /// A date as days since 0001-01-01.
+    Day(DayNumber),
+}
+
+/// Dates travel in cursors as a day number.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct DayNumber {
+    pub d: i32,
 }
 
 /// Timestamps travel in cursors as microseconds, exact and compact.
@@ -26,6 +34,27 @@ impl SortKey {
         Self::Time(NaiveDateTimeMicros {
             t: at.and_utc().timestamp_micros(),
         })
+    }
+
+    pub fn day(date: chrono::NaiveDate) -> Self {
+        use chrono::Datelike as _;
+        Self::Day(DayNumber {
+            d: date.num_days_from_ce(),
+        })
+    }
+
+    pub fn as_day(&self) -> Option<chrono::NaiveDate> {
+        match self {
+            Self::Day(n) => chrono::NaiveDate::from_num_days_from_ce_opt(n.d),
+            _ => None,
+        }
+    }
+
+    pub fn as_int(&self) -> Option<i64> {
+        match self {
+            Self::Int(i) => Some(*i),
+            _ => None,
+        }
     }
 
     pub fn as_text(&self) -> Option<String> {

@@ -5,9 +5,9 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::regions;
-use crate::domain::{Actor, RegionId, name_key, now};
+use crate::domain::{RegionId, name_key};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
-use crate::models::{ListError, WriteError, contains_pattern};
+use crate::models::{ListError, contains_pattern, record_queries};
 
 /// A stored region.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -80,88 +80,7 @@ pub struct RegionFilter {
     pub updated_since: Option<NaiveDateTime>,
 }
 
-pub fn insert(conn: &mut DbConnection, fields: &RegionFields, by: &Actor) -> QueryResult<Region> {
-    let at = now();
-    diesel::insert_into(regions::table)
-        .values((
-            fields,
-            regions::created_at.eq(at),
-            regions::updated_at.eq(at),
-            regions::version.eq(1),
-            regions::owner_org_id.eq(by.org),
-            regions::created_by.eq(&by.label),
-            regions::updated_by.eq(&by.label),
-        ))
-        .returning(regions::all_columns)
-        .get_result(conn)
-}
-
-pub fn find(conn: &mut DbConnection, id: RegionId) -> QueryResult<Option<Region>> {
-    regions::table
-        .find(id)
-        .select(Region::as_select())
-        .first(conn)
-        .optional()
-}
-
-/// Replaces the fields in one statement, only if the row still has `expected_version` (when
-/// given): `UPDATE … WHERE id = ? AND version = ?`. Two writers that read the same version
-/// can't both win; the loser learns it from the row count, not from a second read.
-pub fn update(
-    conn: &mut DbConnection,
-    id: RegionId,
-    expected_version: Option<i64>,
-    fields: &RegionFields,
-    by: &Actor,
-) -> Result<Region, WriteError> {
-    let changes = (
-        fields,
-        regions::updated_by.eq(&by.label),
-        regions::updated_at.eq(now()),
-        regions::version.eq(regions::version + 1),
-    );
-    let target = regions::table.filter(regions::id.eq(id));
-    let updated = match expected_version {
-        Some(v) => diesel::update(target.filter(regions::version.eq(v)))
-            .set(changes)
-            .returning(regions::all_columns)
-            .get_result::<Region>(conn)
-            .optional()?,
-        None => diesel::update(target)
-            .set(changes)
-            .returning(regions::all_columns)
-            .get_result::<Region>(conn)
-            .optional()?,
-    };
-    updated.ok_or_else(|| missing_or_stale(conn, id))
-}
-
-/// Deletes the region, only at `expected_version` when given.
-pub fn delete(
-    conn: &mut DbConnection,
-    id: RegionId,
-    expected_version: Option<i64>,
-) -> Result<(), WriteError> {
-    let target = regions::table.filter(regions::id.eq(id));
-    let deleted = match expected_version {
-        Some(v) => diesel::delete(target.filter(regions::version.eq(v))).execute(conn)?,
-        None => diesel::delete(target).execute(conn)?,
-    };
-    if deleted == 1 {
-        Ok(())
-    } else {
-        Err(missing_or_stale(conn, id))
-    }
-}
-
-/// After a conditional write touched no row: was the row gone, or at another version?
-fn missing_or_stale(conn: &mut DbConnection, id: RegionId) -> WriteError {
-    match find(conn, id) {
-        Ok(Some(_)) => WriteError::VersionMismatch,
-        Ok(None) => WriteError::NotFound,
-        Err(e) => WriteError::Db(e),
-    }
-}
+record_queries!(regions, Region, RegionFields, RegionId);
 
 type BoxedRegions<'a> = regions::BoxedQuery<'a, crate::db::MultiBackend>;
 

@@ -210,21 +210,28 @@ impl TestApp {
             .to_owned()
     }
 
-    /// Creates an organization directly in the database (the organizations endpoints come
-    /// with the domain resources) and returns its id.
+    /// Creates an organization (a chamber of crafts) and returns its id.
     pub async fn create_organization(&self, name: &str) -> i64 {
-        let name = name.to_owned();
-        self.db
-            .run(move |conn| {
-                betriebsnachbarschaften::models::organizations::insert(
-                    conn,
-                    &name,
-                    "chamber_of_crafts",
-                )
-                .map_err(betriebsnachbarschaften::db::DbError::from)
-            })
-            .await
-            .expect("organization")
+        self.create(
+            "/api/v1/organizations",
+            serde_json::json!({"name": name, "kind": "chamber_of_crafts"}),
+        )
+        .await["id"]
+            .as_i64()
+            .expect("organization id")
+    }
+
+    /// Creates a record as the admin, expecting 201, and returns its body.
+    pub async fn create(&self, collection: &str, body: Value) -> Value {
+        let response = self.post_json(collection, &body).await;
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert_eq!(
+            status,
+            StatusCode::CREATED,
+            "creating {body} in {collection}: {text}"
+        );
+        serde_json::from_str(&text).expect("JSON")
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,278 @@
+//! `/api/v1/funding-sources`: who pays (the ESF, a state ministry, districts and towns).
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::api::body::not_blank;
+use crate::api::error::ApiError;
+use crate::api::paging::{SortField, list_response};
+use crate::api::relations::{ensure_unreferenced, unique_conflict};
+use crate::api::resource::{Resource, resource_endpoints};
+use crate::db::DbConnection;
+use crate::domain::values::{FundingKind, web_url};
+use crate::domain::{Actor, FundingSourceId};
+use crate::models::funding_sources::{
+    self, FundingSource, FundingSourceFields, FundingSourceFilter, FundingSourceSort,
+};
+use crate::models::page::{Page, PageRequest};
+use crate::models::projects;
+
+/// A funding source.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 1, "name": "Europäischer Sozialfonds (ESF)", "kind": "eu", "provider": null,
+    "programme": null, "website": null, "description": null,
+    "created_at": "2026-11-26T12:00:00Z", "updated_at": "2026-11-26T12:00:00Z", "version": 1
+}))]
+pub struct FundingSourceView {
+    #[schema(read_only)]
+    pub id: FundingSourceId,
+    /// Unique, case-insensitively.
+    pub name: String,
+    pub kind: FundingKind,
+    /// Who administers it, e.g. "Niedersächsisches Ministerium für Wirtschaft, Arbeit, Verkehr und Digitalisierung".
+    pub provider: Option<String>,
+    /// e.g. "ESF Förderperiode 2014–2020".
+    pub programme: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+    #[schema(read_only)]
+    pub created_at: DateTime<Utc>,
+    #[schema(read_only)]
+    pub updated_at: DateTime<Utc>,
+    #[schema(read_only, minimum = 1)]
+    pub version: i64,
+}
+
+impl From<FundingSource> for FundingSourceView {
+    fn from(f: FundingSource) -> Self {
+        Self {
+            id: f.id,
+            name: f.name,
+            kind: f.kind.parse().unwrap_or(FundingKind::Other),
+            provider: f.provider,
+            programme: f.programme,
+            website: f.website,
+            description: f.description,
+            created_at: f.created_at.and_utc(),
+            updated_at: f.updated_at.and_utc(),
+            version: f.version,
+        }
+    }
+}
+
+/// The writable fields of a funding source.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"name": "Europäischer Sozialfonds (ESF)", "kind": "eu"}))]
+pub struct FundingSourceInput {
+    #[validate(
+        required(message = "is required"),
+        length(min = 1, max = 200, message = "must be 1 to 200 characters"),
+        custom(function = "not_blank")
+    )]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[validate(required(message = "is required"))]
+    #[schema(required = true, value_type = FundingKind)]
+    pub kind: Option<FundingKind>,
+    #[validate(length(max = 300, message = "must be at most 300 characters"))]
+    #[schema(max_length = 300)]
+    pub provider: Option<String>,
+    #[validate(length(max = 300, message = "must be at most 300 characters"))]
+    #[schema(max_length = 300)]
+    pub programme: Option<String>,
+    #[validate(
+        length(max = 2000, message = "must be at most 2000 characters"),
+        custom(function = "web_url")
+    )]
+    #[schema(format = "uri", max_length = 2000)]
+    pub website: Option<String>,
+    #[validate(length(max = 10000, message = "must be at most 10000 characters"))]
+    #[schema(max_length = 10000)]
+    pub description: Option<String>,
+}
+
+/// A JSON Merge Patch of a funding source: any subset of the writable fields.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
+pub struct FundingSourcePatch {
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    name: Option<String>,
+    #[schema(nullable = false)]
+    kind: Option<FundingKind>,
+    #[schema(max_length = 300)]
+    provider: Option<String>,
+    #[schema(max_length = 300)]
+    programme: Option<String>,
+    #[schema(format = "uri", max_length = 2000)]
+    website: Option<String>,
+    #[schema(max_length = 10000)]
+    description: Option<String>,
+}
+
+impl From<FundingSource> for FundingSourceInput {
+    fn from(f: FundingSource) -> Self {
+        Self {
+            name: Some(f.name),
+            kind: f.kind.parse().ok(),
+            provider: f.provider,
+            programme: f.programme,
+            website: f.website,
+            description: f.description,
+        }
+    }
+}
+
+impl FundingSourceInput {
+    fn into_fields(self) -> FundingSourceFields {
+        FundingSourceFields::new(
+            self.name.unwrap_or_default(),
+            self.kind.unwrap_or(FundingKind::Other).as_str(),
+            self.provider,
+            self.programme,
+            self.website,
+            self.description,
+        )
+    }
+}
+
+/// Filters of the funding source list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FundingSourceQuery {
+    /// Case-insensitive substring of the name.
+    pub q: Option<String>,
+    pub kind: Option<FundingKind>,
+}
+
+impl SortField for FundingSourceSort {
+    const FIELDS: &'static [(&'static str, Self)] = &[
+        ("created_at", Self::CreatedAt),
+        ("name", Self::Name),
+        ("kind", Self::Kind),
+        ("updated_at", Self::UpdatedAt),
+    ];
+}
+
+list_response!(
+    /// One page of funding sources.
+    FundingSourceList,
+    FundingSourceView
+);
+
+/// The funding sources resource.
+pub struct FundingSources;
+
+fn name_taken(e: diesel::result::Error, name: &str) -> ApiError {
+    unique_conflict(e, || {
+        format!("a funding source named {name:?} already exists")
+    })
+}
+
+impl Resource for FundingSources {
+    const NAME: &'static str = "funding source";
+    const COLLECTION: &'static str = "/funding-sources";
+    type Id = FundingSourceId;
+    type Input = FundingSourceInput;
+    type Record = FundingSource;
+    type View = FundingSourceView;
+    type Query = FundingSourceQuery;
+    type Sort = FundingSourceSort;
+
+    fn id(record: &FundingSource) -> FundingSourceId {
+        record.id
+    }
+
+    fn version(record: &FundingSource) -> i64 {
+        record.version
+    }
+
+    fn owner_org(record: &FundingSource) -> Option<i64> {
+        record.owner_org_id
+    }
+
+    fn to_input(record: FundingSource) -> FundingSourceInput {
+        record.into()
+    }
+
+    fn find(
+        conn: &mut DbConnection,
+        id: FundingSourceId,
+    ) -> Result<Option<FundingSource>, ApiError> {
+        Ok(funding_sources::find(conn, id)?)
+    }
+
+    fn insert(
+        conn: &mut DbConnection,
+        input: FundingSourceInput,
+        by: &Actor,
+    ) -> Result<FundingSource, ApiError> {
+        let fields = input.into_fields();
+        funding_sources::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.name))
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        id: FundingSourceId,
+        expected_version: Option<i64>,
+        input: FundingSourceInput,
+        by: &Actor,
+    ) -> Result<FundingSource, ApiError> {
+        let fields = input.into_fields();
+        funding_sources::update(conn, id, expected_version, &fields, by).map_err(|e| match e {
+            crate::models::WriteError::Db(e) => name_taken(e, &fields.name),
+            other => ApiError::from_write(other, Self::NAME, id),
+        })
+    }
+
+    fn delete(
+        conn: &mut DbConnection,
+        id: FundingSourceId,
+        expected_version: Option<i64>,
+    ) -> Result<(), ApiError> {
+        ensure_unreferenced(
+            Self::NAME,
+            id,
+            &[(
+                projects::count_funded_by(conn, id.0)?,
+                "project",
+                "projects",
+            )],
+        )?;
+        funding_sources::delete(conn, id, expected_version)
+            .map_err(|e| ApiError::from_write(e, Self::NAME, id))
+    }
+
+    fn list(
+        conn: &mut DbConnection,
+        query: FundingSourceQuery,
+        updated_since: Option<NaiveDateTime>,
+        page: &PageRequest<FundingSourceSort>,
+    ) -> Result<Page<FundingSource>, ApiError> {
+        let filter = FundingSourceFilter {
+            q: query.q,
+            kind: query.kind.map(|k| k.as_str().to_owned()),
+            updated_since,
+        };
+        Ok(funding_sources::list(conn, &filter, page)?)
+    }
+}
+
+resource_endpoints! {
+    resource: FundingSources,
+    id: FundingSourceId,
+    tag: "funding-sources",
+    singular: "funding source",
+    plural: "funding sources",
+    collection: "/funding-sources",
+    item: "/funding-sources/{id}",
+    input: FundingSourceInput,
+    patch: FundingSourcePatch,
+    view: FundingSourceView,
+    list: FundingSourceList,
+    query: FundingSourceQuery,
+    sort: FundingSourceSort,
+    operations: ("listFundingSources", "createFundingSource", "getFundingSource", "replaceFundingSource", "updateFundingSource", "deleteFundingSource"),
+}

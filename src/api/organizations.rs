@@ -1,0 +1,255 @@
+//! `/api/v1/organizations`: sponsors, chambers, economic-development agencies, consultancies.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
+
+use crate::api::body::not_blank;
+use crate::api::error::ApiError;
+use crate::api::paging::{SortField, list_response};
+use crate::api::relations::{ensure_unreferenced, unique_conflict};
+use crate::api::resource::{Resource, resource_endpoints};
+use crate::db::DbConnection;
+use crate::domain::values::{OrganizationKind, web_url};
+use crate::domain::{Actor, OrganizationId};
+use crate::models::organizations::{
+    self, Organization, OrganizationFields, OrganizationFilter, OrganizationSort,
+};
+use crate::models::page::{Page, PageRequest};
+
+/// An organization.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": 1, "name": "Allianz für die Region GmbH", "kind": "sponsor", "city": "Braunschweig",
+    "website": null, "description": null,
+    "created_at": "2026-11-26T12:00:00Z", "updated_at": "2026-11-26T12:00:00Z", "version": 1
+}))]
+pub struct OrganizationView {
+    #[schema(read_only)]
+    pub id: OrganizationId,
+    /// Unique, case-insensitively.
+    pub name: String,
+    pub kind: OrganizationKind,
+    pub city: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+    #[schema(read_only)]
+    pub created_at: DateTime<Utc>,
+    #[schema(read_only)]
+    pub updated_at: DateTime<Utc>,
+    #[schema(read_only, minimum = 1)]
+    pub version: i64,
+}
+
+impl From<Organization> for OrganizationView {
+    fn from(o: Organization) -> Self {
+        Self {
+            id: o.id,
+            name: o.name,
+            kind: o.kind.parse().unwrap_or(OrganizationKind::Other),
+            city: o.city,
+            website: o.website,
+            description: o.description,
+            created_at: o.created_at.and_utc(),
+            updated_at: o.updated_at.and_utc(),
+            version: o.version,
+        }
+    }
+}
+
+/// The writable fields of an organization.
+#[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
+#[schema(example = json!({"name": "Handwerkskammer Braunschweig-Lüneburg-Stade", "kind": "chamber_of_crafts"}))]
+pub struct OrganizationInput {
+    #[validate(
+        required(message = "is required"),
+        length(min = 1, max = 200, message = "must be 1 to 200 characters"),
+        custom(function = "not_blank")
+    )]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[validate(required(message = "is required"))]
+    #[schema(required = true, value_type = OrganizationKind)]
+    pub kind: Option<OrganizationKind>,
+    #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[schema(max_length = 200)]
+    pub city: Option<String>,
+    #[validate(
+        length(max = 2000, message = "must be at most 2000 characters"),
+        custom(function = "web_url")
+    )]
+    #[schema(format = "uri", max_length = 2000)]
+    pub website: Option<String>,
+    #[validate(length(max = 10000, message = "must be at most 10000 characters"))]
+    #[schema(max_length = 10000)]
+    pub description: Option<String>,
+}
+
+/// A JSON Merge Patch of an organization: any subset of the writable fields.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
+pub struct OrganizationPatch {
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    name: Option<String>,
+    #[schema(nullable = false)]
+    kind: Option<OrganizationKind>,
+    #[schema(max_length = 200)]
+    city: Option<String>,
+    #[schema(format = "uri", max_length = 2000)]
+    website: Option<String>,
+    #[schema(max_length = 10000)]
+    description: Option<String>,
+}
+
+impl From<Organization> for OrganizationInput {
+    fn from(o: Organization) -> Self {
+        Self {
+            name: Some(o.name),
+            kind: o.kind.parse().ok(),
+            city: o.city,
+            website: o.website,
+            description: o.description,
+        }
+    }
+}
+
+impl OrganizationInput {
+    fn into_fields(self) -> OrganizationFields {
+        OrganizationFields::new(
+            self.name.unwrap_or_default(),
+            self.kind.unwrap_or(OrganizationKind::Other).as_str(),
+            self.city,
+            self.website,
+            self.description,
+        )
+    }
+}
+
+/// Filters of the organization list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OrganizationQuery {
+    /// Case-insensitive substring of the name.
+    pub q: Option<String>,
+    pub kind: Option<OrganizationKind>,
+}
+
+impl SortField for OrganizationSort {
+    const FIELDS: &'static [(&'static str, Self)] = &[
+        ("created_at", Self::CreatedAt),
+        ("name", Self::Name),
+        ("kind", Self::Kind),
+        ("updated_at", Self::UpdatedAt),
+    ];
+}
+
+list_response!(
+    /// One page of organizations.
+    OrganizationList,
+    OrganizationView
+);
+
+/// The organizations resource.
+pub struct Organizations;
+
+fn name_taken(e: diesel::result::Error, name: &str) -> ApiError {
+    unique_conflict(e, || {
+        format!("an organization named {name:?} already exists")
+    })
+}
+
+impl Resource for Organizations {
+    const NAME: &'static str = "organization";
+    const COLLECTION: &'static str = "/organizations";
+    type Id = OrganizationId;
+    type Input = OrganizationInput;
+    type Record = Organization;
+    type View = OrganizationView;
+    type Query = OrganizationQuery;
+    type Sort = OrganizationSort;
+
+    fn id(record: &Organization) -> OrganizationId {
+        record.id
+    }
+
+    fn version(record: &Organization) -> i64 {
+        record.version
+    }
+
+    fn owner_org(record: &Organization) -> Option<i64> {
+        record.owner_org_id
+    }
+
+    fn to_input(record: Organization) -> OrganizationInput {
+        record.into()
+    }
+
+    fn find(conn: &mut DbConnection, id: OrganizationId) -> Result<Option<Organization>, ApiError> {
+        Ok(organizations::find(conn, id)?)
+    }
+
+    fn insert(
+        conn: &mut DbConnection,
+        input: OrganizationInput,
+        by: &Actor,
+    ) -> Result<Organization, ApiError> {
+        let fields = input.into_fields();
+        organizations::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.name))
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        id: OrganizationId,
+        expected_version: Option<i64>,
+        input: OrganizationInput,
+        by: &Actor,
+    ) -> Result<Organization, ApiError> {
+        let fields = input.into_fields();
+        organizations::update(conn, id, expected_version, &fields, by).map_err(|e| match e {
+            crate::models::WriteError::Db(e) => name_taken(e, &fields.name),
+            other => ApiError::from_write(other, Self::NAME, id),
+        })
+    }
+
+    fn delete(
+        conn: &mut DbConnection,
+        id: OrganizationId,
+        expected_version: Option<i64>,
+    ) -> Result<(), ApiError> {
+        ensure_unreferenced(Self::NAME, id, &organizations::usage(conn, id.0)?)?;
+        organizations::delete(conn, id, expected_version)
+            .map_err(|e| ApiError::from_write(e, Self::NAME, id))
+    }
+
+    fn list(
+        conn: &mut DbConnection,
+        query: OrganizationQuery,
+        updated_since: Option<NaiveDateTime>,
+        page: &PageRequest<OrganizationSort>,
+    ) -> Result<Page<Organization>, ApiError> {
+        let filter = OrganizationFilter {
+            q: query.q,
+            kind: query.kind.map(|k| k.as_str().to_owned()),
+            updated_since,
+        };
+        Ok(organizations::list(conn, &filter, page)?)
+    }
+}
+
+resource_endpoints! {
+    resource: Organizations,
+    id: OrganizationId,
+    tag: "organizations",
+    singular: "organization",
+    plural: "organizations",
+    collection: "/organizations",
+    item: "/organizations/{id}",
+    input: OrganizationInput,
+    patch: OrganizationPatch,
+    view: OrganizationView,
+    list: OrganizationList,
+    query: OrganizationQuery,
+    sort: OrganizationSort,
+    operations: ("listOrganizations", "createOrganization", "getOrganization", "replaceOrganization", "updateOrganization", "deleteOrganization"),
+}

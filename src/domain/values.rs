@@ -1,0 +1,189 @@
+//! Value types of the domain: enums stored as text, and the checks of formatted text fields
+//! (used by the API's validation, so each violation names its field).
+
+use std::str::FromStr;
+
+/// Declares an enum with its wire/database names (snake_case), `as_str`, `FromStr` and an
+/// OpenAPI schema of its own.
+macro_rules! text_enum {
+    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text),+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, String> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(format!("unknown {} {other:?}", stringify!($name))),
+                }
+            }
+        }
+    };
+}
+
+text_enum!(
+    /// What a skilled-labour topic is about.
+    TopicCategory {
+        Recruitment = "recruitment",
+        ApprenticeMarketing = "apprentice_marketing",
+        Retention = "retention",
+        Qualification = "qualification",
+        EmployerAttractiveness = "employer_attractiveness",
+        Other = "other",
+    }
+);
+
+text_enum!(
+    /// Who a funding source is.
+    FundingKind {
+        Eu = "eu",
+        Federal = "federal",
+        State = "state",
+        District = "district",
+        Municipality = "municipality",
+        Private = "private",
+        Other = "other",
+    }
+);
+
+text_enum!(
+    /// What kind of organization.
+    OrganizationKind {
+        Sponsor = "sponsor",
+        ChamberOfCrafts = "chamber_of_crafts",
+        ChamberOfCommerce = "chamber_of_commerce",
+        EconomicDevelopment = "economic_development",
+        Municipality = "municipality",
+        Ministry = "ministry",
+        Consultancy = "consultancy",
+        Association = "association",
+        Other = "other",
+    }
+);
+
+text_enum!(
+    /// Where a project stands.
+    ProjectStatus {
+        Planned = "planned",
+        Active = "active",
+        Completed = "completed",
+        Cancelled = "cancelled",
+    }
+);
+
+text_enum!(
+    /// How a funding source pays for a project.
+    FundingRole {
+        Funding = "funding",
+        CoFinancing = "co_financing",
+    }
+);
+
+text_enum!(
+    /// What kind of event.
+    EventKind {
+        Kickoff = "kickoff",
+        NeedsAssessment = "needs_assessment",
+        NeighbourhoodMeeting = "neighbourhood_meeting",
+        CompanyWorkshop = "company_workshop",
+        InformationSession = "information_session",
+        ClosingEvent = "closing_event",
+        Other = "other",
+    }
+);
+
+text_enum!(
+    /// How an event takes place.
+    EventFormat {
+        InPerson = "in_person",
+        Online = "online",
+        Hybrid = "hybrid",
+    }
+);
+
+fn invalid(code: &'static str, message: &'static str) -> validator::ValidationError {
+    let mut error = validator::ValidationError::new(code);
+    error.message = Some(message.into());
+    error
+}
+
+/// A German postal code: exactly five digits.
+pub fn postal_code(value: &str) -> Result<(), validator::ValidationError> {
+    if value.len() == 5 && value.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(invalid(
+            "pattern",
+            "must be a German postal code of five digits",
+        ))
+    }
+}
+
+/// A topic key: a slug of lower-case letters, digits and underscores.
+pub fn slug(value: &str) -> Result<(), validator::ValidationError> {
+    if !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        Ok(())
+    } else {
+        Err(invalid("pattern", "must match [a-z0-9_]+"))
+    }
+}
+
+/// A web address: an absolute http(s) URL.
+pub fn web_url(value: &str) -> Result<(), validator::ValidationError> {
+    let ok = (value.starts_with("https://") || value.starts_with("http://"))
+        && validator::ValidateUrl::validate_url(&value);
+    if ok {
+        Ok(())
+    } else {
+        Err(invalid("url", "must be an http(s) URL"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postal_codes_are_five_digits() {
+        assert!(postal_code("38350").is_ok());
+        for bad in ["3835", "383500", "3835a", " 38350", "", "３８３５０"] {
+            assert!(postal_code(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slugs_and_urls() {
+        assert!(slug("apprentice_marketing").is_ok());
+        assert!(slug("Apprentice").is_err());
+        assert!(slug("a-b").is_err());
+        assert!(web_url("https://www.allianz-fuer-die-region.de").is_ok());
+        assert!(web_url("ftp://x.de").is_err());
+        assert!(web_url("not a url").is_err());
+    }
+
+    #[test]
+    fn enums_round_trip_their_names() {
+        for kind in EventKind::ALL {
+            assert_eq!(kind.as_str().parse::<EventKind>().unwrap(), *kind);
+        }
+    }
+}

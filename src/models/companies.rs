@@ -1,0 +1,277 @@
+//! Participating companies with their topics and projects.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{self, companies};
+use crate::domain::{CompanyId, name_key};
+use crate::models::links::{company_projects, company_topics};
+use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::{ListError, contains_pattern, record_queries};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = companies)]
+pub struct Company {
+    pub id: CompanyId,
+    pub name: String,
+    pub name_key: String,
+    pub legal_form: Option<String>,
+    pub sector: Option<String>,
+    pub trade: Option<String>,
+    pub region_id: i64,
+    pub street: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    pub city_key: String,
+    pub employee_count: Option<i64>,
+    pub apprentice_count: Option<i64>,
+    pub employee_sort: i64,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub owner_org_id: Option<i64>,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+/// The writable columns; `city_key` and `employee_sort` are derived (see the migration).
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
+#[diesel(table_name = companies, treat_none_as_null = true)]
+pub struct CompanyFields {
+    pub name: String,
+    pub name_key: String,
+    pub legal_form: Option<String>,
+    pub sector: Option<String>,
+    pub trade: Option<String>,
+    pub region_id: i64,
+    pub street: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    pub city_key: String,
+    pub employee_count: Option<i64>,
+    pub apprentice_count: Option<i64>,
+    pub employee_sort: i64,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// The company's own fields as a client sends them (the derived columns are computed).
+#[derive(Debug, Clone, Default)]
+pub struct CompanyData {
+    pub name: String,
+    pub legal_form: Option<String>,
+    pub sector: Option<String>,
+    pub trade: Option<String>,
+    pub region_id: i64,
+    pub street: Option<String>,
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    pub employee_count: Option<i64>,
+    pub apprentice_count: Option<i64>,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+}
+
+impl From<CompanyData> for CompanyFields {
+    fn from(d: CompanyData) -> Self {
+        Self {
+            name_key: name_key(&d.name),
+            city_key: d.city.as_deref().map(name_key).unwrap_or_default(),
+            employee_sort: d.employee_count.unwrap_or(-1),
+            name: d.name,
+            legal_form: d.legal_form,
+            sector: d.sector,
+            trade: d.trade,
+            region_id: d.region_id,
+            street: d.street,
+            postal_code: d.postal_code,
+            city: d.city,
+            employee_count: d.employee_count,
+            apprentice_count: d.apprentice_count,
+            website: d.website,
+            email: d.email,
+            phone: d.phone,
+        }
+    }
+}
+
+/// A company with the ids it lists.
+#[derive(Debug, Clone)]
+pub struct CompanyRecord {
+    pub company: Company,
+    pub topic_ids: Vec<i64>,
+    pub project_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CompanySort {
+    Name,
+    City,
+    EmployeeCount,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CompanyFilter {
+    pub q: Option<String>,
+    pub region_id: Option<i64>,
+    pub topic_id: Option<i64>,
+    pub project_id: Option<i64>,
+    pub city: Option<String>,
+    pub postal_code: Option<String>,
+    pub sector: Option<String>,
+    pub min_employees: Option<i64>,
+    pub max_employees: Option<i64>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+record_queries!(companies, Company, CompanyFields, CompanyId);
+
+/// How many companies are in a region.
+pub fn count_in_region(conn: &mut DbConnection, region: i64) -> QueryResult<i64> {
+    companies::table
+        .filter(companies::region_id.eq(region))
+        .count()
+        .get_result(conn)
+}
+
+/// Attaches the relation ids to rows: two queries, whatever the number of rows.
+pub fn with_relations(
+    conn: &mut DbConnection,
+    rows: Vec<Company>,
+) -> QueryResult<Vec<CompanyRecord>> {
+    let ids: Vec<i64> = rows.iter().map(|c| c.id.0).collect();
+    let mut topics = company_topics::load(conn, &ids)?;
+    let mut projects = company_projects::load(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|company| {
+            let id = company.id.0;
+            CompanyRecord {
+                company,
+                topic_ids: topics.remove(&id).unwrap_or_default(),
+                project_ids: projects.remove(&id).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &CompanyFilter,
+    page: &PageRequest<CompanySort>,
+) -> Result<Page<CompanyRecord>, ListError> {
+    let filtered = || {
+        let mut query = companies::table.into_boxed();
+        if let Some(q) = &filter.q {
+            query = query.filter(companies::name_key.like(contains_pattern(q)).escape('\\'));
+        }
+        if let Some(region) = filter.region_id {
+            query = query.filter(companies::region_id.eq(region));
+        }
+        if let Some(topic) = filter.topic_id {
+            query = query.filter(
+                companies::id.eq_any(
+                    schema::company_topics::table
+                        .filter(schema::company_topics::topic_id.eq(topic))
+                        .select(schema::company_topics::company_id),
+                ),
+            );
+        }
+        if let Some(project) = filter.project_id {
+            query = query.filter(
+                companies::id.eq_any(
+                    schema::company_projects::table
+                        .filter(schema::company_projects::project_id.eq(project))
+                        .select(schema::company_projects::company_id),
+                ),
+            );
+        }
+        if let Some(city) = &filter.city {
+            query = query.filter(companies::city_key.eq(name_key(city)));
+        }
+        if let Some(postal_code) = &filter.postal_code {
+            query = query.filter(companies::postal_code.eq(postal_code.clone()));
+        }
+        if let Some(sector) = &filter.sector {
+            query = query.filter(companies::sector.eq(sector.clone()));
+        }
+        if let Some(min) = filter.min_employees {
+            query = query.filter(companies::employee_count.ge(min));
+        }
+        if let Some(max) = filter.max_employees {
+            query = query.filter(companies::employee_count.le(max));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(companies::updated_at.ge(since));
+        }
+        query
+    };
+    let query = filtered().select(Company::as_select());
+    let query = match page.sort.field {
+        CompanySort::Name => keyset_page!(
+            query,
+            companies::name_key,
+            companies::id,
+            page,
+            SortKey::as_text
+        ),
+        CompanySort::City => keyset_page!(
+            query,
+            companies::city_key,
+            companies::id,
+            page,
+            SortKey::as_text
+        ),
+        CompanySort::EmployeeCount => keyset_page!(
+            query,
+            companies::employee_sort,
+            companies::id,
+            page,
+            SortKey::as_int
+        ),
+        CompanySort::CreatedAt => keyset_page!(
+            query,
+            companies::created_at,
+            companies::id,
+            page,
+            SortKey::as_time
+        ),
+        CompanySort::UpdatedAt => keyset_page!(
+            query,
+            companies::updated_at,
+            companies::id,
+            page,
+            SortKey::as_time
+        ),
+    }?;
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    let total = if page.with_total {
+        Some(filtered().count().get_result(conn)?)
+    } else {
+        None
+    };
+    let sort = page.sort.field;
+    let page = Page::from_rows(rows, page.limit, total, |c: &Company| Keyset {
+        key: match sort {
+            CompanySort::Name => SortKey::Text(c.name_key.clone()),
+            CompanySort::City => SortKey::Text(c.city_key.clone()),
+            CompanySort::EmployeeCount => SortKey::Int(c.employee_sort),
+            CompanySort::CreatedAt => SortKey::time(c.created_at),
+            CompanySort::UpdatedAt => SortKey::time(c.updated_at),
+        },
+        id: c.id.0,
+    });
+    Ok(Page {
+        items: with_relations(conn, page.items)?,
+        next: page.next,
+        total: page.total,
+    })
+}

@@ -1,0 +1,204 @@
+//! Events: meetings, workshops, kick-offs, closing events.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{self, events};
+use crate::domain::{EventId, name_key};
+use crate::models::links::{event_companies, event_organizations, event_topics};
+use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::{ListError, contains_pattern, record_queries};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct Event {
+    pub id: EventId,
+    pub title: String,
+    pub title_key: String,
+    pub kind: String,
+    pub project_id: i64,
+    pub region_id: Option<i64>,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: Option<NaiveDateTime>,
+    pub location: Option<String>,
+    pub format: Option<String>,
+    pub notes: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub owner_org_id: Option<i64>,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
+#[diesel(table_name = events, treat_none_as_null = true)]
+pub struct EventFields {
+    pub title: String,
+    pub title_key: String,
+    pub kind: String,
+    pub project_id: i64,
+    pub region_id: Option<i64>,
+    pub starts_at: NaiveDateTime,
+    pub ends_at: Option<NaiveDateTime>,
+    pub location: Option<String>,
+    pub format: Option<String>,
+    pub notes: Option<String>,
+}
+
+/// An event with the ids it lists.
+#[derive(Debug, Clone)]
+pub struct EventRecord {
+    pub event: Event,
+    pub topic_ids: Vec<i64>,
+    pub organization_ids: Vec<i64>,
+    pub company_ids: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventSort {
+    StartsAt,
+    Title,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub q: Option<String>,
+    pub kind: Option<String>,
+    pub project_id: Option<i64>,
+    pub region_id: Option<i64>,
+    pub topic_id: Option<i64>,
+    pub from: Option<NaiveDateTime>,
+    pub to: Option<NaiveDateTime>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+impl EventFields {
+    pub fn title_key(title: &str) -> String {
+        name_key(title)
+    }
+}
+
+record_queries!(events, Event, EventFields, EventId);
+
+pub fn count_in_region(conn: &mut DbConnection, region: i64) -> QueryResult<i64> {
+    events::table
+        .filter(events::region_id.eq(region))
+        .count()
+        .get_result(conn)
+}
+
+pub fn count_in_project(conn: &mut DbConnection, project: i64) -> QueryResult<i64> {
+    events::table
+        .filter(events::project_id.eq(project))
+        .count()
+        .get_result(conn)
+}
+
+/// Attaches the relation ids to rows: three queries, whatever the number of rows.
+pub fn with_relations(conn: &mut DbConnection, rows: Vec<Event>) -> QueryResult<Vec<EventRecord>> {
+    let ids: Vec<i64> = rows.iter().map(|e| e.id.0).collect();
+    let mut topics = event_topics::load(conn, &ids)?;
+    let mut organizations = event_organizations::load(conn, &ids)?;
+    let mut companies = event_companies::load(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|event| {
+            let id = event.id.0;
+            EventRecord {
+                event,
+                topic_ids: topics.remove(&id).unwrap_or_default(),
+                organization_ids: organizations.remove(&id).unwrap_or_default(),
+                company_ids: companies.remove(&id).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &EventFilter,
+    page: &PageRequest<EventSort>,
+) -> Result<Page<EventRecord>, ListError> {
+    let filtered = || {
+        let mut query = events::table.into_boxed();
+        if let Some(q) = &filter.q {
+            query = query.filter(events::title_key.like(contains_pattern(q)).escape('\\'));
+        }
+        if let Some(kind) = &filter.kind {
+            query = query.filter(events::kind.eq(kind.clone()));
+        }
+        if let Some(project) = filter.project_id {
+            query = query.filter(events::project_id.eq(project));
+        }
+        if let Some(region) = filter.region_id {
+            query = query.filter(events::region_id.eq(region));
+        }
+        if let Some(topic) = filter.topic_id {
+            query = query.filter(
+                events::id.eq_any(
+                    schema::event_topics::table
+                        .filter(schema::event_topics::topic_id.eq(topic))
+                        .select(schema::event_topics::event_id),
+                ),
+            );
+        }
+        if let Some(from) = filter.from {
+            query = query.filter(events::starts_at.ge(from));
+        }
+        if let Some(to) = filter.to {
+            query = query.filter(events::starts_at.le(to));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(events::updated_at.ge(since));
+        }
+        query
+    };
+    let query = filtered().select(Event::as_select());
+    let query = match page.sort.field {
+        EventSort::StartsAt => {
+            keyset_page!(query, events::starts_at, events::id, page, SortKey::as_time)
+        }
+        EventSort::Title => {
+            keyset_page!(query, events::title_key, events::id, page, SortKey::as_text)
+        }
+        EventSort::CreatedAt => keyset_page!(
+            query,
+            events::created_at,
+            events::id,
+            page,
+            SortKey::as_time
+        ),
+        EventSort::UpdatedAt => keyset_page!(
+            query,
+            events::updated_at,
+            events::id,
+            page,
+            SortKey::as_time
+        ),
+    }?;
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    let total = if page.with_total {
+        Some(filtered().count().get_result(conn)?)
+    } else {
+        None
+    };
+    let sort = page.sort.field;
+    let page = Page::from_rows(rows, page.limit, total, |e: &Event| Keyset {
+        key: match sort {
+            EventSort::StartsAt => SortKey::time(e.starts_at),
+            EventSort::Title => SortKey::Text(e.title_key.clone()),
+            EventSort::CreatedAt => SortKey::time(e.created_at),
+            EventSort::UpdatedAt => SortKey::time(e.updated_at),
+        },
+        id: e.id.0,
+    });
+    Ok(Page {
+        items: with_relations(conn, page.items)?,
+        next: page.next,
+        total: page.total,
+    })
+}

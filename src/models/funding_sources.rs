@@ -1,0 +1,160 @@
+//! Funding sources: who pays for projects.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::funding_sources;
+use crate::domain::{FundingSourceId, name_key};
+use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::{ListError, contains_pattern, record_queries};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = funding_sources)]
+pub struct FundingSource {
+    pub id: FundingSourceId,
+    pub name: String,
+    pub name_key: String,
+    pub kind: String,
+    pub provider: Option<String>,
+    pub programme: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub owner_org_id: Option<i64>,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
+#[diesel(table_name = funding_sources, treat_none_as_null = true)]
+pub struct FundingSourceFields {
+    pub name: String,
+    pub name_key: String,
+    pub kind: String,
+    pub provider: Option<String>,
+    pub programme: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+}
+
+impl FundingSourceFields {
+    pub fn new(
+        name: String,
+        kind: &str,
+        provider: Option<String>,
+        programme: Option<String>,
+        website: Option<String>,
+        description: Option<String>,
+    ) -> Self {
+        Self {
+            name_key: name_key(&name),
+            name,
+            kind: kind.to_owned(),
+            provider,
+            programme,
+            website,
+            description,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FundingSourceSort {
+    Name,
+    Kind,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct FundingSourceFilter {
+    pub q: Option<String>,
+    pub kind: Option<String>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+record_queries!(
+    funding_sources,
+    FundingSource,
+    FundingSourceFields,
+    FundingSourceId
+);
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &FundingSourceFilter,
+    page: &PageRequest<FundingSourceSort>,
+) -> Result<Page<FundingSource>, ListError> {
+    let filtered = || {
+        let mut query = funding_sources::table.into_boxed();
+        if let Some(q) = &filter.q {
+            query = query.filter(
+                funding_sources::name_key
+                    .like(contains_pattern(q))
+                    .escape('\\'),
+            );
+        }
+        if let Some(kind) = &filter.kind {
+            query = query.filter(funding_sources::kind.eq(kind.clone()));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(funding_sources::updated_at.ge(since));
+        }
+        query
+    };
+    let query = filtered().select(FundingSource::as_select());
+    let query = match page.sort.field {
+        FundingSourceSort::Name => keyset_page!(
+            query,
+            funding_sources::name_key,
+            funding_sources::id,
+            page,
+            SortKey::as_text
+        ),
+        FundingSourceSort::Kind => keyset_page!(
+            query,
+            funding_sources::kind,
+            funding_sources::id,
+            page,
+            SortKey::as_text
+        ),
+        FundingSourceSort::CreatedAt => keyset_page!(
+            query,
+            funding_sources::created_at,
+            funding_sources::id,
+            page,
+            SortKey::as_time
+        ),
+        FundingSourceSort::UpdatedAt => keyset_page!(
+            query,
+            funding_sources::updated_at,
+            funding_sources::id,
+            page,
+            SortKey::as_time
+        ),
+    }?;
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    let total = if page.with_total {
+        Some(filtered().count().get_result(conn)?)
+    } else {
+        None
+    };
+    let sort = page.sort.field;
+    Ok(Page::from_rows(
+        rows,
+        page.limit,
+        total,
+        |f: &FundingSource| Keyset {
+            key: match sort {
+                FundingSourceSort::Name => SortKey::Text(f.name_key.clone()),
+                FundingSourceSort::Kind => SortKey::Text(f.kind.clone()),
+                FundingSourceSort::CreatedAt => SortKey::time(f.created_at),
+                FundingSourceSort::UpdatedAt => SortKey::time(f.updated_at),
+            },
+            id: f.id.0,
+        },
+    ))
+}

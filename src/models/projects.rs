@@ -1,0 +1,342 @@
+//! Projects with their regions, topics and funding.
+
+use std::collections::HashMap;
+
+use chrono::{NaiveDate, NaiveDateTime};
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::{self, project_funding, projects};
+use crate::domain::{ProjectId, name_key};
+use crate::models::links::{project_regions, project_topics};
+use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::{ListError, contains_pattern, record_queries};
+
+/// Stand-ins for unknown dates in the NOT NULL sort columns: unknown starts sort first,
+/// open ends last.
+pub const UNKNOWN_START: NaiveDate = NaiveDate::MIN;
+pub const OPEN_END: NaiveDate = NaiveDate::MAX;
+
+fn sort_start(date: Option<NaiveDate>) -> NaiveDate {
+    date.unwrap_or(first_day())
+}
+
+fn sort_end(date: Option<NaiveDate>) -> NaiveDate {
+    date.unwrap_or(last_day())
+}
+
+/// 0001-01-01 and 9999-12-31: representable in both databases (chrono's MIN/MAX are not).
+pub fn first_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(1, 1, 1).unwrap_or(UNKNOWN_START)
+}
+
+pub fn last_day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(OPEN_END)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = projects)]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: String,
+    pub name_key: String,
+    pub description: Option<String>,
+    pub sponsor_id: Option<i64>,
+    pub programme: Option<String>,
+    pub status: String,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub start_sort: NaiveDate,
+    pub end_sort: NaiveDate,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub owner_org_id: Option<i64>,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
+#[diesel(table_name = projects, treat_none_as_null = true)]
+pub struct ProjectFields {
+    pub name: String,
+    pub name_key: String,
+    pub description: Option<String>,
+    pub sponsor_id: Option<i64>,
+    pub programme: Option<String>,
+    pub status: String,
+    pub start_date: Option<NaiveDate>,
+    pub end_date: Option<NaiveDate>,
+    pub start_sort: NaiveDate,
+    pub end_sort: NaiveDate,
+}
+
+impl ProjectFields {
+    pub fn new(
+        name: String,
+        description: Option<String>,
+        sponsor_id: Option<i64>,
+        programme: Option<String>,
+        status: &str,
+        start_date: Option<NaiveDate>,
+        end_date: Option<NaiveDate>,
+    ) -> Self {
+        Self {
+            name_key: name_key(&name),
+            name,
+            description,
+            sponsor_id,
+            programme,
+            status: status.to_owned(),
+            start_date,
+            end_date,
+            start_sort: sort_start(start_date),
+            end_sort: sort_end(end_date),
+        }
+    }
+}
+
+/// One funding line of a project.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable)]
+pub struct FundingLine {
+    pub funding_source_id: i64,
+    pub role: String,
+    pub amount_cents: Option<i64>,
+}
+
+/// A project with the ids it lists.
+#[derive(Debug, Clone)]
+pub struct ProjectRecord {
+    pub project: Project,
+    pub region_ids: Vec<i64>,
+    pub topic_ids: Vec<i64>,
+    pub funding: Vec<FundingLine>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectSort {
+    Name,
+    StartDate,
+    EndDate,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ProjectFilter {
+    pub q: Option<String>,
+    pub status: Option<String>,
+    pub region_id: Option<i64>,
+    pub topic_id: Option<i64>,
+    pub funding_source_id: Option<i64>,
+    pub active_on: Option<NaiveDate>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+record_queries!(projects, Project, ProjectFields, ProjectId);
+
+/// The funding lines of a page of projects, in one query.
+pub fn load_funding(
+    conn: &mut DbConnection,
+    ids: &[i64],
+) -> QueryResult<HashMap<i64, Vec<FundingLine>>> {
+    let mut map: HashMap<i64, Vec<FundingLine>> = HashMap::with_capacity(ids.len());
+    if ids.is_empty() {
+        return Ok(map);
+    }
+    let rows: Vec<(i64, i64, String, Option<i64>)> = project_funding::table
+        .filter(project_funding::project_id.eq_any(ids))
+        .select((
+            project_funding::project_id,
+            project_funding::funding_source_id,
+            project_funding::role,
+            project_funding::amount_cents,
+        ))
+        .order((
+            project_funding::project_id,
+            project_funding::funding_source_id,
+            project_funding::role,
+        ))
+        .load(conn)?;
+    for (project, funding_source_id, role, amount_cents) in rows {
+        map.entry(project).or_default().push(FundingLine {
+            funding_source_id,
+            role,
+            amount_cents,
+        });
+    }
+    Ok(map)
+}
+
+pub fn replace_funding(
+    conn: &mut DbConnection,
+    project: i64,
+    lines: &[FundingLine],
+) -> QueryResult<()> {
+    diesel::delete(project_funding::table.filter(project_funding::project_id.eq(project)))
+        .execute(conn)?;
+    for line in lines {
+        diesel::insert_into(project_funding::table)
+            .values((
+                project_funding::project_id.eq(project),
+                project_funding::funding_source_id.eq(line.funding_source_id),
+                project_funding::role.eq(&line.role),
+                project_funding::amount_cents.eq(line.amount_cents),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// How many projects a funding source pays for.
+pub fn count_funded_by(conn: &mut DbConnection, funding_source: i64) -> QueryResult<i64> {
+    project_funding::table
+        .filter(project_funding::funding_source_id.eq(funding_source))
+        .select(project_funding::project_id)
+        .distinct()
+        .count()
+        .get_result(conn)
+}
+
+/// How many projects an organization sponsors.
+pub fn count_sponsored_by(conn: &mut DbConnection, organization: i64) -> QueryResult<i64> {
+    projects::table
+        .filter(projects::sponsor_id.eq(organization))
+        .count()
+        .get_result(conn)
+}
+
+/// Attaches the relation ids to rows: three queries, whatever the number of rows.
+pub fn with_relations(
+    conn: &mut DbConnection,
+    rows: Vec<Project>,
+) -> QueryResult<Vec<ProjectRecord>> {
+    let ids: Vec<i64> = rows.iter().map(|p| p.id.0).collect();
+    let mut regions = project_regions::load(conn, &ids)?;
+    let mut topics = project_topics::load(conn, &ids)?;
+    let mut funding = load_funding(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|project| {
+            let id = project.id.0;
+            ProjectRecord {
+                project,
+                region_ids: regions.remove(&id).unwrap_or_default(),
+                topic_ids: topics.remove(&id).unwrap_or_default(),
+                funding: funding.remove(&id).unwrap_or_default(),
+            }
+        })
+        .collect())
+}
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &ProjectFilter,
+    page: &PageRequest<ProjectSort>,
+) -> Result<Page<ProjectRecord>, ListError> {
+    let filtered = || {
+        let mut query = projects::table.into_boxed();
+        if let Some(q) = &filter.q {
+            query = query.filter(projects::name_key.like(contains_pattern(q)).escape('\\'));
+        }
+        if let Some(status) = &filter.status {
+            query = query.filter(projects::status.eq(status.clone()));
+        }
+        if let Some(region) = filter.region_id {
+            query = query.filter(
+                projects::id.eq_any(
+                    schema::project_regions::table
+                        .filter(schema::project_regions::region_id.eq(region))
+                        .select(schema::project_regions::project_id),
+                ),
+            );
+        }
+        if let Some(topic) = filter.topic_id {
+            query = query.filter(
+                projects::id.eq_any(
+                    schema::project_topics::table
+                        .filter(schema::project_topics::topic_id.eq(topic))
+                        .select(schema::project_topics::project_id),
+                ),
+            );
+        }
+        if let Some(source) = filter.funding_source_id {
+            query = query.filter(
+                projects::id.eq_any(
+                    project_funding::table
+                        .filter(project_funding::funding_source_id.eq(source))
+                        .select(project_funding::project_id),
+                ),
+            );
+        }
+        if let Some(day) = filter.active_on {
+            query = query
+                .filter(projects::start_sort.le(day))
+                .filter(projects::end_sort.ge(day));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(projects::updated_at.ge(since));
+        }
+        query
+    };
+    let query = filtered().select(Project::as_select());
+    let query = match page.sort.field {
+        ProjectSort::Name => keyset_page!(
+            query,
+            projects::name_key,
+            projects::id,
+            page,
+            SortKey::as_text
+        ),
+        ProjectSort::StartDate => keyset_page!(
+            query,
+            projects::start_sort,
+            projects::id,
+            page,
+            SortKey::as_day
+        ),
+        ProjectSort::EndDate => keyset_page!(
+            query,
+            projects::end_sort,
+            projects::id,
+            page,
+            SortKey::as_day
+        ),
+        ProjectSort::CreatedAt => keyset_page!(
+            query,
+            projects::created_at,
+            projects::id,
+            page,
+            SortKey::as_time
+        ),
+        ProjectSort::UpdatedAt => keyset_page!(
+            query,
+            projects::updated_at,
+            projects::id,
+            page,
+            SortKey::as_time
+        ),
+    }?;
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    let total = if page.with_total {
+        Some(filtered().count().get_result(conn)?)
+    } else {
+        None
+    };
+    let sort = page.sort.field;
+    let page = Page::from_rows(rows, page.limit, total, |p: &Project| Keyset {
+        key: match sort {
+            ProjectSort::Name => SortKey::Text(p.name_key.clone()),
+            ProjectSort::StartDate => SortKey::day(p.start_sort),
+            ProjectSort::EndDate => SortKey::day(p.end_sort),
+            ProjectSort::CreatedAt => SortKey::time(p.created_at),
+            ProjectSort::UpdatedAt => SortKey::time(p.updated_at),
+        },
+        id: p.id.0,
+    });
+    Ok(Page {
+        items: with_relations(conn, page.items)?,
+        next: page.next,
+        total: page.total,
+    })
+}

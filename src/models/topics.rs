@@ -1,0 +1,125 @@
+//! Skilled-labour topics.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::topics;
+use crate::domain::{TopicId, name_key};
+use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::{ListError, contains_pattern, record_queries};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = topics)]
+pub struct Topic {
+    pub id: TopicId,
+    pub key: String,
+    pub name: String,
+    pub name_key: String,
+    pub category: String,
+    pub description: Option<String>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+    pub version: i64,
+    pub owner_org_id: Option<i64>,
+    pub created_by: Option<String>,
+    pub updated_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
+#[diesel(table_name = topics, treat_none_as_null = true)]
+pub struct TopicFields {
+    pub key: String,
+    pub name: String,
+    pub name_key: String,
+    pub category: String,
+    pub description: Option<String>,
+}
+
+impl TopicFields {
+    pub fn new(key: String, name: String, category: &str, description: Option<String>) -> Self {
+        Self {
+            key,
+            name_key: name_key(&name),
+            name,
+            category: category.to_owned(),
+            description,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TopicSort {
+    Key,
+    Name,
+    CreatedAt,
+    UpdatedAt,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TopicFilter {
+    pub q: Option<String>,
+    pub category: Option<String>,
+    pub updated_since: Option<NaiveDateTime>,
+}
+
+record_queries!(topics, Topic, TopicFields, TopicId);
+
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &TopicFilter,
+    page: &PageRequest<TopicSort>,
+) -> Result<Page<Topic>, ListError> {
+    let filtered = || {
+        let mut query = topics::table.into_boxed();
+        if let Some(q) = &filter.q {
+            query = query.filter(topics::name_key.like(contains_pattern(q)).escape('\\'));
+        }
+        if let Some(category) = &filter.category {
+            query = query.filter(topics::category.eq(category.clone()));
+        }
+        if let Some(since) = filter.updated_since {
+            query = query.filter(topics::updated_at.ge(since));
+        }
+        query
+    };
+    let query = filtered().select(Topic::as_select());
+    let query = match page.sort.field {
+        TopicSort::Key => keyset_page!(query, topics::key, topics::id, page, SortKey::as_text),
+        TopicSort::Name => {
+            keyset_page!(query, topics::name_key, topics::id, page, SortKey::as_text)
+        }
+        TopicSort::CreatedAt => keyset_page!(
+            query,
+            topics::created_at,
+            topics::id,
+            page,
+            SortKey::as_time
+        ),
+        TopicSort::UpdatedAt => keyset_page!(
+            query,
+            topics::updated_at,
+            topics::id,
+            page,
+            SortKey::as_time
+        ),
+    }?;
+    let rows = query.limit(page.limit + 1).load(conn)?;
+    let total = if page.with_total {
+        Some(filtered().count().get_result(conn)?)
+    } else {
+        None
+    };
+    let sort = page.sort.field;
+    Ok(Page::from_rows(rows, page.limit, total, |t: &Topic| {
+        Keyset {
+            key: match sort {
+                TopicSort::Key => SortKey::Text(t.key.clone()),
+                TopicSort::Name => SortKey::Text(t.name_key.clone()),
+                TopicSort::CreatedAt => SortKey::time(t.created_at),
+                TopicSort::UpdatedAt => SortKey::time(t.updated_at),
+            },
+            id: t.id.0,
+        }
+    }))
+}
