@@ -27,8 +27,9 @@ impl Application {
     /// Opens the database (migrating it when configured), binds the listener and prepares the
     /// server; nothing is served until `run_until_stopped`.
     pub fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let pool = db::connect(settings)?;
-        let db = Db::new(pool);
+        let queries = db::QueryCounter::default();
+        let pool = db::connect_counted(settings, queries.clone())?;
+        let db = Db::new(pool, queries);
         if settings.migrate_on_start {
             let mut conn = db.pool().get()?;
             let applied = db::migrate(&mut conn)?;

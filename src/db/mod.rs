@@ -4,6 +4,8 @@
 
 pub mod schema;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -27,15 +29,37 @@ pub enum DbConnection {
 pub type DbPool = Pool<ConnectionManager<DbConnection>>;
 pub type PooledDb = PooledConnection<ConnectionManager<DbConnection>>;
 
-/// Sets SQLite's pragmas on every new connection (they are per connection).
-#[derive(Debug, Clone, Copy)]
-struct SqlitePragmas {
-    synchronous: SqliteSynchronous,
+/// Counts the statements a pool's connections run: tests use it to prove that a list
+/// page costs a fixed number of queries, whatever its size.
+#[derive(Debug, Clone, Default)]
+pub struct QueryCounter(Arc<AtomicU64>);
+
+impl QueryCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
-impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
+impl diesel::connection::Instrumentation for QueryCounter {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Prepares every new connection: the query counter, and SQLite's pragmas (they are per
+/// connection).
+#[derive(Debug, Clone)]
+struct ConnectionSetup {
+    synchronous: SqliteSynchronous,
+    counter: QueryCounter,
+}
+
+impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
         let DbConnection::Sqlite(conn) = conn else {
+            conn.set_instrumentation(self.counter.clone());
             return Ok(());
         };
         // busy_timeout first, so that every later statement waits for a lock instead of failing.
@@ -51,13 +75,20 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for SqlitePragmas {
             "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
              PRAGMA synchronous = {synchronous};"
         ))
-        .map_err(diesel::r2d2::Error::QueryError)
+        .map_err(diesel::r2d2::Error::QueryError)?;
+        conn.set_instrumentation(self.counter.clone());
+        Ok(())
     }
 }
 
 /// Builds the pool. For PostgreSQL it first connects once directly: the MultiConnection
 /// hides the real connect error, and "password authentication failed" beats "timed out".
 pub fn connect(settings: &Settings) -> anyhow::Result<DbPool> {
+    connect_counted(settings, QueryCounter::default())
+}
+
+/// Like `connect`, counting every statement in `counter`.
+pub fn connect_counted(settings: &Settings, counter: QueryCounter) -> anyhow::Result<DbPool> {
     let url = settings.database();
     if url.is_postgres() {
         PgConnection::establish(url.expose())
@@ -71,8 +102,9 @@ pub fn connect(settings: &Settings) -> anyhow::Result<DbPool> {
         .min_idle(Some(settings.db_pool_size.min(2)))
         .connection_timeout(settings.pool_timeout())
         .test_on_check_out(false)
-        .connection_customizer(Box::new(SqlitePragmas {
+        .connection_customizer(Box::new(ConnectionSetup {
             synchronous: settings.sqlite_synchronous,
+            counter,
         }))
         .build(manager)
         .with_context(|| format!("cannot open the database at {url}"))
@@ -134,11 +166,17 @@ pub enum DbError {
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
+    queries: QueryCounter,
 }
 
 impl Db {
-    pub fn new(pool: DbPool) -> Self {
-        Self { pool }
+    pub fn new(pool: DbPool, queries: QueryCounter) -> Self {
+        Self { pool, queries }
+    }
+
+    /// Statements run so far on this pool's connections.
+    pub fn queries_run(&self) -> u64 {
+        self.queries.get()
     }
 
     pub fn pool(&self) -> &DbPool {

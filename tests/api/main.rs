@@ -4,6 +4,8 @@
 mod helpers;
 
 mod auth;
+mod conventions;
+mod domain;
 mod errors;
 mod health;
 mod openapi;
