@@ -105,3 +105,14 @@ pub fn organization_command(
     println!("created organization {name} with id {id}");
     Ok(())
 }
+
+pub fn seed(settings: &Settings, demo: bool) -> anyhow::Result<()> {
+    if !demo {
+        bail!("nothing to seed: use `seed --demo` to load the demo project");
+    }
+    let mut conn = connect(settings)?;
+    let seeded =
+        crate::seed::demo(&mut conn).map_err(|e| anyhow::anyhow!("seeding failed: {e:?}"))?;
+    println!("demo project loaded: {} record(s) created", seeded.created);
+    Ok(())
+}

@@ -26,6 +26,12 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document to stdout.
     Openapi,
+    /// Load data: `--demo` loads the real Betriebsnachbarschaften project (idempotent).
+    Seed {
+        /// Load the demo project.
+        #[arg(long)]
+        demo: bool,
+    },
     /// Manage people who sign in with a password.
     #[command(subcommand)]
     User(UserCommand),

@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod logging;
 pub mod models;
+pub mod seed;
 pub mod startup;
 
 pub use api::openapi;

@@ -27,6 +27,7 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&openapi())?);
             Ok(())
         }
+        Command::Seed { demo } => cli::seed(&settings, demo),
         Command::User(command) => cli::user(&settings, command),
         Command::Client(command) => cli::client(&settings, command),
         Command::Organization(command) => cli::organization_command(&settings, command),

@@ -275,3 +275,19 @@ pub fn list(
         total: page.total,
     })
 }
+
+/// The id of the company with this name (case-insensitively) in a region, if any.
+pub fn id_by_name_in_region(
+    conn: &mut DbConnection,
+    name: &str,
+    region: i64,
+) -> QueryResult<Option<i64>> {
+    companies::table
+        .filter(companies::name_key.eq(name_key(name)))
+        .filter(companies::region_id.eq(region))
+        .order(companies::id)
+        .select(companies::id)
+        .first::<CompanyId>(conn)
+        .optional()
+        .map(|id| id.map(|id| id.0))
+}

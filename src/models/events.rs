@@ -202,3 +202,19 @@ pub fn list(
         total: page.total,
     })
 }
+
+/// The id of the event with this title (case-insensitively) in a project, if any.
+pub fn id_by_title_in_project(
+    conn: &mut DbConnection,
+    title: &str,
+    project: i64,
+) -> QueryResult<Option<i64>> {
+    events::table
+        .filter(events::title_key.eq(name_key(title)))
+        .filter(events::project_id.eq(project))
+        .order(events::id)
+        .select(events::id)
+        .first::<EventId>(conn)
+        .optional()
+        .map(|id| id.map(|id| id.0))
+}

@@ -158,3 +158,13 @@ pub fn list(
         },
     ))
 }
+
+/// The id of the funding source with this name (case-insensitively), if any.
+pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<i64>> {
+    funding_sources::table
+        .filter(funding_sources::name_key.eq(name_key(name)))
+        .select(funding_sources::id)
+        .first::<FundingSourceId>(conn)
+        .optional()
+        .map(|id| id.map(|id| id.0))
+}

@@ -340,3 +340,14 @@ pub fn list(
         total: page.total,
     })
 }
+
+/// The id of the first project with this name (case-insensitively), if any.
+pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<i64>> {
+    projects::table
+        .filter(projects::name_key.eq(name_key(name)))
+        .order(projects::id)
+        .select(projects::id)
+        .first::<ProjectId>(conn)
+        .optional()
+        .map(|id| id.map(|id| id.0))
+}

@@ -152,3 +152,13 @@ pub fn list(
         }
     }))
 }
+
+/// The id of the region with this name (case-insensitively), if any.
+pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<i64>> {
+    regions::table
+        .filter(regions::name_key.eq(name_key(name)))
+        .select(regions::id)
+        .first::<RegionId>(conn)
+        .optional()
+        .map(|id| id.map(|id| id.0))
+}

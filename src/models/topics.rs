@@ -123,3 +123,13 @@ pub fn list(
         }
     }))
 }
+
+/// The id of the topic with this key, if any.
+pub fn id_by_key(conn: &mut DbConnection, key: &str) -> QueryResult<Option<i64>> {
+    topics::table
+        .filter(topics::key.eq(key))
+        .select(topics::id)
+        .first::<TopicId>(conn)
+        .optional()
+        .map(|id| id.map(|id| id.0))
+}

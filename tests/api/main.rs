@@ -14,3 +14,4 @@ mod regions;
 mod regions_list;
 mod roles;
 mod schema;
+mod seed;

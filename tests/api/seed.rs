@@ -1,0 +1,74 @@
+//! The demo seed: the real project, loaded idempotently and read back through the API.
+
+use serde_json::Value;
+
+use crate::helpers::{TestApp, api_test};
+
+async fn seed(app: &TestApp) -> usize {
+    app.db
+        .run(|conn| betriebsnachbarschaften::seed::demo(conn))
+        .await
+        .expect("the demo seed loads")
+        .created
+}
+
+async fn all(app: &TestApp, path: &str) -> Vec<Value> {
+    let page: Value = app
+        .get(&format!(
+            "{path}{}limit=200",
+            if path.contains('?') { "&" } else { "?" }
+        ))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        page["next_cursor"],
+        Value::Null,
+        "one page holds all of {path}"
+    );
+    page["items"].as_array().unwrap().clone()
+}
+
+api_test!(async fn the_demo_project_loads_once_and_reads_back(app) {
+    assert_eq!(seed(&app).await, 109);
+    let regions_before = all(&app, "/api/v1/regions").await;
+    assert_eq!(seed(&app).await, 0, "a second run creates nothing");
+    assert_eq!(all(&app, "/api/v1/regions").await, regions_before, "and changes nothing");
+
+    let regions = all(&app, "/api/v1/regions?sort=name").await;
+    let names: Vec<&str> = regions.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Goslar", "Peine", "Salzgitter", "Schöningen/Samtgemeinde Heeseberg", "Seesen"]);
+    let heeseberg = &regions[3];
+    assert_eq!(heeseberg["district"], "Landkreis Helmstedt");
+
+    let closing = all(&app, "/api/v1/events?kind=closing_event&sort=starts_at").await;
+    let dates: Vec<&str> = closing.iter().map(|e| e["starts_at"].as_str().unwrap()).collect();
+    assert_eq!(dates, ["2022-03-21T00:00:00Z", "2022-03-22T00:00:00Z", "2022-03-28T00:00:00Z", "2022-03-29T00:00:00Z", "2022-03-30T00:00:00Z"]);
+    assert_eq!(closing[2]["region_id"], heeseberg["id"]);
+    assert_eq!(closing[2]["location"], "Gründer- und Unternehmerzentrum");
+    assert_eq!(closing[3]["location"], Value::Null, "Seesen's venue is not known");
+
+    let projects = all(&app, "/api/v1/projects").await;
+    assert_eq!(projects.len(), 1);
+    let project = &projects[0];
+    assert_eq!(project["name"], "Betriebsnachbarschaften");
+    assert_eq!(project["status"], "completed");
+    assert_eq!(project["start_date"], "2020-03-01");
+    assert_eq!(project["end_date"], "2022-03-31");
+    assert_eq!(project["region_ids"].as_array().unwrap().len(), 5);
+    let funding = project["funding"].as_array().unwrap();
+    let roles = |role: &str| funding.iter().filter(|f| f["role"] == role).count();
+    assert_eq!((roles("funding"), roles("co_financing")), (2, 6));
+    assert!(funding.iter().all(|f| f["amount_cents"].is_null()), "amounts are not public");
+    let sponsor: Value = app.get(&format!("/api/v1/organizations/{}", project["sponsor_id"])).await.json().await.unwrap();
+    assert_eq!(sponsor["name"], "Allianz für die Region GmbH");
+
+    let counts = [("Goslar", 15), ("Peine", 17), ("Salzgitter", 11), ("Schöningen/Samtgemeinde Heeseberg", 13), ("Seesen", 12)];
+    for ((name, count), region) in counts.iter().zip(&regions) {
+        assert_eq!(region["name"], *name);
+        let companies: Value = app.get(&format!("/api/v1/companies?region_id={}&with_total=true&limit=1", region["id"])).await.json().await.unwrap();
+        assert_eq!(companies["total"], *count, "{name}");
+        assert!(companies["items"][0]["name"].as_str().unwrap().ends_with("(Demo)"));
+    }
+});
