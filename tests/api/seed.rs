@@ -6,7 +6,7 @@ use crate::helpers::{TestApp, api_test};
 
 async fn seed(app: &TestApp) -> usize {
     app.db
-        .run(|conn| betriebsnachbarschaften::seed::demo(conn))
+        .run(betriebsnachbarschaften::seed::demo)
         .await
         .expect("the demo seed loads")
         .created
