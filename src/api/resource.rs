@@ -197,11 +197,13 @@ pub async fn replace<R: Resource>(
     if_match: IfMatch,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let input = body::parse::<R::Input>(body.into_inner())?;
     let by = caller.actor();
     let record = db
         .run(move |conn| {
+            // Who may change it is settled before what the body says, so a caller without the
+            // right learns nothing from validation answers.
             check_owner::<R>(conn, &caller, id)?;
+            let input = body::parse::<R::Input>(body.into_inner())?;
             R::update(conn, id, if_match.0, input, &by)
         })
         .await?;

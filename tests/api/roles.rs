@@ -7,7 +7,7 @@ use crate::helpers::api_test;
 
 api_test!(async fn every_endpoint_enforces_its_roles(app) {
     let org = app.create_organization("Handwerkskammer").await;
-    let region: Value = app.create_region(json!({"name": "Goslar"})).await;
+    let region: Value = app.create_region(json!({"name": "Wolfenbüttel"})).await;
     let region_path = format!("/api/v1/regions/{}", region["id"]);
     let admin = app.token.clone();
     let editor = app.token_for("editor", None).await;
@@ -22,7 +22,7 @@ api_test!(async fn every_endpoint_enforces_its_roles(app) {
         (Method::GET, "/api/v1/regions".into(), None, &anyone),
         (Method::GET, region_path.clone(), None, &anyone),
         (Method::POST, "/api/v1/regions".into(), Some(json!({"name": "Peine"})), &editors),
-        (Method::PUT, region_path.clone(), Some(json!({"name": "Goslar"})), &editors),
+        (Method::PUT, region_path.clone(), Some(json!({"name": "Wolfenbüttel"})), &editors),
         (Method::PATCH, region_path.clone(), Some(json!({"description": "x"})), &editors),
         (Method::GET, "/api/v1/me".into(), None, &anyone),
         (Method::GET, "/api/v1/users".into(), None, &admins),
@@ -37,6 +37,31 @@ api_test!(async fn every_endpoint_enforces_its_roles(app) {
         (Method::DELETE, "/api/v1/clients/1".into(), None, &admins),
         (Method::DELETE, region_path.clone(), None, &editors),
     ];
+    // Every domain resource: everyone reads; editors create (partners too for companies and
+    // events) and change records made by sponsor staff.
+    let fx = crate::conventions::Fixtures::create(&app).await;
+    let company = app.create("/api/v1/companies", json!({"name": "Demo", "region_id": fx.regions[0]})).await;
+    let event = app.create("/api/v1/events", json!({"title": "Treffen", "kind": "other", "project_id": fx.project, "starts_at": "2021-01-01T00:00:00Z"})).await;
+    let partner_creates = ["admin", "editor", "partner"];
+    let resources: Vec<(&str, i64, &[&str])> = vec![
+        ("topics", fx.topics[0], &editors),
+        ("funding-sources", fx.funding_sources[0], &editors),
+        ("organizations", fx.organizations[1], &editors),
+        ("projects", fx.project, &editors),
+        ("companies", company["id"].as_i64().unwrap(), &partner_creates),
+        ("events", event["id"].as_i64().unwrap(), &partner_creates),
+    ];
+    let mut table = table;
+    for (resource, id, creators) in resources {
+        let collection = format!("/api/v1/{resource}");
+        let item = format!("{collection}/{id}");
+        table.push((Method::GET, collection.clone(), None, &anyone));
+        table.push((Method::GET, item.clone(), None, &anyone));
+        table.push((Method::POST, collection, Some(json!({})), creators));
+        table.push((Method::PUT, item.clone(), Some(json!({})), &editors));
+        table.push((Method::PATCH, item.clone(), Some(json!({})), &editors));
+        table.push((Method::DELETE, item, None, &editors));
+    }
     for (method, path, body, allowed) in &table {
         // Those who may not go first, so a delete by those who may can't hide a denial.
         for (role, token) in [("anonymous", &String::new()), ("viewer", &viewer), ("partner", &partner), ("editor", &editor), ("admin", &admin)] {
