@@ -38,7 +38,7 @@ pub enum Command {
     /// Manage machine clients of partner organizations.
     #[command(subcommand)]
     Client(ClientCommand),
-    /// Manage organizations (until the organizations endpoints exist).
+    /// Manage organizations (for bootstrapping; admins and editors also have /api/v1/organizations).
     #[command(subcommand)]
     Organization(OrganizationCommand),
 }
