@@ -270,3 +270,46 @@ fn ed25519_public_pem(private_pem: &[u8]) -> String {
         .to_public_key_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF)
         .unwrap()
 }
+
+#[test]
+fn a_rotated_key_keeps_verifying_tokens_signed_with_the_old_one() {
+    use betriebsnachbarschaften::auth::keys::{KeySet, generate_key_file};
+    use betriebsnachbarschaften::auth::{Role, Subject, TokenService};
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = (dir.path().join("old.pem"), dir.path().join("new.pem"));
+    let service = |signing: &std::path::Path, verify: Option<&std::path::Path>| {
+        TokenService::new(
+            KeySet::load(signing, false, verify).unwrap(),
+            "betriebsnachbarschaften".into(),
+            "betriebsnachbarschaften-api".into(),
+            Duration::from_secs(900),
+            Duration::from_secs(3600),
+        )
+    };
+    generate_key_file(&old).unwrap();
+    let (token, _) = service(&old, None)
+        .issue(&Subject::User(7), Role::Editor, None)
+        .unwrap();
+
+    // The new key signs; the old one, in the verification directory, still verifies.
+    generate_key_file(&new).unwrap();
+    let verify_dir = tempfile::tempdir().unwrap();
+    std::fs::copy(&old, verify_dir.path().join("old.pem")).unwrap();
+    let rotated = service(&new, Some(verify_dir.path()));
+    let caller = rotated.verify(&token).unwrap();
+    assert_eq!(caller.subject, Subject::User(7));
+    assert_eq!(caller.role, Role::Editor);
+    let (fresh, _) = rotated
+        .issue(&Subject::User(7), Role::Editor, None)
+        .unwrap();
+    assert_ne!(
+        jsonwebtoken::decode_header(&fresh).unwrap().kid,
+        jsonwebtoken::decode_header(&token).unwrap().kid,
+        "new tokens carry the new key's id"
+    );
+
+    // Once the old key is removed, its tokens are refused.
+    assert!(service(&new, None).verify(&token).is_err());
+}

@@ -336,3 +336,16 @@ api_test!(async fn a_list_page_costs_the_same_queries_whatever_its_size(app) {
     assert!(costs.iter().all(|c| *c == costs[0]), "queries per page by size 1, 5, 50: {costs:?}");
     assert!(costs[0] <= 3, "rows + topics + projects: {costs:?}");
 });
+
+api_test!(async fn topic_funding_and_organization_filters_narrow_the_lists(app) {
+    Fixtures::create(&app).await;
+    let names = |page: Value, field: &str| -> Vec<String> { page["items"].as_array().unwrap().iter().map(|i| i[field].as_str().unwrap().to_owned()).collect() };
+    let get = |path: &str| { let app = &app; let path = path.to_owned(); async move { app.get(&path).await.json::<Value>().await.unwrap() } };
+    assert_eq!(names(get("/api/v1/topics?category=apprentice_marketing").await, "key"), ["apprentice_marketing"]);
+    assert_eq!(names(get("/api/v1/topics?q=azubi").await, "key"), ["apprentice_marketing"]);
+    assert_eq!(names(get("/api/v1/funding-sources?kind=municipality").await, "name"), ["Stadt Goslar"]);
+    assert_eq!(names(get("/api/v1/funding-sources?q=sozialfonds").await, "name"), ["Europäischer Sozialfonds (ESF)"]);
+    assert_eq!(names(get("/api/v1/organizations?kind=chamber_of_commerce").await, "name"), ["IHK Braunschweig"]);
+    assert_eq!(names(get("/api/v1/organizations?q=REGION&sort=-name").await, "name"), ["Allianz für die Region GmbH"]);
+    assert_problem(app.get("/api/v1/topics?category=marketing").await, StatusCode::BAD_REQUEST).await;
+});

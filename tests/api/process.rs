@@ -77,10 +77,19 @@ struct Server {
 impl Server {
     fn start(log_format: &str) -> (Self, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
+        (Self::spawn(dir.path(), log_format), dir)
+    }
+
+    /// A server on an existing data directory.
+    fn start_in(dir: &std::path::Path) -> (Self, ()) {
+        (Self::spawn(dir, "text"), ())
+    }
+
+    fn spawn(dir: &std::path::Path, log_format: &str) -> Self {
         let mut child = Command::new(BIN)
             .env("BOOTSTRAP_ADMIN_PASSWORD", BOOTSTRAP_PASSWORD)
             .env_remove("DATABASE_URL")
-            .env("DATA_DIR", dir.path())
+            .env("DATA_DIR", dir)
             .env("PORT", "0")
             .env("WORKERS", "1")
             .env("SHUTDOWN_GRACE_SECS", "20")
@@ -112,7 +121,7 @@ impl Server {
             .trim_end_matches('"')
             .parse()
             .unwrap();
-        (server, dir)
+        server
     }
 
     fn wait_for_line(&self, needle: &str) -> String {
@@ -258,6 +267,123 @@ fn no_log_line_contains_a_password_a_hash_or_a_token() {
         ] {
             assert!(!line.contains(secret), "a log line shows a secret: {line}");
         }
+    }
+    server.sigterm();
+    assert!(server.wait_exit(Duration::from_secs(8)).success());
+}
+
+/// Runs a subcommand on the data directory and returns its stdout.
+fn run(dir: &std::path::Path, args: &[&str], envs: &[(&str, &str)], stdin: Option<&str>) -> String {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .env_remove("DATABASE_URL")
+        .env("DATA_DIR", dir)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    let mut child = command.spawn().unwrap();
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn the_bootstrap_commands_create_accounts_that_can_sign_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let created = run(
+        dir.path(),
+        &[
+            "organization",
+            "create",
+            "--name",
+            "IHK Braunschweig",
+            "--kind",
+            "chamber_of_commerce",
+        ],
+        &[],
+        None,
+    );
+    assert!(created.contains("created organization"), "{created}");
+    run(
+        dir.path(),
+        &["user", "create", "--username", "anna", "--role", "editor"],
+        &[],
+        Some("anna-password-123\n"),
+    );
+    run(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--username",
+            "kammer",
+            "--role",
+            "partner",
+            "--organization",
+            "ihk braunschweig",
+        ],
+        &[("BN_PASSWORD", "kammer-password-1")],
+        None,
+    );
+    let client = run(
+        dir.path(),
+        &[
+            "client",
+            "create",
+            "--name",
+            "IHK sync",
+            "--organization",
+            "IHK Braunschweig",
+        ],
+        &[],
+        None,
+    );
+    let value = |key: &str| {
+        client
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{key}=")))
+            .unwrap()
+            .to_owned()
+    };
+    let (client_id, secret) = (value("client_id"), value("client_secret"));
+
+    // A short password and a partner without organization are refused.
+    let short = Command::new(BIN)
+        .args(["user", "create", "--username", "x", "--role", "viewer"])
+        .env("DATA_DIR", dir.path())
+        .env("BN_PASSWORD", "short")
+        .output()
+        .unwrap();
+    assert!(!short.status.success());
+
+    let (mut server, _) = Server::start_in(dir.path());
+    for form in [
+        "grant_type=password&username=anna&password=anna-password-123".to_owned(),
+        "grant_type=password&username=kammer&password=kammer-password-1".to_owned(),
+        format!("grant_type=client_credentials&client_id={client_id}&client_secret={secret}"),
+    ] {
+        let response = server.send(&format!(
+            "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        ));
+        assert!(response.starts_with("HTTP/1.1 200"), "{form}: {response}");
     }
     server.sigterm();
     assert!(server.wait_exit(Duration::from_secs(8)).success());
