@@ -238,6 +238,19 @@ async fn fallback(req: HttpRequest, state: web::Data<ApiState>) -> Result<HttpRe
     )
 }
 
+/// The interactive viewer at `/docs`: Swagger UI, its assets embedded in the binary (no CDN),
+/// reading `/api/v1/openapi.json`. Not an API endpoint, so not in the document.
+fn docs(cfg: &mut web::ServiceConfig) {
+    let spec_url = format!("{API_BASE}/openapi.json");
+    cfg.service(web::redirect("/docs", "/docs/")).service(
+        utoipa_swagger_ui::SwaggerUi::new("/docs/{_:.*}").config(
+            utoipa_swagger_ui::Config::new([spec_url])
+                .display_operation_id(true)
+                .persist_authorization(false),
+        ),
+    );
+}
+
 /// Limits and error answers of actix's extractors, so their failures are problems too.
 fn extractor_config(body_limit: usize) -> (web::JsonConfig, web::PathConfig, web::QueryConfig) {
     let json = web::JsonConfig::default()
@@ -274,5 +287,6 @@ pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState, body_limit: usiz
     routes(&mut utoipa_actix_web::service_config::ServiceConfig::new(
         cfg,
     ));
+    docs(cfg);
     cfg.default_service(web::to(fallback));
 }
