@@ -18,21 +18,25 @@ use crate::models::{clients, login_failures, refresh_tokens, users};
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// `password`, `client_credentials` or `refresh_token`.
-    #[schema(example = "password")]
+    #[schema(example = "password", max_length = 50)]
     pub grant_type: Option<String>,
     /// For `password`.
+    #[schema(max_length = 100)]
     pub username: Option<String>,
     /// For `password`.
-    #[schema(format = Password)]
+    #[schema(format = Password, max_length = 1024)]
     pub password: Option<String>,
     /// For `client_credentials` (or HTTP Basic authentication).
+    #[schema(max_length = 100)]
     pub client_id: Option<String>,
     /// For `client_credentials` (or HTTP Basic authentication).
-    #[schema(format = Password)]
+    #[schema(format = Password, max_length = 200)]
     pub client_secret: Option<String>,
     /// For `refresh_token`.
+    #[schema(max_length = 200)]
     pub refresh_token: Option<String>,
     /// Accepted and ignored: a token carries its subject's role.
+    #[schema(max_length = 1000)]
     pub scope: Option<String>,
 }
 
@@ -40,15 +44,17 @@ pub struct TokenRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// A JWT to send as `Authorization: Bearer <token>`.
+    #[schema(max_length = 4096)]
     pub access_token: String,
     /// Always `Bearer`.
-    #[schema(example = "Bearer")]
+    #[schema(example = "Bearer", max_length = 6)]
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     #[schema(example = 900)]
     pub expires_in: u64,
     /// For people only: use once with `grant_type=refresh_token` for a new pair.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 200)]
     pub refresh_token: Option<String>,
 }
 
@@ -56,8 +62,10 @@ pub struct TokenResponse {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct RevokeRequest {
     /// The refresh token to revoke (with every token of its sign-in).
+    #[schema(max_length = 200)]
     pub token: Option<String>,
     /// Accepted and ignored.
+    #[schema(max_length = 50)]
     pub token_type_hint: Option<String>,
 }
 
@@ -408,13 +416,15 @@ pub async fn revoke_token(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Me {
     /// `user` or `client`.
-    #[schema(example = "user")]
+    #[schema(example = "user", max_length = 6)]
     pub kind: &'static str,
     /// The token's subject: `user:<id>` or `client:<client_id>`.
-    #[schema(example = "user:1")]
+    #[schema(example = "user:1", max_length = 200)]
     pub subject: String,
     /// The username (people) or the client's name (machine clients).
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 200)]
     pub display_name: Option<String>,
     pub role: Role,
     pub organization_id: Option<i64>,
@@ -422,7 +432,10 @@ pub struct Me {
     pub token_expires_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// The caller: who the access token belongs to and what it may do.
+/// The caller.
+///
+/// Who the access token belongs to (a user or a machine client), its role and organization,
+/// and when the token expires.
 #[utoipa::path(
     get, path = "/me", operation_id = "getMe", tag = "auth",
     responses(

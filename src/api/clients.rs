@@ -26,7 +26,7 @@ pub struct ClientView {
     #[schema(read_only)]
     pub id: i64,
     /// The public identifier to send as `client_id`.
-    #[schema(read_only, example = "bnc_3q2o5vQ1pX0")]
+    #[schema(read_only, example = "bnc_3q2o5vQ1pX0", max_length = 40)]
     pub client_id: String,
     pub name: String,
     pub role: Role,
@@ -63,6 +63,7 @@ pub struct CreatedClient {
     #[serde(flatten)]
     pub client: ClientView,
     /// Store it now: it is never shown again.
+    #[schema(max_length = 64)]
     pub client_secret: String,
 }
 
@@ -143,6 +144,8 @@ fn client_response(mut response: actix_web::HttpResponseBuilder, client: Client)
 }
 
 /// List machine clients.
+///
+/// Admins only. Filters by name, role and organization; the secrets are never shown.
 #[utoipa::path(
     get, path = "/clients", operation_id = "listClients", tag = "clients",
     params(ListParams, ClientQuery),
@@ -176,7 +179,10 @@ pub async fn list_clients(
     Ok(HttpResponse::Ok().json(ClientList::from_page(found, sort)))
 }
 
-/// Create a machine client; the answer shows its secret, this once.
+/// Create a machine client.
+///
+/// Admins only. The answer carries `client_id` and `client_secret`: the only time the secret
+/// is shown; only its hash is stored. A `partner` client needs an `organization_id`.
 #[utoipa::path(
     post, path = "/clients", operation_id = "createClient", tag = "clients",
     request_body = ClientInput,
@@ -213,6 +219,8 @@ pub async fn create_client(
 }
 
 /// Read a machine client.
+///
+/// Admins only. The secret is never shown.
 #[utoipa::path(
     get, path = "/clients/{id}", operation_id = "getClient", tag = "clients",
     params(("id" = i64, Path, description = "Client id (the number, not client_id)", minimum = 1)),
@@ -236,7 +244,10 @@ pub async fn get_client(
     Ok(client_response(HttpResponse::Ok(), client))
 }
 
-/// Update a machine client with a JSON Merge Patch (name, role, organization, disabled).
+/// Update a machine client.
+///
+/// Admins only; a JSON Merge Patch of name, role, organization or disabled. A disabled client
+/// gets no new token; tokens already issued run out within their lifetime.
 #[utoipa::path(
     patch, path = "/clients/{id}", operation_id = "updateClient", tag = "clients",
     params(
@@ -287,6 +298,8 @@ pub async fn update_client(
 }
 
 /// Delete a machine client.
+///
+/// Admins only. Tokens already issued run out within their lifetime.
 #[utoipa::path(
     delete, path = "/clients/{id}", operation_id = "deleteClient", tag = "clients",
     params(

@@ -10,7 +10,7 @@ use validator::Validate;
 use crate::api::body::not_blank;
 use crate::api::error::ApiError;
 use crate::api::paging::{SortField, list_response};
-use crate::api::relations::{IdCheck, ensure_unreferenced, id_set};
+use crate::api::relations::{IdCheck, ensure_unreferenced, id_array, id_set};
 use crate::api::resource::{Resource, resource_endpoints};
 use crate::auth::{Caller, Role};
 use crate::db::DbConnection;
@@ -46,8 +46,10 @@ pub struct CompanyView {
     pub email: Option<String>,
     pub phone: Option<String>,
     /// Topics the company works on.
+    #[schema(max_items = 1000)]
     pub topic_ids: Vec<i64>,
     /// Projects it takes part in.
+    #[schema(max_items = 1000)]
     pub project_ids: Vec<i64>,
     #[schema(read_only)]
     pub created_at: DateTime<Utc>,
@@ -115,7 +117,7 @@ pub struct CompanyInput {
     #[schema(max_length = 300)]
     pub street: Option<String>,
     #[validate(custom(function = "values::postal_code"))]
-    #[schema(pattern = "^[0-9]{5}$")]
+    #[schema(pattern = "^[0-9]{5}$", max_length = 5)]
     pub postal_code: Option<String>,
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
     #[schema(max_length = 200)]
@@ -132,15 +134,22 @@ pub struct CompanyInput {
     )]
     #[schema(format = "uri", max_length = 2000)]
     pub website: Option<String>,
-    #[validate(email(message = "must be an e-mail address"))]
-    #[schema(format = Email)]
+    #[validate(
+        email(message = "must be an e-mail address"),
+        length(max = 254, message = "must be at most 254 characters")
+    )]
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     #[validate(length(max = 50, message = "must be at most 50 characters"))]
     #[schema(max_length = 50)]
     pub phone: Option<String>,
     /// Topic ids (a set).
+    #[validate(custom(function = "id_array"))]
+    #[schema(max_items = 1000)]
     pub topic_ids: Option<Vec<i64>>,
     /// Project ids (a set).
+    #[validate(custom(function = "id_array"))]
+    #[schema(max_items = 1000)]
     pub project_ids: Option<Vec<i64>>,
 }
 
@@ -156,7 +165,7 @@ pub struct CompanyPatch {
     #[schema(nullable = false, minimum = 1)]
     region_id: Option<i64>,
     street: Option<String>,
-    #[schema(pattern = "^[0-9]{5}$")]
+    #[schema(pattern = "^[0-9]{5}$", max_length = 5)]
     postal_code: Option<String>,
     city: Option<String>,
     #[schema(minimum = 0)]
@@ -165,10 +174,12 @@ pub struct CompanyPatch {
     apprentice_count: Option<i64>,
     #[schema(format = "uri")]
     website: Option<String>,
-    #[schema(format = Email)]
+    #[schema(format = Email, max_length = 254)]
     email: Option<String>,
     phone: Option<String>,
+    #[schema(max_items = 1000)]
     topic_ids: Option<Vec<i64>>,
+    #[schema(max_items = 1000)]
     project_ids: Option<Vec<i64>>,
 }
 

@@ -99,32 +99,34 @@ impl std::fmt::Display for OAuthError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OAuthErrorBody {
     pub error: OAuthError,
+    #[schema(max_length = 500)]
     pub error_description: String,
     /// The request id, as in the `X-Request-Id` header.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128)]
     pub request_id: Option<String>,
 }
 
 /// One invalid field of a request body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct FieldError {
-    /// The field's name (a JSON pointer-like dotted path for nested fields).
-    #[schema(example = "name")]
+    /// The field's name (a dotted path with indexes for nested fields: `funding[0].role`).
+    #[schema(example = "name", max_length = 200)]
     pub field: String,
     /// A machine-readable reason: `required`, `length`, `type`, `unknown_field`, `read_only`, …
-    #[schema(example = "required")]
+    #[schema(example = "required", max_length = 50)]
     pub code: String,
     /// A human-readable explanation.
-    #[schema(example = "name is required")]
+    #[schema(example = "name is required", max_length = 500)]
     pub message: String,
 }
 
 impl FieldError {
     pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
         Self {
-            field: field.into(),
+            field: truncate(field.into(), 200),
             code: code.to_owned(),
-            message: message.into(),
+            message: truncate(message.into(), 500),
         }
     }
 }
@@ -133,26 +135,31 @@ impl FieldError {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Problem {
     /// A URI naming the kind of problem.
-    #[schema(example = "urn:betriebsnachbarschaften:problem:not-found")]
+    #[schema(
+        example = "urn:betriebsnachbarschaften:problem:not-found",
+        max_length = 100
+    )]
     pub r#type: String,
     /// The status's short, stable summary.
-    #[schema(example = "Not Found")]
+    #[schema(example = "Not Found", max_length = 100)]
     pub title: String,
     /// The HTTP status code.
     #[schema(example = 404)]
     pub status: u16,
     /// What went wrong with this request.
-    #[schema(example = "region 42 does not exist")]
+    #[schema(example = "region 42 does not exist", max_length = 2000)]
     pub detail: String,
     /// The path of the request.
-    #[schema(example = "/api/v1/regions/42")]
+    #[schema(example = "/api/v1/regions/42", max_length = 2048)]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub instance: Option<String>,
     /// The request id, as in the `X-Request-Id` header and the logs.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 128)]
     pub request_id: Option<String>,
     /// For 422: each invalid field.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(max_items = 100)]
     pub errors: Option<Vec<FieldError>>,
 }
 
@@ -202,7 +209,7 @@ impl ApiError {
             r#type: format!("urn:betriebsnachbarschaften:problem:{slug}"),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
-            detail,
+            detail: truncate(detail, 2000),
             instance: None,
             request_id: None,
             errors: match self {
@@ -224,7 +231,7 @@ impl ApiError {
                 });
         }
         let mut problem = self.problem();
-        problem.instance = instance.map(str::to_owned);
+        problem.instance = instance.map(|path| truncate(path.to_owned(), 2048));
         problem.request_id = request_id.map(str::to_owned);
         let mut response = HttpResponse::build(self.status_code());
         response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
@@ -255,6 +262,18 @@ impl ApiError {
             Err(_) => response.finish(),
         }
     }
+}
+
+/// Cuts text to at most `max` bytes at a character boundary (the documented maxLength).
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
 }
 
 fn status_slug(status: StatusCode) -> &'static str {

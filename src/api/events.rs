@@ -10,7 +10,7 @@ use validator::Validate;
 use crate::api::body::not_blank;
 use crate::api::error::ApiError;
 use crate::api::paging::{SortField, list_response};
-use crate::api::relations::{IdCheck, id_set};
+use crate::api::relations::{IdCheck, id_array, id_set};
 use crate::api::resource::{Resource, resource_endpoints};
 use crate::auth::{Caller, Role};
 use crate::db::DbConnection;
@@ -40,10 +40,13 @@ pub struct EventView {
     pub ends_at: Option<DateTime<Utc>>,
     pub location: Option<String>,
     pub format: Option<EventFormat>,
+    #[schema(max_items = 1000)]
     pub topic_ids: Vec<i64>,
     /// Contributing organizations (e.g. a chamber presenting its offers).
+    #[schema(max_items = 1000)]
     pub organization_ids: Vec<i64>,
     /// Participating companies.
+    #[schema(max_items = 1000)]
     pub company_ids: Vec<i64>,
     pub notes: Option<String>,
     #[schema(read_only)]
@@ -109,10 +112,16 @@ pub struct EventInput {
     pub location: Option<String>,
     pub format: Option<EventFormat>,
     /// Topic ids (a set).
+    #[validate(custom(function = "id_array"))]
+    #[schema(max_items = 1000)]
     pub topic_ids: Option<Vec<i64>>,
     /// Organization ids (a set).
+    #[validate(custom(function = "id_array"))]
+    #[schema(max_items = 1000)]
     pub organization_ids: Option<Vec<i64>>,
     /// Company ids (a set).
+    #[validate(custom(function = "id_array"))]
+    #[schema(max_items = 1000)]
     pub company_ids: Option<Vec<i64>>,
     #[validate(length(max = 10000, message = "must be at most 10000 characters"))]
     #[schema(max_length = 10000)]
@@ -135,8 +144,11 @@ pub struct EventPatch {
     ends_at: Option<DateTime<Utc>>,
     location: Option<String>,
     format: Option<EventFormat>,
+    #[schema(max_items = 1000)]
     topic_ids: Option<Vec<i64>>,
+    #[schema(max_items = 1000)]
     organization_ids: Option<Vec<i64>>,
+    #[schema(max_items = 1000)]
     company_ids: Option<Vec<i64>>,
     notes: Option<String>,
 }

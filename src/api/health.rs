@@ -13,11 +13,13 @@ use crate::db::Db;
 #[derive(Debug, Serialize, ToSchema)]
 pub struct HealthStatus {
     /// Always `ok`.
-    #[schema(example = "ok")]
+    #[schema(example = "ok", max_length = 2)]
     pub status: &'static str,
 }
 
-/// Liveness: answers 200 while the process runs.
+/// Liveness.
+///
+/// Answers 200 while the process runs; needs no token.
 #[utoipa::path(
     get, path = "/health/live", operation_id = "getLiveness", tag = "health",
     responses((status = 200, description = "The process runs", body = HealthStatus))
@@ -27,7 +29,10 @@ pub async fn live() -> HttpResponse {
     HttpResponse::Ok().json(HealthStatus { status: "ok" })
 }
 
-/// Readiness: 200 when the database answers and every migration is applied, else 503.
+/// Readiness.
+///
+/// Answers 200 when the database answers and every migration is applied, else 503; needs no
+/// token.
 #[utoipa::path(
     get, path = "/health/ready", operation_id = "getReadiness", tag = "health",
     responses(

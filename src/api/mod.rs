@@ -44,7 +44,7 @@ pub const API_BASE: &str = "/api/v1";
         contact(name = "Betriebsnachbarschaften API team"),
         license(name = "MIT OR Apache-2.0", identifier = "MIT OR Apache-2.0"),
     ),
-    servers((url = "http://127.0.0.1:8080", description = "Local default (cargo run --release)")),
+    servers((url = "/", description = "The server that serves this document")),
     tags(
         (name = "auth", description = "Tokens (OAuth2-shaped) and the caller"),
         (name = "regions", description = "Project regions (Projekträume)"),
@@ -80,17 +80,25 @@ impl utoipa::Modify for SecuritySchemes {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("An access token from POST /api/v1/auth/token"))
+                    .description(Some(
+                        "An access token from POST /api/v1/auth/token: an EdDSA JWT that lives 15 \
+                         minutes by default. Issued and verified as RFC8725 recommends: one pinned \
+                         algorithm, key ids, and checked iss, aud, exp and nbf.",
+                    ))
                     .build(),
             ),
         );
         let token_url = format!("{API_BASE}/auth/token");
         components.add_security_scheme(
             "oauth2",
-            SecurityScheme::OAuth2(OAuth2::new([
-                Flow::Password(Password::new(token_url.clone(), Scopes::new())),
+            SecurityScheme::OAuth2(OAuth2::with_description([
+                Flow::Password(Password::with_refresh_url(token_url.clone(), Scopes::new(), token_url.clone())),
                 Flow::ClientCredentials(ClientCredentials::new(token_url, Scopes::new())),
-            ])),
+            ],
+            "OAuth2 flows at our token endpoint. Access tokens are EdDSA JWTs (RFC8725 practices: \
+             pinned algorithm, key ids, checked iss, aud, exp and nbf) that live 15 minutes by \
+             default; people also get rotating refresh tokens.",
+            )),
         );
     }
 }
@@ -114,8 +122,9 @@ fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
     );
 }
 
-/// The OpenAPI document of this service, as collected from the handlers.
-pub fn openapi() -> OpenApi {
+/// The OpenAPI document of this service, as collected from the handlers and completed by the
+/// passes below, as JSON (what is served, printed and committed).
+pub fn openapi() -> serde_json::Value {
     let (_, mut doc) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
@@ -123,7 +132,160 @@ pub fn openapi() -> OpenApi {
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     document_authentication(&mut doc);
-    doc
+    document_failures(&mut doc);
+    document_limits(doc)
+}
+
+/// States the limits the service enforces where the schemas can't say them themselves:
+/// a view's text fields are as long as the writable field they show (copied from the input
+/// schema of the same resource), every list parameter is at most `MAX_PARAM_LEN` long (the
+/// parser refuses longer ones), and integers are non-negative 64-bit values.
+fn document_limits(doc: OpenApi) -> serde_json::Value {
+    use serde_json::Value;
+    let mut json = serde_json::to_value(&doc).unwrap_or_default();
+
+    // Views: copy maxLength from the input schema's property of the same name.
+    let schemas = json["components"]["schemas"].clone();
+    if let Some(all) = json["components"]["schemas"].as_object_mut() {
+        for (name, schema) in all.iter_mut() {
+            let Some(resource) = name
+                .strip_suffix("View")
+                .or_else(|| name.strip_suffix("Patch"))
+            else {
+                continue;
+            };
+            let input = &schemas[format!("{resource}Input")]["properties"];
+            let Some(properties) = schema["properties"].as_object_mut() else {
+                continue;
+            };
+            for (field, property) in properties.iter_mut() {
+                if let Some(max) = input[field].get("maxLength")
+                    && property.get("maxLength").is_none()
+                {
+                    property["maxLength"] = max.clone();
+                }
+            }
+        }
+    }
+    fn walk(value: &mut Value, in_parameter: bool) {
+        match value {
+            Value::Object(map) => {
+                let is_parameter = map.contains_key("in") && map.contains_key("schema");
+                let kind = map.get("type").cloned();
+                let types: Vec<&str> = match &kind {
+                    Some(Value::String(t)) => vec![t.as_str()],
+                    Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
+                    _ => Vec::new(),
+                };
+                if types.contains(&"integer") {
+                    map.entry("minimum").or_insert(Value::from(0));
+                    map.entry("maximum").or_insert(Value::from(i64::MAX));
+                }
+                let bounded = ["maxLength", "enum", "const"]
+                    .iter()
+                    .any(|k| map.contains_key(*k));
+                if types.contains(&"string") && !bounded {
+                    // RFC 3339 with microseconds: 2022-03-28T14:00:00.123456+00:00 is 32.
+                    if map.get("format").and_then(Value::as_str) == Some("date-time") {
+                        map.insert("maxLength".into(), Value::from(35));
+                    } else if map.get("format").and_then(Value::as_str) == Some("date") {
+                        map.insert("maxLength".into(), Value::from(10));
+                    } else if in_parameter {
+                        map.insert("maxLength".into(), Value::from(paging::MAX_PARAM_LEN));
+                    }
+                }
+                // Response headers: a quoted version, a URL of ours, a small number.
+                if let Some(Value::Object(headers)) = map.get_mut("headers") {
+                    for (name, header) in headers.iter_mut() {
+                        let max = if name.eq_ignore_ascii_case("etag") {
+                            22
+                        } else {
+                            200
+                        };
+                        if header["schema"]["type"] == "string" {
+                            header["schema"]["maxLength"] = Value::from(max);
+                        }
+                    }
+                }
+                for child in map.values_mut() {
+                    walk(child, in_parameter || is_parameter);
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, in_parameter)),
+            _ => {}
+        }
+    }
+    walk(&mut json, false);
+    // Public operations say explicitly that they need no credentials: an empty requirement.
+    if let Some(paths) = json["paths"].as_object_mut() {
+        for (path, item) in paths.iter_mut() {
+            let public = path
+                .strip_prefix(API_BASE)
+                .is_none_or(|rest| PUBLIC_PATHS.contains(&rest));
+            for operation in item
+                .as_object_mut()
+                .into_iter()
+                .flat_map(|m| m.values_mut())
+            {
+                if public && operation.is_object() {
+                    operation["security"] = serde_json::json!([{}]);
+                }
+            }
+        }
+    }
+    json
+}
+
+/// Every operation can fail with 500 (a bug; the body is opaque) and, where it needs the
+/// database, with 503.
+fn document_failures(doc: &mut OpenApi) {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    let problem = |description: &str| -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                error::PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+            .into()
+    };
+    for (path, item) in doc.paths.paths.iter_mut() {
+        let uses_database = path != "/health/live" && path != &format!("{API_BASE}/openapi.json");
+        for operation in [
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let takes_input = operation.request_body.is_some()
+                || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let responses = &mut operation.responses.responses;
+            if takes_input && !responses.contains_key("422") {
+                responses.entry("400".into()).or_insert_with(|| {
+                    problem("A malformed parameter, header or body (the detail names it)")
+                });
+            }
+            responses.entry("500".into()).or_insert_with(|| {
+                problem("An unexpected failure; the request id identifies it in the logs")
+            });
+            if uses_database {
+                responses
+                    .entry("503".into())
+                    .or_insert_with(|| problem("The database is unavailable; retry shortly"));
+            }
+        }
+    }
+    for server in doc.servers.iter_mut().flatten() {
+        let extensions = server.extensions.get_or_insert_with(Default::default);
+        extensions.insert("x-internal".into(), serde_json::Value::Bool(false));
+    }
 }
 
 /// Endpoints under the API base that answer without a token.
@@ -188,21 +350,16 @@ pub struct ApiState {
 impl ApiState {
     pub fn new() -> anyhow::Result<Self> {
         let doc = openapi();
-        let routes = doc
-            .paths
-            .paths
-            .iter()
+        let routes = doc["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
             .map(|(path, item)| {
-                let mut methods: Vec<Method> = [
-                    (item.get.is_some(), Method::GET),
-                    (item.post.is_some(), Method::POST),
-                    (item.put.is_some(), Method::PUT),
-                    (item.patch.is_some(), Method::PATCH),
-                    (item.delete.is_some(), Method::DELETE),
-                ]
-                .into_iter()
-                .filter_map(|(present, method)| present.then_some(method))
-                .collect();
+                let mut methods: Vec<Method> = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+                    .into_iter()
+                    .filter(|m| item.get(m.to_ascii_lowercase()).is_some())
+                    .filter_map(|m| Method::from_bytes(m.as_bytes()).ok())
+                    .collect();
                 methods.sort_by(|a, b| a.as_str().cmp(b.as_str()));
                 (ResourceDef::new(path.as_str()), methods)
             })
@@ -214,7 +371,9 @@ impl ApiState {
     }
 }
 
-/// The OpenAPI 3.1 document of this API.
+/// The OpenAPI document.
+///
+/// This API's OpenAPI 3.1 document, generated from the handlers; needs no token.
 #[utoipa::path(
     get, path = "/openapi.json", operation_id = "getOpenApi", tag = "meta",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object))

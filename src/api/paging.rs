@@ -13,6 +13,10 @@ use utoipa::IntoParams;
 use crate::api::error::ApiError;
 use crate::models::page::{Keyset, PageRequest, Sort};
 
+/// The longest value any list parameter takes. The longest legitimate one is a cursor after a
+/// record whose sort key is a 300-character name: at most ~1.7 kB of base64.
+pub const MAX_PARAM_LEN: usize = 2048;
+
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
@@ -115,7 +119,12 @@ fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
 fn reject_unknown<F: DeserializeOwned>(query: &str) -> Result<(), ApiError> {
     let shared = serde_aux::serde_introspection::serde_introspect::<ListParams>();
     let own = serde_aux::serde_introspection::serde_introspect::<F>();
-    for (name, _) in form_urlencoded_parse(query) {
+    for (name, value) in form_urlencoded_parse(query) {
+        if value.len() > MAX_PARAM_LEN {
+            return Err(ApiError::bad_request(format!(
+                "query parameter {name} is longer than {MAX_PARAM_LEN} bytes"
+            )));
+        }
         if !shared.contains(&name.as_ref()) && !own.contains(&name.as_ref()) {
             let mut known: Vec<&str> = shared.iter().chain(own.iter()).copied().collect();
             known.sort_unstable();
@@ -191,8 +200,10 @@ macro_rules! list_response {
         #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
         pub struct $name {
             /// The records of this page.
+            #[schema(max_items = 200)]
             pub items: Vec<$item>,
             /// Pass as `cursor` to get the next page; `null` on the last page.
+            #[schema(max_length = 2048)]
             pub next_cursor: Option<String>,
             /// All matching records, when asked with `with_total=true`.
             #[serde(skip_serializing_if = "Option::is_none")]

@@ -9,7 +9,7 @@ use validator::Validate;
 use crate::api::body::not_blank;
 use crate::api::error::{ApiError, FieldError};
 use crate::api::paging::{SortField, list_response};
-use crate::api::relations::{IdCheck, ensure_unreferenced, id_set};
+use crate::api::relations::{IdCheck, ensure_unreferenced, id_array, id_set};
 use crate::api::resource::{Resource, resource_endpoints};
 use crate::db::DbConnection;
 use crate::domain::values::{FundingRole, ProjectStatus};
@@ -48,8 +48,11 @@ pub struct ProjectView {
     pub status: ProjectStatus,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
+    #[schema(max_items = 1000)]
     pub region_ids: Vec<i64>,
+    #[schema(max_items = 1000)]
     pub topic_ids: Vec<i64>,
+    #[schema(max_items = 1000)]
     pub funding: Vec<Funding>,
     #[schema(read_only)]
     pub created_at: DateTime<Utc>,
@@ -122,11 +125,16 @@ pub struct ProjectInput {
     /// Not before `start_date`.
     pub end_date: Option<NaiveDate>,
     /// Region ids (a set: order and repeats don't matter).
+    #[validate(custom(function = "id_array"))]
+    #[schema(max_items = 1000)]
     pub region_ids: Option<Vec<i64>>,
     /// Topic ids (a set).
+    #[validate(custom(function = "id_array"))]
+    #[schema(max_items = 1000)]
     pub topic_ids: Option<Vec<i64>>,
     /// Funding lines; each funding source at most once per role.
-    #[validate(nested)]
+    #[validate(nested, length(max = 1000, message = "must have at most 1000 lines"))]
+    #[schema(max_items = 1000)]
     pub funding: Option<Vec<Funding>>,
 }
 
@@ -143,8 +151,11 @@ pub struct ProjectPatch {
     status: Option<ProjectStatus>,
     start_date: Option<NaiveDate>,
     end_date: Option<NaiveDate>,
+    #[schema(max_items = 1000)]
     region_ids: Option<Vec<i64>>,
+    #[schema(max_items = 1000)]
     topic_ids: Option<Vec<i64>>,
+    #[schema(max_items = 1000)]
     funding: Option<Vec<Funding>>,
 }
 

@@ -6,6 +6,25 @@ use std::fmt::Display;
 use crate::api::error::{ApiError, FieldError};
 use crate::db::DbConnection;
 
+/// The most ids one array may name.
+pub const MAX_IDS: usize = 1000;
+
+/// For `#[validate(custom(function = "id_array"))]`: at most `MAX_IDS` ids, each ≥ 1.
+pub fn id_array(ids: &[i64]) -> Result<(), validator::ValidationError> {
+    let error = |message: &'static str| {
+        let mut e = validator::ValidationError::new("range");
+        e.message = Some(message.into());
+        Err(e)
+    };
+    if ids.len() > MAX_IDS {
+        return error("must name at most 1000 ids");
+    }
+    if ids.iter().any(|id| *id < 1) {
+        return error("ids are positive integers");
+    }
+    Ok(())
+}
+
 /// An id array as a set: sorted, without repeats (`null` or absent is empty).
 pub fn id_set(ids: Option<Vec<i64>>) -> Vec<i64> {
     let mut ids = ids.unwrap_or_default();

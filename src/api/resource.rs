@@ -291,6 +291,7 @@ macro_rules! resource_endpoints {
         #[utoipa::path(
             get, path = $collection, operation_id = $list_op, tag = $tag,
             summary = concat!("List ", $plural),
+            description = "One page at a time (keyset: follow next_cursor), filtered by the parameters given (all must hold), sorted by sort. Every role may read.",
             params($crate::api::paging::ListParams, $query),
             responses(
                 (status = 200, description = concat!("One page of ", $plural), body = $list),
@@ -310,6 +311,7 @@ macro_rules! resource_endpoints {
         #[utoipa::path(
             post, path = $collection, operation_id = $create_op, tag = $tag,
             summary = concat!("Create a ", $singular),
+            description = "Answers 201 with the record, its URL in Location and its version in ETag. Unknown or read-only fields, and ids of records that do not exist, answer 422 naming each field.",
             request_body = $input,
             responses(
                 (status = 201, description = "Created", body = $view, headers(
@@ -333,6 +335,7 @@ macro_rules! resource_endpoints {
         #[utoipa::path(
             get, path = $item, operation_id = $get_op, tag = $tag,
             summary = concat!("Read a ", $singular),
+            description = "Answers the record with its version as ETag; with If-None-Match naming that ETag, 304 without a body.",
             params(
                 ("id" = i64, Path, description = "The record's id", minimum = 1),
                 ("If-None-Match" = Option<String>, Header, description = "An ETag; answers 304 while it is current"),
@@ -419,6 +422,7 @@ macro_rules! resource_endpoints {
         #[utoipa::path(
             delete, path = $item, operation_id = $delete_op, tag = $tag,
             summary = concat!("Delete a ", $singular),
+            description = "Answers 204. A record that others still reference is not deleted: 409 says what references it.",
             params(
                 ("id" = i64, Path, description = "The record's id", minimum = 1),
                 ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on; 412 when stale"),

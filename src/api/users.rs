@@ -62,9 +62,13 @@ pub struct UserInput {
     /// Required for the `partner` role.
     pub organization_id: Option<i64>,
     #[validate(length(max = 200, message = "must be at most 200 characters"))]
+    #[schema(max_length = 200)]
     pub display_name: Option<String>,
-    #[validate(email(message = "must be an e-mail address"))]
-    #[schema(format = Email)]
+    #[validate(
+        email(message = "must be an e-mail address"),
+        length(max = 254, message = "must be at most 254 characters")
+    )]
+    #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
     /// Default `false`.
     #[schema(nullable = false)]
@@ -183,6 +187,8 @@ impl From<User> for UserView {
 }
 
 /// List users.
+///
+/// Admins only. Filters by username, role and organization; passwords are never shown.
 #[utoipa::path(
     get, path = "/users", operation_id = "listUsers", tag = "users",
     params(ListParams, UserQuery),
@@ -217,6 +223,9 @@ pub async fn list_users(
 }
 
 /// Create a user.
+///
+/// Admins only. The password (at least 12 characters) is stored as an argon2id hash and never
+/// shown; a `partner` needs an `organization_id`.
 #[utoipa::path(
     post, path = "/users", operation_id = "createUser", tag = "users",
     request_body = UserInput,
@@ -266,6 +275,8 @@ pub async fn create_user(
 }
 
 /// Read a user.
+///
+/// Admins only. The password is never shown.
 #[utoipa::path(
     get, path = "/users/{id}", operation_id = "getUser", tag = "users",
     params(("id" = i64, Path, description = "User id", minimum = 1)),
@@ -370,7 +381,9 @@ pub async fn update_user(
     user_response(HttpResponse::Ok(), user)
 }
 
-/// Delete a user (and end all of the user's sign-ins).
+/// Delete a user.
+///
+/// Admins only; ends all of the user's sign-ins. Admins can't delete themselves.
 #[utoipa::path(
     delete, path = "/users/{id}", operation_id = "deleteUser", tag = "users",
     params(

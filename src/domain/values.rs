@@ -8,9 +8,11 @@ use std::str::FromStr;
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
+        // `rename_all` (not a rename per variant): utoipa reads it for the schema's enum values.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
         pub enum $name {
-            $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
+            $($(#[$vdoc])* $variant),+
         }
 
         impl $name {
@@ -180,10 +182,40 @@ mod tests {
         assert!(web_url("not a url").is_err());
     }
 
-    #[test]
-    fn enums_round_trip_their_names() {
-        for kind in EventKind::ALL {
-            assert_eq!(kind.as_str().parse::<EventKind>().unwrap(), *kind);
+    /// The wire name (serde), the stored name (`as_str`) and the documented name (the
+    /// OpenAPI schema) of every value are one and the same.
+    fn names_agree<T>(all: &[T], as_str: fn(T) -> &'static str)
+    where
+        T: Copy
+            + serde::Serialize
+            + std::str::FromStr
+            + PartialEq
+            + std::fmt::Debug
+            + utoipa::PartialSchema,
+    {
+        let schema = serde_json::to_value(T::schema()).unwrap();
+        let documented: Vec<String> = schema["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        let names: Vec<String> = all.iter().map(|v| as_str(*v).to_owned()).collect();
+        assert_eq!(documented, names);
+        for value in all {
+            assert_eq!(serde_json::to_value(value).unwrap(), as_str(*value));
+            assert!(as_str(*value).parse::<T>().ok() == Some(*value));
         }
+    }
+
+    #[test]
+    fn enum_names_agree_on_the_wire_in_storage_and_in_the_document() {
+        names_agree(TopicCategory::ALL, TopicCategory::as_str);
+        names_agree(FundingKind::ALL, FundingKind::as_str);
+        names_agree(OrganizationKind::ALL, OrganizationKind::as_str);
+        names_agree(ProjectStatus::ALL, ProjectStatus::as_str);
+        names_agree(FundingRole::ALL, FundingRole::as_str);
+        names_agree(EventKind::ALL, EventKind::as_str);
+        names_agree(EventFormat::ALL, EventFormat::as_str);
     }
 }
