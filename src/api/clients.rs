@@ -12,7 +12,7 @@ use validator::Validate;
 use crate::api::body::{self, not_blank};
 use crate::api::conditional::{IfMatch, etag};
 use crate::api::error::{ApiError, Problem};
-use crate::api::paging::{ListParams, ListQuery, SortField, list_response};
+use crate::api::paging::{ListParams, ListQuery, SortField, filter_id, list_response};
 use crate::api::users::check_organization;
 use crate::auth::secrets::{random_token, token_hash};
 use crate::auth::{Caller, Role};
@@ -120,7 +120,7 @@ pub struct ClientQuery {
     /// Case-insensitive substring of the name.
     pub q: Option<String>,
     pub role: Option<Role>,
-    pub organization_id: Option<i64>,
+    pub organization_id: Option<u64>,
 }
 
 impl SortField for ClientSort {
@@ -169,7 +169,7 @@ pub async fn list_clients(
     let filter = ClientFilter {
         q: filter.q,
         role: filter.role.map(|r| r.as_str().to_owned()),
-        organization_id: filter.organization_id,
+        organization_id: filter_id(filter.organization_id),
         updated_since,
     };
     let sort = page.sort;
@@ -252,7 +252,7 @@ pub async fn get_client(
     patch, path = "/clients/{id}", operation_id = "updateClient", tag = "clients",
     params(
         ("id" = i64, Path, description = "Client id", minimum = 1),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when stale"),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
     ),
     request_body(content = ClientInput, content_type = "application/merge-patch+json"),
     responses(
@@ -304,7 +304,7 @@ pub async fn update_client(
     delete, path = "/clients/{id}", operation_id = "deleteClient", tag = "clients",
     params(
         ("id" = i64, Path, description = "Client id", minimum = 1),
-        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on; 412 when stale"),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
     ),
     responses(
         (status = 204, description = "Deleted"),

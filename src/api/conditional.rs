@@ -6,6 +6,25 @@ use actix_web::{FromRequest, HttpRequest, HttpResponse};
 
 use crate::api::error::ApiError;
 
+/// The longest conditional header accepted (a list of ETags far longer than any client needs).
+pub const MAX_HEADER_LEN: usize = 2048;
+
+/// Refuses an over-long `If-Match`/`If-None-Match` instead of parsing it.
+pub fn check_conditional_headers(req: &HttpRequest) -> Result<(), ApiError> {
+    for name in [header::IF_MATCH, header::IF_NONE_MATCH] {
+        if req
+            .headers()
+            .get(&name)
+            .is_some_and(|v| v.len() > MAX_HEADER_LEN)
+        {
+            return Err(ApiError::bad_request(format!(
+                "{name} is longer than {MAX_HEADER_LEN} bytes"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The strong ETag of a version: `"3"`.
 pub fn etag(version: i64) -> EntityTag {
     EntityTag::new_strong(version.to_string())
@@ -26,6 +45,7 @@ impl FromRequest for IfMatch {
 }
 
 fn parse_if_match(req: &HttpRequest) -> Result<IfMatch, ApiError> {
+    check_conditional_headers(req)?;
     if !req.headers().contains_key(header::IF_MATCH) {
         return Ok(IfMatch(None));
     }

@@ -212,8 +212,9 @@ impl ApiError {
             detail: truncate(detail, 2000),
             instance: None,
             request_id: None,
+            // At most 100 entries (the documented maxItems); the detail names every field.
             errors: match self {
-                Self::Validation(errors) => Some(errors.clone()),
+                Self::Validation(errors) => Some(errors.iter().take(100).cloned().collect()),
                 _ => None,
             },
         }

@@ -216,6 +216,27 @@ fn document_limits(doc: OpenApi) -> serde_json::Value {
         }
     }
     walk(&mut json, false);
+    // Request bodies with unknown fields are refused (422 naming them): say so.
+    if let Some(all) = json["components"]["schemas"].as_object_mut() {
+        for (name, schema) in all.iter_mut() {
+            if name.ends_with("Input") || name.ends_with("Patch") || name == "Funding" {
+                schema["additionalProperties"] = Value::Bool(false);
+            }
+        }
+    }
+    // Each list's `sort` takes its resource's fields, ascending or descending.
+    for (collection, fields) in sort_fields() {
+        let parameters = &mut json["paths"][format!("{API_BASE}{collection}")]["get"]["parameters"];
+        for parameter in parameters.as_array_mut().into_iter().flatten() {
+            if parameter["name"] == "sort" {
+                let values: Vec<Value> = fields
+                    .iter()
+                    .flat_map(|f| [Value::from(*f), Value::from(format!("-{f}"))])
+                    .collect();
+                parameter["schema"] = serde_json::json!({"type": "string", "enum": values});
+            }
+        }
+    }
     // Public operations say explicitly that they need no credentials: an empty requirement.
     if let Some(paths) = json["paths"].as_object_mut() {
         for (path, item) in paths.iter_mut() {
@@ -234,6 +255,34 @@ fn document_limits(doc: OpenApi) -> serde_json::Value {
         }
     }
     json
+}
+
+/// The sortable fields of every list, by collection path.
+fn sort_fields() -> Vec<(&'static str, Vec<&'static str>)> {
+    use paging::SortField;
+    fn names<S: SortField>() -> Vec<&'static str> {
+        S::FIELDS.iter().map(|(name, _)| *name).collect()
+    }
+    vec![
+        ("/regions", names::<crate::models::regions::RegionSort>()),
+        ("/topics", names::<crate::models::topics::TopicSort>()),
+        (
+            "/funding-sources",
+            names::<crate::models::funding_sources::FundingSourceSort>(),
+        ),
+        (
+            "/organizations",
+            names::<crate::models::organizations::OrganizationSort>(),
+        ),
+        ("/projects", names::<crate::models::projects::ProjectSort>()),
+        (
+            "/companies",
+            names::<crate::models::companies::CompanySort>(),
+        ),
+        ("/events", names::<crate::models::events::EventSort>()),
+        ("/users", names::<crate::models::users::UserSort>()),
+        ("/clients", names::<crate::models::clients::ClientSort>()),
+    ]
 }
 
 /// Every operation can fail with 500 (a bug; the body is opaque) and, where it needs the
@@ -267,7 +316,15 @@ fn document_failures(doc: &mut OpenApi) {
             let takes_input = operation.request_body.is_some()
                 || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
             let responses = &mut operation.responses.responses;
-            if takes_input && !responses.contains_key("422") {
+            if operation.request_body.is_some() {
+                responses
+                    .entry("413".into())
+                    .or_insert_with(|| problem("The body is larger than the configured limit"));
+                responses.entry("415".into()).or_insert_with(|| {
+                    problem("The body is not in a media type this operation reads")
+                });
+            }
+            if takes_input {
                 responses.entry("400".into()).or_insert_with(|| {
                     problem("A malformed parameter, header or body (the detail names it)")
                 });

@@ -20,6 +20,12 @@ pub const MAX_PARAM_LEN: usize = 2048;
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
+/// An id or count from a filter parameter (declared unsigned, so a negative one is refused
+/// with 400); beyond the i64 range it matches nothing.
+pub fn filter_id(value: Option<u64>) -> Option<i64> {
+    value.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+}
+
 /// The sortable fields of one resource, by their wire names.
 pub trait SortField: Copy + PartialEq + 'static {
     /// Every field with its name, the first being the default sort.

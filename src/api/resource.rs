@@ -13,7 +13,7 @@ use serde::de::DeserializeOwned;
 use validator::Validate;
 
 use crate::api::body;
-use crate::api::conditional::{IfMatch, etag, not_modified};
+use crate::api::conditional::{IfMatch, check_conditional_headers, etag, not_modified};
 use crate::api::error::ApiError;
 use crate::api::paging::{ListQuery, SortField, encode_cursor};
 use crate::auth::{Caller, Role};
@@ -180,6 +180,7 @@ pub async fn read<R: Resource>(
     req: HttpRequest,
     id: R::Id,
 ) -> Result<HttpResponse, ApiError> {
+    check_conditional_headers(&req)?;
     let record = db
         .run(move |conn| R::find(conn, id))
         .await?
@@ -365,7 +366,7 @@ macro_rules! resource_endpoints {
             description = "Every writable field is set from the body; omitted optional fields become null, omitted id arrays empty.",
             params(
                 ("id" = i64, Path, description = "The record's id", minimum = 1),
-                ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when stale"),
+                ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
             ),
             request_body = $input,
             responses(
@@ -396,7 +397,7 @@ macro_rules! resource_endpoints {
             description = "Fields in the patch replace the stored ones, `null` clears one, omitted fields stay.",
             params(
                 ("id" = i64, Path, description = "The record's id", minimum = 1),
-                ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when stale"),
+                ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
             ),
             request_body(content = $patch, content_type = "application/merge-patch+json"),
             responses(
@@ -425,7 +426,7 @@ macro_rules! resource_endpoints {
             description = "Answers 204. A record that others still reference is not deleted: 409 says what references it.",
             params(
                 ("id" = i64, Path, description = "The record's id", minimum = 1),
-                ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on; 412 when stale"),
+                ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
             ),
             responses(
                 (status = 204, description = "Deleted"),

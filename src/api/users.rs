@@ -13,7 +13,7 @@ use validator::Validate;
 use crate::api::body::{self, not_blank};
 use crate::api::conditional::{IfMatch, etag};
 use crate::api::error::{ApiError, Problem};
-use crate::api::paging::{ListParams, ListQuery, SortField, list_response};
+use crate::api::paging::{ListParams, ListQuery, SortField, filter_id, list_response};
 use crate::auth::password::{Hasher, check_password};
 use crate::auth::{Caller, Role, Subject};
 use crate::db::{Db, DbConnection};
@@ -150,7 +150,7 @@ pub struct UserQuery {
     /// Case-insensitive substring of the username.
     pub q: Option<String>,
     pub role: Option<Role>,
-    pub organization_id: Option<i64>,
+    pub organization_id: Option<u64>,
 }
 
 impl SortField for UserSort {
@@ -212,7 +212,7 @@ pub async fn list_users(
     let filter = UserFilter {
         q: filter.q,
         role: filter.role.map(|r| r.as_str().to_owned()),
-        organization_id: filter.organization_id,
+        organization_id: filter_id(filter.organization_id),
         updated_since,
     };
     let sort = page.sort;
@@ -308,7 +308,7 @@ pub async fn get_user(
     patch, path = "/users/{id}", operation_id = "updateUser", tag = "users",
     params(
         ("id" = i64, Path, description = "User id", minimum = 1),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on; 412 when stale"),
+        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
     ),
     request_body(content = UserInput, content_type = "application/merge-patch+json"),
     responses(
@@ -388,7 +388,7 @@ pub async fn update_user(
     delete, path = "/users/{id}", operation_id = "deleteUser", tag = "users",
     params(
         ("id" = i64, Path, description = "User id", minimum = 1),
-        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on; 412 when stale"),
+        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
     ),
     responses(
         (status = 204, description = "Deleted"),
