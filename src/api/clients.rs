@@ -77,13 +77,11 @@ pub struct ClientInput {
     )]
     #[schema(required = true, value_type = String, min_length = 1, max_length = 200)]
     pub name: Option<String>,
-    /// Default `partner`.
-    #[schema(nullable = false)]
+    /// Default (and `null`): `partner`.
     pub role: Option<Role>,
     /// Required for the `partner` role.
     pub organization_id: Option<i64>,
-    /// Default `false`.
-    #[schema(nullable = false)]
+    /// Default (and `null`): `false`.
     pub disabled: Option<bool>,
 }
 
@@ -120,7 +118,8 @@ pub struct ClientQuery {
     /// Case-insensitive substring of the name.
     pub q: Option<String>,
     pub role: Option<Role>,
-    pub organization_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub organization_id: Option<i64>,
 }
 
 impl SortField for ClientSort {
@@ -169,7 +168,7 @@ pub async fn list_clients(
     let filter = ClientFilter {
         q: filter.q,
         role: filter.role.map(|r| r.as_str().to_owned()),
-        organization_id: filter_id(filter.organization_id),
+        organization_id: filter_id("organization_id", filter.organization_id)?,
         updated_since,
     };
     let sort = page.sort;

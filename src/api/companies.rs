@@ -276,11 +276,14 @@ fn write_relations(
 pub struct CompanyQuery {
     /// Case-insensitive substring of the name.
     pub q: Option<String>,
-    pub region_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub region_id: Option<i64>,
     /// Companies working on this topic.
-    pub topic_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub topic_id: Option<i64>,
     /// Companies taking part in this project.
-    pub project_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub project_id: Option<i64>,
     /// The city, case-insensitively.
     pub city: Option<String>,
     pub postal_code: Option<String>,
@@ -288,10 +291,10 @@ pub struct CompanyQuery {
     pub sector: Option<String>,
     /// At least this many employees.
     #[param(minimum = 0)]
-    pub min_employees: Option<u64>,
+    pub min_employees: Option<i64>,
     /// At most this many employees.
     #[param(minimum = 0)]
-    pub max_employees: Option<u64>,
+    pub max_employees: Option<i64>,
 }
 
 impl SortField for CompanySort {
@@ -407,14 +410,14 @@ impl Resource for Companies {
     ) -> Result<Page<CompanyRecord>, ApiError> {
         let filter = CompanyFilter {
             q: query.q,
-            region_id: filter_id(query.region_id),
-            topic_id: filter_id(query.topic_id),
-            project_id: filter_id(query.project_id),
+            region_id: filter_id("region_id", query.region_id)?,
+            topic_id: filter_id("topic_id", query.topic_id)?,
+            project_id: filter_id("project_id", query.project_id)?,
             city: query.city,
             postal_code: query.postal_code,
             sector: query.sector,
-            min_employees: filter_id(query.min_employees),
-            max_employees: filter_id(query.max_employees),
+            min_employees: filter_id("min_employees", query.min_employees)?,
+            max_employees: filter_id("max_employees", query.max_employees)?,
             updated_since,
         };
         Ok(companies::list(conn, &filter, page)?)

@@ -275,10 +275,13 @@ pub struct EventQuery {
     /// Case-insensitive substring of the title.
     pub q: Option<String>,
     pub kind: Option<EventKind>,
-    pub project_id: Option<u64>,
-    pub region_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub project_id: Option<i64>,
+    #[param(minimum = 0)]
+    pub region_id: Option<i64>,
     /// Events on this topic.
-    pub topic_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub topic_id: Option<i64>,
     /// Events starting at or after this instant (RFC 3339).
     pub from: Option<DateTime<Utc>>,
     /// Events starting at or before this instant (RFC 3339).
@@ -388,9 +391,9 @@ impl Resource for Events {
         let filter = EventFilter {
             q: query.q,
             kind: query.kind.map(|k| k.as_str().to_owned()),
-            project_id: filter_id(query.project_id),
-            region_id: filter_id(query.region_id),
-            topic_id: filter_id(query.topic_id),
+            project_id: filter_id("project_id", query.project_id)?,
+            region_id: filter_id("region_id", query.region_id)?,
+            topic_id: filter_id("topic_id", query.topic_id)?,
             from: query.from.map(|t| t.naive_utc()),
             to: query.to.map(|t| t.naive_utc()),
             updated_since,

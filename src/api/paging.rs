@@ -20,10 +20,14 @@ pub const MAX_PARAM_LEN: usize = 2048;
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 200;
 
-/// An id or count from a filter parameter (declared unsigned, so a negative one is refused
-/// with 400); beyond the i64 range it matches nothing.
-pub fn filter_id(value: Option<u64>) -> Option<i64> {
-    value.map(|v| i64::try_from(v).unwrap_or(i64::MAX))
+/// An id or count from a filter parameter: never negative (400 naming the parameter).
+pub fn filter_id(name: &str, value: Option<i64>) -> Result<Option<i64>, ApiError> {
+    match value {
+        Some(v) if v < 0 => Err(ApiError::bad_request(format!(
+            "{name} must not be negative"
+        ))),
+        other => Ok(other),
+    }
 }
 
 /// The sortable fields of one resource, by their wire names.

@@ -286,11 +286,14 @@ pub struct ProjectQuery {
     pub q: Option<String>,
     pub status: Option<ProjectStatus>,
     /// Projects in this region.
-    pub region_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub region_id: Option<i64>,
     /// Projects on this topic.
-    pub topic_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub topic_id: Option<i64>,
     /// Projects this funding source pays for (in any role).
-    pub funding_source_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub funding_source_id: Option<i64>,
     /// Projects running on this day (unknown start or end dates count as open).
     pub active_on: Option<NaiveDate>,
 }
@@ -402,9 +405,9 @@ impl Resource for Projects {
         let filter = ProjectFilter {
             q: query.q,
             status: query.status.map(|s| s.as_str().to_owned()),
-            region_id: filter_id(query.region_id),
-            topic_id: filter_id(query.topic_id),
-            funding_source_id: filter_id(query.funding_source_id),
+            region_id: filter_id("region_id", query.region_id)?,
+            topic_id: filter_id("topic_id", query.topic_id)?,
+            funding_source_id: filter_id("funding_source_id", query.funding_source_id)?,
             active_on: query.active_on,
             updated_since,
         };

@@ -70,8 +70,7 @@ pub struct UserInput {
     )]
     #[schema(format = Email, max_length = 254)]
     pub email: Option<String>,
-    /// Default `false`.
-    #[schema(nullable = false)]
+    /// Default (and `null`): `false`.
     pub disabled: Option<bool>,
 }
 
@@ -150,7 +149,8 @@ pub struct UserQuery {
     /// Case-insensitive substring of the username.
     pub q: Option<String>,
     pub role: Option<Role>,
-    pub organization_id: Option<u64>,
+    #[param(minimum = 0)]
+    pub organization_id: Option<i64>,
 }
 
 impl SortField for UserSort {
@@ -212,7 +212,7 @@ pub async fn list_users(
     let filter = UserFilter {
         q: filter.q,
         role: filter.role.map(|r| r.as_str().to_owned()),
-        organization_id: filter_id(filter.organization_id),
+        organization_id: filter_id("organization_id", filter.organization_id)?,
         updated_since,
     };
     let sort = page.sort;
