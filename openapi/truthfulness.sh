@@ -30,7 +30,7 @@ TOKEN="$(curl -sf "http://127.0.0.1:$PORT/api/v1/auth/token" -d grant_type=passw
   --header "Authorization: Bearer $TOKEN" \
   --checks all \
   --phases examples,fuzzing,stateful \
-  --max-examples 8 --workers 2 --seed 1 --no-shrink \
+  --max-examples 8 --workers 1 --seed 1 --no-shrink \
   --max-time 150 \
   --exclude-path /api/v1/auth/revoke
 

@@ -276,6 +276,7 @@ pub async fn update_client(
         .run(move |conn| {
             let current =
                 clients::find(conn, id)?.ok_or_else(|| ApiError::not_found("client", id))?;
+            let input = body::merge_patch(&ClientInput::from(&current), patch)?;
             if if_match.0.is_some_and(|v| v != current.version) {
                 return Err(ApiError::from_write(
                     WriteError::VersionMismatch,
@@ -283,7 +284,6 @@ pub async fn update_client(
                     id,
                 ));
             }
-            let input = body::merge_patch(&ClientInput::from(&current), patch)?;
             check_organization(conn, Some(input.role()), input.organization_id)?;
             clients::update(conn, id, current.version, &input.fields()).map_err(|e| match e {
                 WriteError::VersionMismatch => {

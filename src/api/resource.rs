@@ -228,10 +228,12 @@ pub async fn update<R: Resource>(
                 let current = R::find(conn, id)?.ok_or_else(|| ApiError::not_found(R::NAME, id))?;
                 may_change(&caller, R::owner_org(&current), R::NAME)?;
                 let base_version = R::version(&current);
+                // The patch is judged before the precondition: an invalid patch is 422 at any
+                // version.
+                let input = body::merge_patch(&R::to_input(current), patch.clone())?;
                 if if_match.0.is_some_and(|v| v != base_version) {
                     return Err(stale(R::NAME, id));
                 }
-                let input = body::merge_patch(&R::to_input(current), patch.clone())?;
                 match R::update(conn, id, Some(base_version), input, &by) {
                     Err(ApiError::PreconditionFailed(_)) if if_match.0.is_none() => continue,
                     result => return result,

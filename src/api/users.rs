@@ -334,6 +334,7 @@ pub async fn update_user(
         .run(move |conn| users::find(conn, id).map_err(ApiError::from))
         .await?
         .ok_or_else(|| ApiError::not_found("user", id))?;
+    let input = body::merge_patch(&UserInput::from(&current), patch.into_inner())?;
     if if_match.0.is_some_and(|v| v != current.version) {
         return Err(ApiError::from_write(
             WriteError::VersionMismatch,
@@ -341,7 +342,6 @@ pub async fn update_user(
             id,
         ));
     }
-    let input = body::merge_patch(&UserInput::from(&current), patch.into_inner())?;
     let new_hash = match &input.password {
         Some(password) => {
             check_password(password)
