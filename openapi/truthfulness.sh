@@ -16,7 +16,7 @@ cleanup() { [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null
 trap cleanup EXIT
 
 DATA_DIR="$DATA" "$BIN" seed --demo
-DATA_DIR="$DATA" PORT="$PORT" BOOTSTRAP_ADMIN_PASSWORD="$PASSWORD" RUST_LOG=warn "$BIN" >"$DATA/server.log" 2>&1 &
+DATA_DIR="$DATA" PORT="$PORT" BOOTSTRAP_ADMIN_PASSWORD="$PASSWORD" RUST_LOG="warn,actix_http::h1::dispatcher=off" "$BIN" >"$DATA/server.log" 2>&1 &
 SERVER=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null && break; sleep 0.2; done
 

@@ -11,8 +11,12 @@ use serde_json::{Map, Value as Json};
 use crate::config::LogFormat;
 
 pub fn init(format: LogFormat) {
-    let mut builder =
-        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    // actix's HTTP/1 dispatcher logs every unparsable request from a client at ERROR (it has
+    // already answered it with 400); that is client noise, not a server error. RUST_LOG can
+    // turn it back on.
+    let mut builder = env_logger::Builder::from_env(
+        env_logger::Env::default().default_filter_or("info,actix_http::h1::dispatcher=off"),
+    );
     if format == LogFormat::Json {
         builder.format(write_json);
     }

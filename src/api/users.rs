@@ -335,6 +335,11 @@ pub async fn update_user(
         .await?
         .ok_or_else(|| ApiError::not_found("user", id))?;
     let input = body::merge_patch(&UserInput::from(&current), patch.into_inner())?;
+    // The whole patch is judged before the precondition: an invalid patch is 422 at any version.
+    if let Some(password) = &input.password {
+        check_password(password)
+            .map_err(|m| ApiError::invalid("password", "length", format!("password {m}")))?;
+    }
     if if_match.0.is_some_and(|v| v != current.version) {
         return Err(ApiError::from_write(
             WriteError::VersionMismatch,
@@ -343,11 +348,7 @@ pub async fn update_user(
         ));
     }
     let new_hash = match &input.password {
-        Some(password) => {
-            check_password(password)
-                .map_err(|m| ApiError::invalid("password", "length", format!("password {m}")))?;
-            Some(hasher.hash(password.clone()).await?)
-        }
+        Some(password) => Some(hasher.hash(password.clone()).await?),
         None => None,
     };
     let fields = input.fields();

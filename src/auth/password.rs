@@ -12,7 +12,8 @@ use crate::api::error::ApiError;
 
 /// Shortest accepted password.
 pub const MIN_PASSWORD_LEN: usize = 12;
-/// Longest accepted password (argon2 accepts more; nobody needs it, and it bounds the work).
+/// Longest accepted password in characters (argon2 accepts more; nobody needs it, and it
+/// bounds the work).
 pub const MAX_PASSWORD_LEN: usize = 1024;
 
 /// A hash of a random password, verified against when the user does not exist, so that an
@@ -88,8 +89,8 @@ pub fn check_password(password: &str) -> Result<(), String> {
     let chars = password.chars().count();
     if chars < MIN_PASSWORD_LEN {
         Err(format!("must be at least {MIN_PASSWORD_LEN} characters"))
-    } else if password.len() > MAX_PASSWORD_LEN {
-        Err(format!("must be at most {MAX_PASSWORD_LEN} bytes"))
+    } else if chars > MAX_PASSWORD_LEN {
+        Err(format!("must be at most {MAX_PASSWORD_LEN} characters"))
     } else {
         Ok(())
     }
