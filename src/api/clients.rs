@@ -85,6 +85,19 @@ pub struct ClientInput {
     pub disabled: Option<bool>,
 }
 
+/// A JSON Merge Patch of a machine client: any subset of the writable fields.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
+pub struct ClientPatch {
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
+    name: Option<String>,
+    /// `null` resets it to `partner`.
+    role: Option<Role>,
+    organization_id: Option<i64>,
+    /// `null` resets it to `false`.
+    disabled: Option<bool>,
+}
+
 impl From<&Client> for ClientInput {
     fn from(c: &Client) -> Self {
         Self {
@@ -253,7 +266,7 @@ pub async fn get_client(
         ("id" = i64, Path, description = "Client id", minimum = 1),
         ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
     ),
-    request_body(content = ClientInput, content_type = "application/merge-patch+json"),
+    request_body(content = ClientPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated client", body = ClientView),
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),

@@ -74,6 +74,26 @@ pub struct UserInput {
     pub disabled: Option<bool>,
 }
 
+/// A JSON Merge Patch of a user: any subset of the writable fields.
+#[derive(ToSchema)]
+#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
+pub struct UserPatch {
+    #[schema(nullable = false, min_length = 1, max_length = 100)]
+    username: Option<String>,
+    /// A new password (at least 12 characters); ends the user's sign-ins.
+    #[schema(write_only, format = Password, min_length = 12, max_length = 1024, nullable = false)]
+    password: Option<String>,
+    #[schema(nullable = false)]
+    role: Option<Role>,
+    organization_id: Option<i64>,
+    #[schema(max_length = 200)]
+    display_name: Option<String>,
+    #[schema(format = Email, max_length = 254)]
+    email: Option<String>,
+    /// `null` resets it to `false`.
+    disabled: Option<bool>,
+}
+
 impl From<&User> for UserInput {
     fn from(u: &User) -> Self {
         Self {
@@ -310,7 +330,7 @@ pub async fn get_user(
         ("id" = i64, Path, description = "User id", minimum = 1),
         ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
     ),
-    request_body(content = UserInput, content_type = "application/merge-patch+json"),
+    request_body(content = UserPatch, content_type = "application/merge-patch+json"),
     responses(
         (status = 200, description = "The updated user", body = UserView),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
