@@ -8,7 +8,7 @@ use validator::Validate;
 use crate::api::body::not_blank;
 use crate::api::error::ApiError;
 use crate::api::paging::{SortField, list_response};
-use crate::api::relations::ensure_unreferenced;
+use crate::api::relations::{ensure_unreferenced, unique_conflict};
 use crate::api::resource::{Resource, resource_endpoints};
 use crate::db::DbConnection;
 use crate::domain::{Actor, RegionId};
@@ -260,13 +260,7 @@ impl Resource for Regions {
 }
 
 fn duplicate_name(e: diesel::result::Error, name: &str) -> ApiError {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match e {
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            ApiError::conflict(format!("a region named {name:?} already exists"))
-        }
-        other => other.into(),
-    }
+    unique_conflict(e, || format!("a region named {name:?} already exists"))
 }
 
 resource_endpoints! {

@@ -19,6 +19,7 @@ use crate::api::paging::{ListQuery, SortField, encode_cursor};
 use crate::auth::{Caller, Role};
 use crate::db::{Db, DbConnection};
 use crate::domain::Actor;
+use crate::models::WriteError;
 use crate::models::page::{Page, PageRequest};
 
 /// How often a PATCH without `If-Match` retries when another writer changed the record
@@ -232,7 +233,11 @@ pub async fn update<R: Resource>(
                 // version.
                 let input = body::merge_patch(&R::to_input(current), patch.clone())?;
                 if if_match.0.is_some_and(|v| v != base_version) {
-                    return Err(stale(R::NAME, id));
+                    return Err(ApiError::from_write(
+                        WriteError::VersionMismatch,
+                        R::NAME,
+                        id,
+                    ));
                 }
                 match R::update(conn, id, Some(base_version), input, &by) {
                     Err(ApiError::PreconditionFailed(_)) if if_match.0.is_none() => continue,
@@ -260,13 +265,6 @@ pub async fn delete<R: Resource>(
     })
     .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// The answer to a write whose `If-Match` names an old version.
-pub fn stale(name: &str, id: impl Display) -> ApiError {
-    ApiError::PreconditionFailed(format!(
-        "{name} {id} has changed since the version named in If-Match; read it again"
-    ))
 }
 
 /// Declares a resource's six handlers with their OpenAPI documentation and `configure`.

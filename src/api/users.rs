@@ -14,6 +14,7 @@ use crate::api::body::{self, not_blank};
 use crate::api::conditional::{IfMatch, etag};
 use crate::api::error::{ApiError, Problem};
 use crate::api::paging::{ListParams, ListQuery, SortField, filter_id, list_response};
+use crate::api::relations::unique_conflict;
 use crate::auth::password::{Hasher, check_password};
 use crate::auth::{Caller, Role, Subject};
 use crate::db::{Db, DbConnection};
@@ -144,13 +145,7 @@ pub fn check_organization(
 }
 
 fn taken(e: diesel::result::Error, username: &str) -> ApiError {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match e {
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            ApiError::conflict(format!("the username {username:?} is taken"))
-        }
-        other => other.into(),
-    }
+    unique_conflict(e, || format!("the username {username:?} is taken"))
 }
 
 fn user_response(

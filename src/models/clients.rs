@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::schema::clients;
 use crate::domain::{name_key, now};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
-use crate::models::{ListError, WriteError, contains_pattern};
+use crate::models::{ListError, WriteError, contains_pattern, missing_or_stale};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = clients)]
@@ -119,10 +119,7 @@ pub fn update(
     .optional()?;
     match updated {
         Some(client) => Ok(client),
-        None => match find(conn, id)? {
-            Some(_) => Err(WriteError::VersionMismatch),
-            None => Err(WriteError::NotFound),
-        },
+        None => Err(missing_or_stale(find(conn, id)?.is_some())),
     }
 }
 
@@ -136,10 +133,10 @@ pub fn delete(
         Some(v) => diesel::delete(target.filter(clients::version.eq(v))).execute(conn)?,
         None => diesel::delete(target).execute(conn)?,
     };
-    match (deleted, find(conn, id)?) {
-        (1, _) => Ok(()),
-        (_, Some(_)) => Err(WriteError::VersionMismatch),
-        (_, None) => Err(WriteError::NotFound),
+    if deleted == 1 {
+        Ok(())
+    } else {
+        Err(missing_or_stale(find(conn, id)?.is_some()))
     }
 }
 

@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::schema::users;
 use crate::domain::{name_key, now};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
-use crate::models::{ListError, WriteError, contains_pattern};
+use crate::models::{ListError, WriteError, contains_pattern, missing_or_stale};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = users)]
@@ -142,10 +142,7 @@ pub fn update(
     };
     match updated {
         Some(user) => Ok(user),
-        None => match find(conn, id)? {
-            Some(_) => Err(WriteError::VersionMismatch),
-            None => Err(WriteError::NotFound),
-        },
+        None => Err(missing_or_stale(find(conn, id)?.is_some())),
     }
 }
 
@@ -159,10 +156,10 @@ pub fn delete(
         Some(v) => diesel::delete(target.filter(users::version.eq(v))).execute(conn)?,
         None => diesel::delete(target).execute(conn)?,
     };
-    match (deleted, find(conn, id)?) {
-        (1, _) => Ok(()),
-        (_, Some(_)) => Err(WriteError::VersionMismatch),
-        (_, None) => Err(WriteError::NotFound),
+    if deleted == 1 {
+        Ok(())
+    } else {
+        Err(missing_or_stale(find(conn, id)?.is_some()))
     }
 }
 
