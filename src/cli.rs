@@ -1,5 +1,6 @@
-//! The administrative subcommands: `user create`, `client create`, `organization create`.
-//! They work on the database directly (migrating it first), for bootstrapping and scripts.
+//! The administrative subcommands: `user create`, `client create`, `organization create`
+//! work on the database directly (migrating it first), for bootstrapping and scripts;
+//! `healthcheck` asks a running server.
 
 use std::io::BufRead as _;
 
@@ -114,5 +115,29 @@ pub fn seed(settings: &Settings, demo: bool) -> anyhow::Result<()> {
     let seeded =
         crate::seed::demo(&mut conn).map_err(|e| anyhow::anyhow!("seeding failed: {e:?}"))?;
     println!("demo project loaded: {} record(s) created", seeded.created);
+    Ok(())
+}
+
+/// Asks the server's readiness probe; an error (and so exit code 1) unless it answers 200.
+pub fn healthcheck(
+    settings: &Settings,
+    url: Option<String>,
+    timeout: std::time::Duration,
+) -> anyhow::Result<()> {
+    let url = url.unwrap_or_else(|| format!("http://{}/health/ready", settings.local_address()));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let status = agent
+        .get(&url)
+        .call()
+        .with_context(|| format!("{url} does not answer"))?
+        .status();
+    if status != 200 {
+        bail!("{url} answered {status}");
+    }
+    println!("{url} answered {status}");
     Ok(())
 }

@@ -41,6 +41,17 @@ pub enum Command {
     /// Manage organizations (for bootstrapping; admins and editors also have /api/v1/organizations).
     #[command(subcommand)]
     Organization(OrganizationCommand),
+    /// Exit 0 when the local server's `/health/ready` answers 200, else 1 (for container
+    /// health checks: the image needs no curl).
+    Healthcheck {
+        /// The readiness URL to ask. Default: `/health/ready` on this server's port, via the
+        /// loopback address when it listens on all addresses.
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +225,34 @@ pub struct Settings {
     /// Log line format.
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
     pub log_format: LogFormat,
+
+    /// Browser origins allowed to call the API cross-origin, comma-separated
+    /// (`https://app.example.org,http://localhost:5173`). None by default.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
+    pub cors_allowed_origins: Vec<String>,
+
+    /// When set, `GET /metrics` requires `Authorization: Bearer <this token>`; when unset,
+    /// `/metrics` is open (block it at the ingress if the port is public).
+    #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<String>,
+}
+
+/// An origin is scheme, host and optional port: what browsers send in `Origin`.
+fn parse_origin(value: &str) -> Result<String, String> {
+    let value = value.trim();
+    let rest = value
+        .strip_prefix("https://")
+        .or_else(|| value.strip_prefix("http://"))
+        .ok_or("an origin starts with http:// or https://")?;
+    let valid = !rest.is_empty()
+        && rest
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+    if valid {
+        Ok(value.to_owned())
+    } else {
+        Err("an origin is scheme://host[:port], without path or trailing slash".into())
+    }
 }
 
 impl Settings {
@@ -235,6 +274,17 @@ impl Settings {
         self.jwt_key_file
             .clone()
             .unwrap_or_else(|| self.data_dir.join("jwt-signing-key.pem"))
+    }
+
+    /// Where this server answers locally: the loopback address when it listens on all
+    /// addresses.
+    pub fn local_address(&self) -> std::net::SocketAddr {
+        let host = match self.host {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        (host, self.port).into()
     }
 
     pub fn pool_timeout(&self) -> Duration {
@@ -275,6 +325,8 @@ impl fmt::Debug for Settings {
             )
             .field("password_hash_concurrency", &self.password_hash_concurrency)
             .field("log_format", &self.log_format)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
             .finish()
     }
 }

@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod logging;
+pub mod metrics;
 pub mod models;
 pub mod seed;
 pub mod startup;

@@ -31,5 +31,8 @@ fn main() -> anyhow::Result<()> {
         Command::User(command) => cli::user(&settings, command),
         Command::Client(command) => cli::client(&settings, command),
         Command::Organization(command) => cli::organization_command(&settings, command),
+        Command::Healthcheck { url, timeout_secs } => {
+            cli::healthcheck(&settings, url, std::time::Duration::from_secs(timeout_secs))
+        }
     }
 }

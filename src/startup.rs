@@ -4,10 +4,13 @@
 use std::net::{SocketAddr, TcpListener};
 use std::time::Duration;
 
+use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::middleware::from_fn;
+use actix_web::http::{Method, header};
+use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 
+use crate::api::metrics::MetricsToken;
 use crate::api::{self, ApiState};
 use crate::auth::TokenService;
 use crate::auth::keys::KeySet;
@@ -15,6 +18,7 @@ use crate::auth::password::{Hasher, hash_blocking};
 use crate::auth::secrets::random_token;
 use crate::config::Settings;
 use crate::db::{self, Db, DbConnection};
+use crate::metrics::Metrics;
 use crate::models::users;
 
 pub struct Application {
@@ -52,13 +56,21 @@ impl Application {
         let state = ApiState::new()?;
         let body_limit = settings.body_limit_bytes;
         let app_db = web::Data::new(db.clone());
+        let metrics = web::Data::new(Metrics::new());
+        let metrics_token = web::Data::new(MetricsToken::new(settings.metrics_token.as_deref()));
+        let origins = settings.cors_allowed_origins.clone();
 
         let mut server = HttpServer::new(move || {
+            // The last `wrap` is the outermost: the request context sees every answer, CORS's
+            // own (preflights, refusals) included.
             App::new()
+                .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
                 .wrap(from_fn(api::context::request_context))
                 .app_data(app_db.clone())
                 .app_data(tokens.clone())
                 .app_data(hasher.clone())
+                .app_data(metrics.clone())
+                .app_data(metrics_token.clone())
                 .configure(|cfg| api::configure(cfg, state.clone(), body_limit))
         })
         .listen(listener)?
@@ -104,6 +116,40 @@ impl Application {
     }
 }
 
+/// Cross-origin access for the configured frontend origins. Credentials are bearer tokens in
+/// `Authorization`, never cookies, so no `Access-Control-Allow-Credentials`. A request from
+/// another origin is not refused here (`block_on_origin_mismatch(false)`): it simply gets no
+/// CORS headers and the browser withholds the answer, while same-origin pages such as `/docs`
+/// (whose browsers send `Origin` on POST) keep working.
+fn cors(origins: &[String]) -> Cors {
+    origins
+        .iter()
+        .fold(Cors::default(), |cors, origin| cors.allowed_origin(origin))
+        .allowed_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::IF_NONE_MATCH,
+            api::context::REQUEST_ID,
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::WWW_AUTHENTICATE,
+            api::context::REQUEST_ID,
+        ])
+        .max_age(3600)
+        .block_on_origin_mismatch(false)
+}
+
 /// The token service from the configured (or created) keys.
 pub fn token_service(settings: &Settings) -> anyhow::Result<TokenService> {
     let create = settings.jwt_key_file.is_none();
@@ -139,7 +185,15 @@ fn bootstrap_admin(conn: &mut DbConnection, settings: &Settings) -> anyhow::Resu
         None,
         false,
     );
-    users::insert(conn, &fields, &hash_blocking(&password)?)?;
+    match users::insert(conn, &fields, &hash_blocking(&password)?) {
+        Ok(_) => {}
+        // Another replica starting at the same moment created it first.
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
     if generated {
         eprintln!(
             "\n  Created the first account: username `admin`, password `{password}`\n  \

@@ -1,6 +1,7 @@
 //! The request-context middleware, outermost on every request: it assigns the request id,
 //! turns every error answer (ours or actix's) into a problem document carrying that id, sets
-//! `X-Request-Id`, and writes the one log line per request.
+//! `X-Request-Id` and the security headers, counts the request in the metrics and writes the
+//! one log line per request.
 
 use std::time::Instant;
 
@@ -8,9 +9,11 @@ use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpMessage, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
+use crate::api::API_BASE;
 use crate::api::error::ApiError;
+use crate::metrics::Metrics;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -62,6 +65,8 @@ pub async fn request_context(
     let started = Instant::now();
     let request_id = RequestId::for_request(&req);
     req.extensions_mut().insert(request_id.clone());
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let _in_flight = metrics.as_ref().map(|m| m.start_request());
     // Routing turns every handler and extractor error into a response, so an `Err` here only
     // comes from a failing inner middleware; actix renders that one itself.
     let mut res = next.call(req).await?.map_into_boxed_body();
@@ -70,8 +75,48 @@ pub async fn request_context(
         res = into_problem(res, &request_id);
     }
     res.headers_mut().insert(REQUEST_ID, request_id.0.clone());
-    log_request(&res, &request_id, started);
+    add_security_headers(&mut res);
+    let route = res.request().match_pattern();
+    let seconds = started.elapsed().as_secs_f64();
+    log_request(&res, route.as_deref(), &request_id, seconds);
+    if let Some(metrics) = metrics {
+        let method = res.request().method().as_str();
+        metrics.observe(method, route, res.status().as_u16(), seconds);
+    }
     Ok(res)
+}
+
+/// The Swagger UI's page loads only its own scripts and styles (its inline `style` attributes
+/// need `'unsafe-inline'` for styles, its icons are `data:` images) and talks only to us.
+const DOCS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; font-src 'self' data:; connect-src 'self'; base-uri 'none'; \
+    form-action 'none'; frame-ancestors 'none'";
+
+/// `nosniff` everywhere; API answers other than the public document are `no-store` (they are
+/// per caller and must not sit in shared or browser caches; `ETag` revalidation still works);
+/// the docs page gets a content security policy.
+fn add_security_headers(res: &mut ServiceResponse<BoxBody>) {
+    let path = res.request().path();
+    let api_data = path.starts_with(API_BASE) && !path.ends_with("/openapi.json");
+    let docs = path == "/docs" || path.starts_with("/docs/");
+    let headers = res.headers_mut();
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if api_data && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if docs {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DOCS_CSP),
+        );
+        headers.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        );
+    }
 }
 
 /// Re-renders an error answer as a problem with request id and path. Headers the error set
@@ -105,15 +150,19 @@ fn into_problem(res: ServiceResponse<BoxBody>, request_id: &RequestId) -> Servic
     ServiceResponse::new(req, fresh)
 }
 
-fn log_request(res: &ServiceResponse<BoxBody>, request_id: &RequestId, started: Instant) {
+fn log_request(
+    res: &ServiceResponse<BoxBody>,
+    route: Option<&str>,
+    request_id: &RequestId,
+    seconds: f64,
+) {
     let req = res.request();
-    let route = req.match_pattern();
     // Microsecond resolution is plenty and keeps the number short in every log line.
-    let duration_ms = (started.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+    let duration_ms = (seconds * 1e6).round() / 1e3;
     log::info!(
         target: "http",
         method = req.method().as_str(),
-        route = route.as_deref().unwrap_or("-"),
+        route = route.unwrap_or("-"),
         status = res.status().as_u16(),
         duration_ms = duration_ms,
         request_id = request_id.as_str();

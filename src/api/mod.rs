@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod funding_sources;
 pub mod health;
+pub mod metrics;
 pub mod organizations;
 pub mod paging;
 pub mod projects;
@@ -100,26 +101,39 @@ impl utoipa::Modify for SecuritySchemes {
              default; people also get rotating refresh tokens.",
             )),
         );
+        components.add_security_scheme(
+            "metricsToken",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The server's METRICS_TOKEN, when one is configured; only for /metrics.",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 
 /// Registers every endpoint; the same function feeds the server and the OpenAPI document, so
 /// neither can have a route the other lacks.
 fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.configure(health::configure).service(
-        utoipa_actix_web::scope(API_BASE)
-            .service(openapi_json)
-            .configure(auth::configure)
-            .configure(regions::configure)
-            .configure(topics::configure)
-            .configure(funding_sources::configure)
-            .configure(organizations::configure)
-            .configure(projects::configure)
-            .configure(companies::configure)
-            .configure(events::configure)
-            .configure(users::configure)
-            .configure(clients::configure),
-    );
+    cfg.configure(health::configure)
+        .configure(metrics::configure)
+        .service(
+            utoipa_actix_web::scope(API_BASE)
+                .service(openapi_json)
+                .configure(auth::configure)
+                .configure(regions::configure)
+                .configure(topics::configure)
+                .configure(funding_sources::configure)
+                .configure(organizations::configure)
+                .configure(projects::configure)
+                .configure(companies::configure)
+                .configure(events::configure)
+                .configure(users::configure)
+                .configure(clients::configure),
+        );
 }
 
 /// The OpenAPI document of this service, as collected from the handlers and completed by the
@@ -248,7 +262,7 @@ fn document_limits(doc: OpenApi) -> serde_json::Value {
                 .into_iter()
                 .flat_map(|m| m.values_mut())
             {
-                if public && operation.is_object() {
+                if public && operation.is_object() && operation.get("security").is_none() {
                     operation["security"] = serde_json::json!([{}]);
                 }
             }
@@ -302,7 +316,12 @@ fn document_failures(doc: &mut OpenApi) {
             .into()
     };
     for (path, item) in doc.paths.paths.iter_mut() {
-        let uses_database = path != "/health/live" && path != &format!("{API_BASE}/openapi.json");
+        let uses_database = ![
+            "/health/live",
+            "/metrics",
+            &format!("{API_BASE}/openapi.json"),
+        ]
+        .contains(&path.as_str());
         for operation in [
             &mut item.get,
             &mut item.post,

@@ -50,8 +50,11 @@ fn from_signing_key(signing: &SigningKey) -> anyhow::Result<LoadedKey> {
     })
 }
 
-/// Writes a new random key to `path` (mode 0600).
-pub fn generate_key_file(path: &Path) -> anyhow::Result<()> {
+/// Writes a new random key to `path` (mode 0600) unless a key is already there; returns
+/// whether it wrote one. The key is written to a temporary file and then hard-linked into
+/// place, which fails if `path` exists: two replicas starting at once on a shared volume
+/// never see a half-written file, and both end up with the one key that won.
+pub fn generate_key_file(path: &Path) -> anyhow::Result<bool> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let key = SigningKey::from_bytes(&seed);
@@ -61,8 +64,16 @@ pub fn generate_key_file(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    write_private(path, pem.as_bytes())
-        .with_context(|| format!("cannot write the key file {}", path.display()))
+    let temporary = path.with_extension(format!("pem.{}.tmp", hex::encode(&seed[..6])));
+    write_private(&temporary, pem.as_bytes())
+        .with_context(|| format!("cannot write the key file {}", temporary.display()))?;
+    let linked = std::fs::hard_link(&temporary, path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e).with_context(|| format!("cannot write the key file {}", path.display())),
+    }
 }
 
 #[cfg(unix)]
@@ -86,8 +97,7 @@ impl KeySet {
     /// Loads the signing key from `key_file` (creating it when `create` and it is missing)
     /// plus every `*.pem` in `verify_dir` as an additional verification key.
     pub fn load(key_file: &Path, create: bool, verify_dir: Option<&Path>) -> anyhow::Result<Self> {
-        if !key_file.exists() && create {
-            generate_key_file(key_file)?;
+        if !key_file.exists() && create && generate_key_file(key_file)? {
             log::warn!(
                 "created a new token signing key at {}; keep it (and share it between replicas)",
                 key_file.display()

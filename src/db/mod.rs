@@ -5,7 +5,7 @@
 pub mod schema;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -162,16 +162,47 @@ pub enum DbError {
     Query(#[from] diesel::result::Error),
 }
 
+/// The pool at one moment, for `/metrics`.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub connections: u32,
+    pub idle: u32,
+    pub max: u32,
+    /// Callers waiting for a connection right now.
+    pub waiting: i64,
+    /// Checkouts that timed out since start.
+    pub timeouts: u64,
+}
+
 /// Handle to the pool that handlers hold; `run` executes a closure on a blocking thread.
 #[derive(Clone)]
 pub struct Db {
     pool: DbPool,
     queries: QueryCounter,
+    waiting: Arc<AtomicI64>,
+    timeouts: Arc<AtomicU64>,
 }
 
 impl Db {
     pub fn new(pool: DbPool, queries: QueryCounter) -> Self {
-        Self { pool, queries }
+        Self {
+            pool,
+            queries,
+            waiting: Arc::default(),
+            timeouts: Arc::default(),
+        }
+    }
+
+    /// r2d2 knows its connections; waiting callers and timeouts are counted here.
+    pub fn stats(&self) -> PoolStats {
+        let state = self.pool.state();
+        PoolStats {
+            connections: state.connections,
+            idle: state.idle_connections,
+            max: self.pool.max_size(),
+            waiting: self.waiting.load(Ordering::Relaxed),
+            timeouts: self.timeouts.load(Ordering::Relaxed),
+        }
     }
 
     /// Statements run so far on this pool's connections.
@@ -192,10 +223,15 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let (waiting, timeouts) = (self.waiting.clone(), self.timeouts.clone());
         let joined = actix_web::web::block(move || {
-            let mut conn = pool
-                .get()
-                .map_err(|e| E::from(DbError::Unavailable(e.to_string())))?;
+            waiting.fetch_add(1, Ordering::Relaxed);
+            let conn = pool.get();
+            waiting.fetch_sub(1, Ordering::Relaxed);
+            let mut conn = conn.map_err(|e| {
+                timeouts.fetch_add(1, Ordering::Relaxed);
+                E::from(DbError::Unavailable(e.to_string()))
+            })?;
             f(&mut conn)
         })
         .await;

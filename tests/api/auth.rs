@@ -224,7 +224,7 @@ api_test!(async fn forged_and_stale_tokens_are_refused(app) {
 
     let other_dir = tempfile::tempdir().unwrap();
     let other_path = other_dir.path().join("other.pem");
-    betriebsnachbarschaften::auth::keys::generate_key_file(&other_path).unwrap();
+    assert!(betriebsnachbarschaften::auth::keys::generate_key_file(&other_path).unwrap());
     let other = EncodingKey::from_ed_pem(&std::fs::read(&other_path).unwrap()).unwrap();
 
     let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
@@ -288,13 +288,13 @@ fn a_rotated_key_keeps_verifying_tokens_signed_with_the_old_one() {
             Duration::from_secs(3600),
         )
     };
-    generate_key_file(&old).unwrap();
+    assert!(generate_key_file(&old).unwrap());
     let (token, _) = service(&old, None)
         .issue(&Subject::User(7), Role::Editor, None)
         .unwrap();
 
     // The new key signs; the old one, in the verification directory, still verifies.
-    generate_key_file(&new).unwrap();
+    assert!(generate_key_file(&new).unwrap());
     let verify_dir = tempfile::tempdir().unwrap();
     std::fs::copy(&old, verify_dir.path().join("old.pem")).unwrap();
     let rotated = service(&new, Some(verify_dir.path()));

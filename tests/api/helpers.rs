@@ -45,6 +45,8 @@ pub struct Options {
     pub db_pool_timeout_secs: u64,
     pub body_limit_bytes: usize,
     pub migrate_on_start: bool,
+    pub cors_allowed_origins: Vec<String>,
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Options {
@@ -54,6 +56,8 @@ impl Default for Options {
             db_pool_timeout_secs: 3,
             body_limit_bytes: 1024 * 1024,
             migrate_on_start: true,
+            cors_allowed_origins: Vec::new(),
+            metrics_token: None,
         }
     }
 }
@@ -70,7 +74,40 @@ pub struct TestApp {
     /// The data directory: SQLite file (on SQLite) and the token signing key.
     pub data_dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
-    pg_schema: Option<(String, String)>,
+    _pg_schema: Option<PgSchema>,
+}
+
+/// A fresh schema on the test PostgreSQL server, dropped with this guard.
+pub struct PgSchema {
+    base: String,
+    schema: String,
+    /// The server URL with the schema as its search path.
+    pub url: String,
+}
+
+impl PgSchema {
+    /// `None` when there is no test PostgreSQL server (outside CI).
+    pub fn create() -> Option<Self> {
+        let base = postgres_url()?;
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| {
+            panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+        });
+        admin
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .expect("create test schema");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        Some(Self { base, schema, url })
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.base) {
+            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
+        }
+    }
 }
 
 /// The PostgreSQL server for tests, if any. With `CI=true` a missing one fails the test run:
@@ -100,25 +137,16 @@ impl TestApp {
 
     /// A fresh schema on the server named by `TEST_DATABASE_URL`; `None` when there is none.
     pub async fn spawn_postgres(options: Options) -> Option<Self> {
-        let base = postgres_url()?;
-        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::establish(&base).unwrap_or_else(|e| {
-            panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
-        });
-        admin
-            .batch_execute(&format!("CREATE SCHEMA {schema}"))
-            .expect("create test schema");
-        let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        let schema = PgSchema::create()?;
         let dir = tempfile::tempdir().expect("temp dir");
-        Some(Self::spawn(url, options, dir, Some((base, schema))).await)
+        Some(Self::spawn(schema.url.clone(), options, dir, Some(schema)).await)
     }
 
     async fn spawn(
         url: String,
         options: Options,
         data_dir: tempfile::TempDir,
-        pg_schema: Option<(String, String)>,
+        pg_schema: Option<PgSchema>,
     ) -> Self {
         init_logging();
         let mut settings = Settings::for_database(url);
@@ -129,6 +157,8 @@ impl TestApp {
         settings.db_pool_timeout_secs = options.db_pool_timeout_secs;
         settings.body_limit_bytes = options.body_limit_bytes;
         settings.migrate_on_start = options.migrate_on_start;
+        settings.cors_allowed_origins = options.cors_allowed_origins;
+        settings.metrics_token = options.metrics_token;
         settings.shutdown_grace_secs = 1;
         let app = Application::build(&settings).expect("the application starts");
         let address = format!("http://{}", app.addr());
@@ -145,7 +175,7 @@ impl TestApp {
             token: String::new(),
             data_dir,
             handle,
-            pg_schema,
+            _pg_schema: pg_schema,
         };
         if options.migrate_on_start {
             app.token = app.login("admin", ADMIN_PASSWORD).await["access_token"]
@@ -303,11 +333,6 @@ impl Drop for TestApp {
     fn drop(&mut self) {
         // Stopping is asynchronous; the server dies with the test's runtime at the latest.
         drop(self.handle.stop(false));
-        if let Some((base, schema)) = self.pg_schema.take()
-            && let Ok(mut conn) = PgConnection::establish(&base)
-        {
-            let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
-        }
     }
 }
 

@@ -9,6 +9,7 @@ mod domain;
 mod errors;
 mod health;
 mod openapi;
+mod operations;
 mod process;
 mod regions;
 mod regions_list;

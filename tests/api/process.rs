@@ -29,13 +29,15 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "BODY_LIMIT_BYTES",
         "SHUTDOWN_GRACE_SECS",
         "LOG_FORMAT",
+        "CORS_ALLOWED_ORIGINS",
+        "METRICS_TOKEN",
     ] {
         assert!(
-            help.contains(&format!("[env: {var}=")),
+            help.contains(&format!("[env: {var}=")) || help.contains(&format!("[env: {var}]")),
             "--help lacks {var}:\n{help}"
         );
     }
-    for command in ["serve", "migrate", "openapi"] {
+    for command in ["serve", "migrate", "openapi", "healthcheck"] {
         assert!(help.contains(command), "--help lacks {command}");
     }
 }
@@ -86,9 +88,15 @@ impl Server {
     }
 
     fn spawn(dir: &std::path::Path, log_format: &str) -> Self {
+        Self::spawn_with(dir, log_format, &[])
+    }
+
+    /// A server with extra environment variables (`DATABASE_URL` for PostgreSQL).
+    fn spawn_with(dir: &std::path::Path, log_format: &str, envs: &[(&str, &str)]) -> Self {
         let mut child = Command::new(BIN)
             .env("BOOTSTRAP_ADMIN_PASSWORD", BOOTSTRAP_PASSWORD)
             .env_remove("DATABASE_URL")
+            .envs(envs.iter().copied())
             .env("DATA_DIR", dir)
             .env("PORT", "0")
             .env("WORKERS", "1")
@@ -421,4 +429,116 @@ fn sigterm_lets_a_request_in_flight_finish() {
     assert!(response.contains("invalid_grant"), "{response}");
 
     assert!(server.wait_exit(Duration::from_secs(8)).success());
+}
+
+/// Runs `healthcheck` against a port; returns whether it exited 0, and its stderr.
+fn healthcheck(port: u16) -> (bool, String) {
+    let output = Command::new(BIN)
+        .arg("healthcheck")
+        .env("PORT", port.to_string())
+        .env("HOST", "0.0.0.0")
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn healthcheck_exits_0_while_the_server_is_ready_and_1_when_it_is_gone() {
+    let (mut server, _dir) = Server::start("text");
+    // HOST=0.0.0.0 as in the container: the check asks the loopback address.
+    let (healthy, stderr) = healthcheck(server.port);
+    assert!(healthy, "{stderr}");
+    server.sigterm();
+    assert!(server.wait_exit(Duration::from_secs(8)).success());
+    let (healthy, stderr) = healthcheck(server.port);
+    assert!(!healthy);
+    assert!(
+        stderr.contains("/health/ready"),
+        "says what failed: {stderr}"
+    );
+}
+
+/// Reads the body of a raw HTTP/1.1 answer as JSON, checking its status.
+fn json_answer(response: &str, status: u16) -> Value {
+    assert!(
+        response.starts_with(&format!("HTTP/1.1 {status} ")),
+        "expected {status}: {response}"
+    );
+    let body = response.split_once("\r\n\r\n").unwrap().1;
+    serde_json::from_str(body).unwrap()
+}
+
+#[test]
+fn two_replicas_starting_at_once_on_one_postgresql_database_serve_as_one() {
+    let Some(schema) = crate::helpers::PgSchema::create() else {
+        return;
+    };
+    // One data directory, as a shared volume or a mounted secret would hold the key.
+    let dir = tempfile::tempdir().unwrap();
+    let env = [("DATABASE_URL", schema.url.as_str())];
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| Server::spawn_with(dir.path(), "text", &env));
+        let b = s.spawn(|| Server::spawn_with(dir.path(), "text", &env));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    for server in [&a, &b] {
+        assert!(healthcheck(server.port).0);
+    }
+    // Both migrated the one schema (under the lock) and bootstrapped one admin: signing in
+    // works on either, and a token one replica issued is accepted by the other.
+    let sign_in = format!("grant_type=password&username=admin&password={BOOTSTRAP_PASSWORD}");
+    let token = json_answer(
+        &a.send(&format!(
+            "POST /api/v1/auth/token HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{sign_in}",
+            sign_in.len()
+        )),
+        200,
+    )["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let region = r#"{"name": "Peine"}"#;
+    let created = json_answer(
+        &a.send(&format!(
+            "POST /api/v1/regions HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\n\r\n{region}",
+            region.len()
+        )),
+        201,
+    );
+    let read = json_answer(
+        &b.send(&format!(
+            "GET /api/v1/regions/{} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\n\r\n",
+            created["id"]
+        )),
+        200,
+    );
+    assert_eq!(read["name"], "Peine");
+    let users = json_answer(
+        &b.send(&format!(
+            "GET /api/v1/users?with_total=true HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\
+             Authorization: Bearer {token}\r\n\r\n"
+        )),
+        200,
+    );
+    assert_eq!(users["total"], 1, "one bootstrap admin: {users}");
+    let keys: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        keys,
+        ["jwt-signing-key.pem"],
+        "one key, no temporary files left"
+    );
+    for mut server in [a, b] {
+        server.sigterm();
+        assert!(server.wait_exit(Duration::from_secs(8)).success());
+    }
 }
