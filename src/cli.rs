@@ -1,6 +1,6 @@
 //! The administrative subcommands: `user create`, `client create`, `organization create`
 //! work on the database directly (migrating it first), for bootstrapping and scripts;
-//! `healthcheck` asks a running server.
+//! `keygen` writes a signing key; `backup` snapshots the SQLite file; `healthcheck` asks a running server.
 
 use std::io::BufRead as _;
 
@@ -107,14 +107,65 @@ pub fn organization_command(
     Ok(())
 }
 
-pub fn seed(settings: &Settings, demo: bool) -> anyhow::Result<()> {
+pub fn seed(settings: &Settings, demo: bool, synthetic: Option<u64>) -> anyhow::Result<()> {
+    if let Some(n) = synthetic {
+        let mut conn = connect(settings)?;
+        let started = std::time::Instant::now();
+        let seeded = crate::synthetic::companies(&mut conn, n)?;
+        println!(
+            "added {} synthetic companies ({} topic links) in {:.1} s",
+            seeded.companies,
+            seeded.topic_links,
+            started.elapsed().as_secs_f64()
+        );
+        return Ok(());
+    }
     if !demo {
-        bail!("nothing to seed: use `seed --demo` to load the demo project");
+        bail!("nothing to seed: use `seed --demo` (the demo project) or `seed --synthetic N`");
     }
     let mut conn = connect(settings)?;
     let seeded =
         crate::seed::demo(&mut conn).map_err(|e| anyhow::anyhow!("seeding failed: {e:?}"))?;
     println!("demo project loaded: {} record(s) created", seeded.created);
+    Ok(())
+}
+
+/// Writes a new signing key for a rotation (docs/operations.md).
+pub fn keygen(to: &std::path::Path) -> anyhow::Result<()> {
+    if !crate::auth::keys::generate_key_file(to)? {
+        bail!("{} exists; keygen never overwrites a key", to.display());
+    }
+    println!("wrote a new signing key to {}", to.display());
+    Ok(())
+}
+
+/// Writes a consistent copy of the SQLite database to `to` with `VACUUM INTO`, which reads in
+/// one transaction: safe while the server writes (WAL), and the copy is compact and
+/// self-contained (no `-wal` file to carry along).
+pub fn backup(settings: &Settings, to: &std::path::Path) -> anyhow::Result<()> {
+    use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection, sql_types::Text};
+    let url = settings.database();
+    if url.is_postgres() {
+        bail!("the database is PostgreSQL: back it up with pg_dump (see docs/operations.md)");
+    }
+    let source = std::path::Path::new(url.sqlite_path());
+    if !source.exists() {
+        bail!("there is no database at {}", source.display());
+    }
+    if to.exists() {
+        bail!("{} exists; a backup never overwrites a file", to.display());
+    }
+    let target = to
+        .to_str()
+        .with_context(|| format!("{} is not a UTF-8 path", to.display()))?;
+    let mut conn = SqliteConnection::establish(url.sqlite_path())
+        .with_context(|| format!("cannot open {url}"))?;
+    diesel::sql_query("PRAGMA busy_timeout = 5000").execute(&mut conn)?;
+    diesel::sql_query("VACUUM INTO ?")
+        .bind::<Text, _>(target)
+        .execute(&mut conn)
+        .with_context(|| format!("cannot write the backup {}", to.display()))?;
+    println!("backed up {url} to {}", to.display());
     Ok(())
 }
 

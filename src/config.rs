@@ -26,11 +26,16 @@ pub enum Command {
     Migrate,
     /// Print the OpenAPI document to stdout.
     Openapi,
-    /// Load data: `--demo` loads the real Betriebsnachbarschaften project (idempotent).
+    /// Load data: `--demo` loads the real Betriebsnachbarschaften project (idempotent);
+    /// `--synthetic N` adds N plainly synthetic companies to it, for benchmarks.
     Seed {
         /// Load the demo project.
         #[arg(long)]
         demo: bool,
+        /// Add this many synthetic companies ("Benchmark-Betrieb 1", …) with topics and the
+        /// project, spread over the demo regions (loads the demo project first).
+        #[arg(long, value_name = "N")]
+        synthetic: Option<u64>,
     },
     /// Manage people who sign in with a password.
     #[command(subcommand)]
@@ -41,6 +46,19 @@ pub enum Command {
     /// Manage organizations (for bootstrapping; admins and editors also have /api/v1/organizations).
     #[command(subcommand)]
     Organization(OrganizationCommand),
+    /// Write a new Ed25519 token signing key (PKCS#8 PEM, mode 0600) for a key rotation.
+    Keygen {
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Copy the SQLite database to a new file while the server runs (a consistent online
+    /// snapshot, `VACUUM INTO`). On PostgreSQL use `pg_dump`.
+    Backup {
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
     /// Exit 0 when the local server's `/health/ready` answers 200, else 1 (for container
     /// health checks: the image needs no curl).
     Healthcheck {
@@ -228,31 +246,39 @@ pub struct Settings {
 
     /// Browser origins allowed to call the API cross-origin, comma-separated
     /// (`https://app.example.org,http://localhost:5173`). None by default.
-    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_delimiter = ',', value_parser = parse_origin, global = true)]
-    pub cors_allowed_origins: Vec<String>,
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", value_parser = parse_origins, default_value = "", hide_default_value = true, global = true)]
+    pub cors_allowed_origins: AllowedOrigins,
 
-    /// When set, `GET /metrics` requires `Authorization: Bearer <this token>`; when unset,
-    /// `/metrics` is open (block it at the ingress if the port is public).
+    /// When set (not empty), `GET /metrics` requires `Authorization: Bearer <this token>`;
+    /// else `/metrics` is open (block it at the ingress if the port is public).
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
 }
 
+/// The browser origins CORS admits; empty entries (an empty variable) are ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowedOrigins(pub Vec<String>);
+
 /// An origin is scheme, host and optional port: what browsers send in `Origin`.
-fn parse_origin(value: &str) -> Result<String, String> {
-    let value = value.trim();
-    let rest = value
-        .strip_prefix("https://")
-        .or_else(|| value.strip_prefix("http://"))
-        .ok_or("an origin starts with http:// or https://")?;
-    let valid = !rest.is_empty()
-        && rest
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
-    if valid {
-        Ok(value.to_owned())
-    } else {
-        Err("an origin is scheme://host[:port], without path or trailing slash".into())
+fn parse_origins(value: &str) -> Result<AllowedOrigins, String> {
+    let mut origins = Vec::new();
+    for origin in value.split(',').map(str::trim).filter(|o| !o.is_empty()) {
+        let rest = origin
+            .strip_prefix("https://")
+            .or_else(|| origin.strip_prefix("http://"))
+            .ok_or_else(|| format!("{origin}: an origin starts with http:// or https://"))?;
+        let valid = !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-.:[]".contains(&b));
+        if !valid {
+            return Err(format!(
+                "{origin}: an origin is scheme://host[:port], without path or trailing slash"
+            ));
+        }
+        origins.push(origin.to_owned());
     }
+    Ok(AllowedOrigins(origins))
 }
 
 impl Settings {

@@ -14,5 +14,6 @@ pub mod metrics;
 pub mod models;
 pub mod seed;
 pub mod startup;
+pub mod synthetic;
 
 pub use api::openapi;

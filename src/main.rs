@@ -27,10 +27,12 @@ fn main() -> anyhow::Result<()> {
             println!("{}", serde_json::to_string_pretty(&openapi())?);
             Ok(())
         }
-        Command::Seed { demo } => cli::seed(&settings, demo),
+        Command::Seed { demo, synthetic } => cli::seed(&settings, demo, synthetic),
         Command::User(command) => cli::user(&settings, command),
         Command::Client(command) => cli::client(&settings, command),
         Command::Organization(command) => cli::organization_command(&settings, command),
+        Command::Keygen { to } => cli::keygen(&to),
+        Command::Backup { to } => cli::backup(&settings, &to),
         Command::Healthcheck { url, timeout_secs } => {
             cli::healthcheck(&settings, url, std::time::Duration::from_secs(timeout_secs))
         }

@@ -138,6 +138,12 @@ async fn an_exhausted_pool_answers_503_quickly_instead_of_hanging() {
             !problem["detail"].as_str().unwrap().contains("r2d2"),
             "no internals: {problem}"
         );
+        let metrics = crate::operations::scrape(&app).await;
+        assert_eq!(
+            crate::operations::sample(&metrics, "bn_db_pool_timeouts_total"),
+            Some(1.0),
+            "the timeout is counted for alerting"
+        );
         assert_problem(
             app.get("/health/ready").await,
             StatusCode::SERVICE_UNAVAILABLE,

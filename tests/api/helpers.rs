@@ -157,7 +157,8 @@ impl TestApp {
         settings.db_pool_timeout_secs = options.db_pool_timeout_secs;
         settings.body_limit_bytes = options.body_limit_bytes;
         settings.migrate_on_start = options.migrate_on_start;
-        settings.cors_allowed_origins = options.cors_allowed_origins;
+        settings.cors_allowed_origins =
+            betriebsnachbarschaften::config::AllowedOrigins(options.cors_allowed_origins);
         settings.metrics_token = options.metrics_token;
         settings.shutdown_grace_secs = 1;
         let app = Application::build(&settings).expect("the application starts");

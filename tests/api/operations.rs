@@ -7,14 +7,14 @@ use crate::helpers::{Options, TestApp, api_test, assert_problem};
 
 /// The value of the sample whose name and labels are exactly `series`, e.g.
 /// `bn_http_requests_total{method="GET",route="/x",status="200"}`.
-fn sample(metrics: &str, series: &str) -> Option<f64> {
+pub fn sample(metrics: &str, series: &str) -> Option<f64> {
     metrics.lines().find_map(|line| {
         let value = line.strip_prefix(series)?.strip_prefix(' ')?;
         value.split_whitespace().next()?.parse().ok()
     })
 }
 
-async fn scrape(app: &TestApp) -> String {
+pub async fn scrape(app: &TestApp) -> String {
     let response = app.anonymous(Method::GET, "/metrics").send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let content_type = response.headers()[header::CONTENT_TYPE].to_str().unwrap();

@@ -542,3 +542,139 @@ fn two_replicas_starting_at_once_on_one_postgresql_database_serve_as_one() {
         assert!(server.wait_exit(Duration::from_secs(8)).success());
     }
 }
+
+#[test]
+fn backup_copies_the_sqlite_database_while_the_server_runs() {
+    use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection, sql_types::BigInt};
+
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = BigInt)]
+        n: i64,
+    }
+
+    let dir = tempfile::tempdir().unwrap();
+    run(dir.path(), &["seed", "--demo"], &[], None);
+    let (mut server, ()) = Server::start_in(dir.path());
+    let backup = dir.path().join("backups/today.sqlite3");
+    std::fs::create_dir_all(backup.parent().unwrap()).unwrap();
+    let printed = run(
+        dir.path(),
+        &["backup", "--to", backup.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert!(printed.contains("backed up"), "{printed}");
+
+    // The copy is a complete database on its own: the demo's five regions, no -wal needed.
+    let mut copy = SqliteConnection::establish(backup.to_str().unwrap()).unwrap();
+    let regions: Count = diesel::sql_query("SELECT count(*) AS n FROM regions")
+        .get_result(&mut copy)
+        .unwrap();
+    assert_eq!(regions.n, 5);
+    assert!(!dir.path().join("backups/today.sqlite3-wal").exists());
+
+    // A backup never overwrites a file.
+    let again = Command::new(BIN)
+        .args(["backup", "--to", backup.to_str().unwrap()])
+        .env_remove("DATABASE_URL")
+        .env("DATA_DIR", dir.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("never overwrites"));
+    server.sigterm();
+    assert!(server.wait_exit(Duration::from_secs(8)).success());
+}
+
+/// Signs in as the bootstrap admin over a raw connection and returns the access token.
+fn sign_in(server: &Server) -> String {
+    let form = format!("grant_type=password&username=admin&password={BOOTSTRAP_PASSWORD}");
+    json_answer(
+        &server.send(&format!(
+            "POST /api/v1/auth/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{form}",
+            form.len()
+        )),
+        200,
+    )["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// The status `GET /api/v1/me` answers with this token.
+fn me_status(server: &Server, token: &str) -> u16 {
+    let response = server.send(&format!(
+        "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ));
+    response[9..12].parse().unwrap()
+}
+
+#[test]
+fn the_documented_key_rotation_keeps_issued_tokens_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut old_server, ()) = Server::start_in(dir.path());
+    let old_token = sign_in(&old_server);
+    old_server.sigterm();
+    assert!(old_server.wait_exit(Duration::from_secs(8)).success());
+
+    // docs/operations.md: write a new key, move the old one to the verification directory,
+    // sign with the new one.
+    let new_key = dir.path().join("keys/signing-2.pem");
+    std::fs::create_dir_all(new_key.parent().unwrap()).unwrap();
+    let printed = run(
+        dir.path(),
+        &["keygen", "--to", new_key.to_str().unwrap()],
+        &[],
+        None,
+    );
+    assert!(printed.contains("wrote a new signing key"), "{printed}");
+    let verify_dir = dir.path().join("keys/verify");
+    std::fs::create_dir_all(&verify_dir).unwrap();
+    std::fs::rename(
+        dir.path().join("jwt-signing-key.pem"),
+        verify_dir.join("signing-1.pem"),
+    )
+    .unwrap();
+    let mut rotated = Server::spawn_with(
+        dir.path(),
+        "text",
+        &[
+            ("JWT_KEY_FILE", new_key.to_str().unwrap()),
+            ("JWT_VERIFY_KEYS_DIR", verify_dir.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(
+        me_status(&rotated, &old_token),
+        200,
+        "a token signed by the old key"
+    );
+    let new_token = sign_in(&rotated);
+    assert_ne!(new_token, old_token);
+    assert_eq!(me_status(&rotated, &new_token), 200);
+    rotated.sigterm();
+    assert!(rotated.wait_exit(Duration::from_secs(8)).success());
+
+    // Once the old tokens have expired the old key is removed, and its tokens are refused.
+    std::fs::remove_file(verify_dir.join("signing-1.pem")).unwrap();
+    let mut without_old = Server::spawn_with(
+        dir.path(),
+        "text",
+        &[
+            ("JWT_KEY_FILE", new_key.to_str().unwrap()),
+            ("JWT_VERIFY_KEYS_DIR", verify_dir.to_str().unwrap()),
+        ],
+    );
+    assert_eq!(me_status(&without_old, &old_token), 401);
+    assert_eq!(me_status(&without_old, &new_token), 200);
+    without_old.sigterm();
+    assert!(without_old.wait_exit(Duration::from_secs(8)).success());
+
+    // keygen never overwrites a key.
+    let again = Command::new(BIN)
+        .args(["keygen", "--to", new_key.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!again.status.success());
+}

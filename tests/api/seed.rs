@@ -72,3 +72,60 @@ api_test!(async fn the_demo_project_loads_once_and_reads_back(app) {
         assert!(companies["items"][0]["name"].as_str().unwrap().ends_with("(Demo)"));
     }
 });
+
+api_test!(async fn synthetic_companies_are_real_rows_the_api_lists_sorts_and_pages(app) {
+    let demo_companies = {
+        seed(&app).await;
+        all(&app, "/api/v1/companies").await.len()
+    };
+    let seeded = app
+        .db
+        .run(|conn| betriebsnachbarschaften::synthetic::companies(conn, 120).map_err(|e| {
+            betriebsnachbarschaften::db::DbError::Unavailable(format!("{e:#}"))
+        }))
+        .await
+        .expect("synthetic companies load");
+    assert_eq!(seeded.companies, 120);
+    assert!(seeded.topic_links >= 120, "every company has topics");
+
+    let page: Value = app
+        .get("/api/v1/companies?q=benchmark&sort=name&limit=200&with_total=true")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["total"], 120);
+    let items = page["items"].as_array().unwrap();
+    // Sorted by name as the service sorts: "Benchmark-Betrieb 1", "… 10", "… 100", …
+    let names: Vec<&str> = items.iter().map(|c| c["name"].as_str().unwrap()).collect();
+    let mut sorted = names.clone();
+    sorted.sort_by_key(|n| n.to_lowercase());
+    assert_eq!(names, sorted);
+    for company in items {
+        assert!(!company["topic_ids"].as_array().unwrap().is_empty(), "{company}");
+        assert_eq!(company["project_ids"].as_array().unwrap().len(), 1, "{company}");
+        assert!(company["city"].is_string() && company["employee_count"].is_i64(), "{company}");
+    }
+    // Filtered by region and paged by cursor, as the benchmark lists them.
+    let region = items[0]["region_id"].as_i64().unwrap();
+    let first: Value = app
+        .get(&format!("/api/v1/companies?region_id={region}&sort=name&limit=5"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second: Value = app
+        .get(&format!("/api/v1/companies?region_id={region}&sort=name&limit=5&cursor={cursor}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(second["items"].as_array().unwrap().len(), 5);
+    assert!(second["items"][0]["name"].as_str() > first["items"][4]["name"].as_str());
+    assert_eq!(
+        all(&app, "/api/v1/companies").await.len(),
+        demo_companies + 120,
+        "the demo companies stay, the synthetic ones come beside them"
+    );
+});
