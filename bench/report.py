@@ -1,0 +1,97 @@
+"""Turns the raw lines of bench/run.sh into a results file and a Markdown report.
+
+  report.py <raw.jsonl> <results.json> <results.md>
+"""
+import json
+import sys
+
+raw, json_out, md_out = sys.argv[1:4]
+rows = [json.loads(line) for line in open(raw) if line.strip()]
+json.dump(rows, open(json_out, "w"), indent=1)
+
+machine = next((r for r in rows if r["kind"] == "machine"), {})
+pgbench = {r["connections"]: r["tps"] for r in rows if r["kind"] == "pgbench"}
+http = [r for r in rows if r["kind"] == "http"]
+servers = {(r["db"], r["size"]): r for r in rows if r["kind"] == "server"}
+seeds = {(r["db"], r["size"]): r["ms"] for r in rows if r["kind"] == "seed"}
+logs = {(r["db"], r["size"]): r for r in rows if r["kind"] == "log"}
+
+
+def find(db, size, workload, connections):
+    for r in http:
+        if (r["db"], r["size"], r["workload"], r["connections"]) == (db, size, workload, connections):
+            return r["result"]
+    return None
+
+
+lines = [
+    "# Benchmark results",
+    "",
+    f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
+    f"{machine.get('mem_mib', '?')} MiB, Linux {machine.get('kernel', '?')}; {machine.get('binary', '')}.",
+    "Load from wrk on the same machine (2 threads). Ratios: to `pgbench -S` at the same number of",
+    "connections (the database's own point-select rate), and to `GET /health/live` (a trivial",
+    "handler behind the same middleware: the server's ceiling).",
+    "",
+]
+if pgbench:
+    lines += ["| pgbench -S | " + " | ".join(f"{c} connections: {tps:,.0f} tps" for c, tps in sorted(pgbench.items())) + " |", "|---|" + "---|" * len(pgbench), ""]
+
+for (db, size), server in servers.items():
+    lines += [
+        f"## {db}, {size:,} companies",
+        "",
+        f"Seeded in {seeds.get((db, size), 0) / 1000:.1f} s; ready {server['ready_ms']} ms after start; "
+        f"RSS idle {server['idle_rss_kib'] / 1024:.1f} MiB, peak {server['peak_rss_kib'] / 1024:.1f} MiB; "
+        f"5xx answers: {logs.get((db, size), {}).get('status_5xx', '?')}, "
+        f"'database is locked': {logs.get((db, size), {}).get('database_locked', '?')}.",
+        "",
+        "| workload | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | socket errors | vs live | vs pgbench -S |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in http:
+        if (r["db"], r["size"]) != (db, size):
+            continue
+        res, c = r["result"], r["connections"]
+        live = find(db, size, "live", c)
+        vs_live = f"{res['rps'] / live['rps']:.0%}" if live and r["workload"] != "live" else ""
+        vs_pg = f"{res['rps'] / pgbench[c]:.0%}" if db == "postgres" and c in pgbench and r["workload"].startswith("get_by_id") else ""
+        lines.append(
+            f"| {r['workload']} | {c} | {res['rps']:,.0f} | {res['p50_ms']:.2f} | {res['p99_ms']:.2f} | "
+            f"{res['max_ms']:.1f} | {res['non_2xx']} | {res['socket_errors']} | {vs_live} | {vs_pg} |"
+        )
+    lines.append("")
+
+# The targets of issue #7, judged on what this run measured.
+checks = []
+sizes = sorted({s for (_, s) in servers})
+top = max((r["connections"] for r in http), default=0)
+if "postgres" in {d for (d, _) in servers} and top in pgbench:
+    for size in sizes:
+        get = find("postgres", size, "get_by_id", top)
+        if get:
+            share = get["rps"] / pgbench[top]
+            checks.append((f"GET by id ≥ 50 % of pgbench -S ({size:,}, {top} conns)", f"{share:.0%}", share >= 0.5))
+            checks.append((f"GET by id p99 ≤ 10 ms ({size:,})", f"{get['p99_ms']:.1f} ms", get["p99_ms"] <= 10))
+        lst = find("postgres", size, "list_region_by_name", top)
+        if lst:
+            checks.append((f"list of 50 p99 ≤ 15 ms ({size:,})", f"{lst['p99_ms']:.1f} ms", lst["p99_ms"] <= 15))
+    if len(sizes) >= 2:
+        first = find("postgres", sizes[0], "list_region_by_name", top)
+        deep = find("postgres", sizes[-1], "list_deep_cursor", top)
+        if first and deep:
+            cost = first["rps"] / deep["rps"]
+            checks.append((f"deep page at {sizes[-1]:,} ≤ 1.5× first page at {sizes[0]:,} (time per request)", f"{cost:.2f}×", cost <= 1.5))
+for (db, size), server in servers.items():
+    checks.append((f"idle RSS ≤ 30 MiB ({db}, {size:,})", f"{server['idle_rss_kib'] / 1024:.1f} MiB", server["idle_rss_kib"] <= 30 * 1024))
+    checks.append((f"peak RSS ≤ 100 MiB ({db}, {size:,})", f"{server['peak_rss_kib'] / 1024:.1f} MiB", server["peak_rss_kib"] <= 100 * 1024))
+    checks.append((f"ready ≤ 1 s ({db}, {size:,})", f"{server['ready_ms']} ms", server["ready_ms"] <= 1000))
+    if db == "sqlite":
+        writes = [find(db, size, w, c) for w in ("create", "patch_if_match") for c in {r["connections"] for r in http}]
+        failed = sum(w["non_2xx"] + w["socket_errors"] for w in writes if w)
+        locked = logs.get((db, size), {}).get("database_locked", 0)
+        checks.append((f"SQLite writes without errors or 'database is locked' ({size:,})", f"{failed} failed, {locked} locked", failed == 0 and locked == 0))
+lines += ["## Targets", "", "| target | measured | met |", "|---|---:|:---:|"]
+lines += [f"| {name} | {value} | {'yes' if ok else '**no**'} |" for name, value, ok in checks]
+open(md_out, "w").write("\n".join(lines) + "\n")
+print("\n".join(lines))

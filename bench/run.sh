@@ -1,0 +1,160 @@
+#!/usr/bin/env bash
+# The benchmark suite (bench/README.md): one command.
+#
+#   bash bench/run.sh            # the full run: 10 k and 1 M companies, SQLite and PostgreSQL
+#   bash bench/run.sh --quick    # a smoke run that only proves the suite works (CI)
+#
+# Settings (environment): BENCH_DBS ("sqlite postgres"), BENCH_SIZES ("10000 1000000"),
+# BENCH_CONNECTIONS ("16 64"), BENCH_SECONDS (10), BENCH_BIN (target/release/…),
+# BENCH_PG (postgres://postgres@127.0.0.1:5432). Results: bench/results/<stamp>.json and .md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DBS="${BENCH_DBS:-sqlite postgres}"
+SIZES="${BENCH_SIZES:-10000 1000000}"
+CONNECTIONS="${BENCH_CONNECTIONS:-16 64}"
+SECONDS_EACH="${BENCH_SECONDS:-10}"
+BIN="${BENCH_BIN:-target/release/betriebsnachbarschaften}"
+PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
+if [ "${1:-}" = "--quick" ]; then
+  SIZES="${BENCH_SIZES:-300}"; CONNECTIONS="${BENCH_CONNECTIONS:-4}"; SECONDS_EACH="${BENCH_SECONDS:-1}"
+  BIN="${BENCH_BIN:-target/debug/betriebsnachbarschaften}"
+fi
+PORT=18590
+PASSWORD="bench-admin-password-42"
+THREADS=2
+STAMP="$(date -u +%Y%m%dT%H%M%SZ)"
+OUT="bench/results"
+RAW="$(mktemp)"
+WORK="$(mktemp -d)"
+mkdir -p "$OUT"
+
+say() { printf '%s\n' "$*" >&2; }
+record() { printf '%s\n' "$1" >>"$RAW"; }
+
+command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+command -v pgbench >/dev/null || export PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | tail -1)"
+if [ ! -x "$BIN" ]; then
+  case "$BIN" in
+    *release*) cargo build --release --locked ;;
+    *) cargo build --locked ;;
+  esac
+fi
+
+SERVER=""
+cleanup() {
+  [ -n "$SERVER" ] && kill "$SERVER" 2>/dev/null && wait "$SERVER" 2>/dev/null
+  rm -rf "$WORK" "$RAW"
+}
+trap cleanup EXIT
+
+rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
+now_ms() { date +%s%3N; }
+
+# machine facts for the report
+record "$(python3 - "$BIN" <<'EOF'
+import json, os, platform, subprocess, sys
+cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
+mem = next((int(l.split()[1]) // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
+version = subprocess.run([sys.argv[1], "--version"], capture_output=True, text=True).stdout.strip()
+print(json.dumps({"kind": "machine", "cpu": cpu, "cores": os.cpu_count(), "mem_mib": mem,
+                  "kernel": platform.release(), "binary": version}))
+EOF
+)"
+
+# run_wrk <label> <connections> [env…]: one wrk run; its JSON goes to the results.
+run_wrk() {
+  local label="$1" conns="$2"; shift 2
+  local result
+  result="$(env "$@" BN_THREADS="$THREADS" wrk -t"$THREADS" -c"$conns" -d"${SECONDS_EACH}s" --timeout 10s \
+    -s bench/workload.lua "http://127.0.0.1:$PORT" | tail -1)"
+  say "  $label c=$conns: $result"
+  record "{\"kind\":\"http\",\"db\":\"$DB\",\"size\":$SIZE,\"workload\":\"$label\",\"connections\":$conns,\"result\":$result}"
+}
+
+api() { curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
+
+# The database's own point-select rate at the same concurrency: the ceiling for GET by id.
+if [[ " $DBS " == *" postgres "* ]]; then
+  say "ceiling: pgbench -S"
+  psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS bench_pgbench" -c "CREATE DATABASE bench_pgbench" >/dev/null 2>&1
+  pgbench -q -i -s 10 "$PG/bench_pgbench" >/dev/null 2>&1
+  for c in $CONNECTIONS; do
+    tps="$(pgbench -S -M prepared -n -c "$c" -j "$THREADS" -T "$SECONDS_EACH" "$PG/bench_pgbench" 2>/dev/null \
+      | sed -n 's/^tps = \([0-9.]*\).*/\1/p')"
+    say "  pgbench -S c=$c: $tps tps"
+    record "{\"kind\":\"pgbench\",\"connections\":$c,\"tps\":$tps}"
+  done
+  psql -q "$PG/postgres" -c "DROP DATABASE bench_pgbench" >/dev/null 2>&1
+fi
+
+for DB in $DBS; do
+  for SIZE in $SIZES; do
+    say "== $DB, $SIZE companies"
+    DATA="$WORK/$DB-$SIZE"
+    mkdir -p "$DATA"
+    if [ "$DB" = postgres ]; then
+      NAME="bench_$SIZE"
+      psql -q "$PG/postgres" -c "DROP DATABASE IF EXISTS $NAME" -c "CREATE DATABASE $NAME" >/dev/null 2>&1
+      export DATABASE_URL="$PG/$NAME"
+    else
+      unset DATABASE_URL
+    fi
+    export DATA_DIR="$DATA"
+    started=$(now_ms)
+    DATA_DIR="$DATA" "$BIN" seed --synthetic "$SIZE" >&2
+    record "{\"kind\":\"seed\",\"db\":\"$DB\",\"size\":$SIZE,\"ms\":$(( $(now_ms) - started ))}"
+
+    # The server with production defaults: JSON request logs (to a file), default pool.
+    started=$(now_ms)
+    PORT=$PORT BOOTSTRAP_ADMIN_PASSWORD="$PASSWORD" LOG_FORMAT=json "$BIN" serve 2>"$DATA/server.log" &
+    SERVER=$!
+    until curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null; do sleep 0.01; done
+    ready_ms=$(( $(now_ms) - started ))
+    sleep 1
+    idle=$(rss_kib "$SERVER" VmRSS)
+    say "  ready after $ready_ms ms, idle RSS $((idle / 1024)) MiB"
+
+    TOKEN="$(curl -sf "http://127.0.0.1:$PORT/api/v1/auth/token" -d grant_type=password -d username=admin \
+      -d "password=$PASSWORD" | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')"
+    read -r FIRST LAST REGION < <(python3 bench/probe.py ids "$PORT" "$TOKEN")
+    # A cursor 90 % deep into the region's companies by name, walked through the API.
+    CURSOR="$(python3 bench/probe.py deep-cursor "$PORT" "$TOKEN" "$REGION")"
+    say "  ids $FIRST..$LAST, region $REGION, deep cursor ready"
+    HALF=$(( (FIRST + LAST) / 2 ))
+
+    for c in $CONNECTIONS; do
+      run_wrk live "$c" BN_MODE=live
+      run_wrk get_by_id "$c" BN_MODE=get BN_TOKEN="$TOKEN" BN_FROM="$FIRST" BN_TO="$LAST"
+      run_wrk list_region_by_name "$c" BN_MODE=list BN_TOKEN="$TOKEN" BN_REGION="$REGION"
+      run_wrk list_deep_cursor "$c" BN_MODE=list_deep BN_TOKEN="$TOKEN" BN_REGION="$REGION" BN_CURSOR="$CURSOR"
+      run_wrk unauthorized "$c" BN_MODE=unauthorized BN_FROM="$FIRST" BN_TO="$LAST"
+      run_wrk create "$c" BN_MODE=create BN_TOKEN="$TOKEN" BN_REGION="$REGION"
+      # Each PATCH run gets ids no run patched before, so every If-Match names the version.
+      if [ "$c" = "${CONNECTIONS%% *}" ]; then range=("$FIRST" "$HALF"); else range=("$((HALF + 1))" "$LAST"); fi
+      run_wrk patch_if_match "$c" BN_MODE=patch BN_TOKEN="$TOKEN" BN_FROM="${range[0]}" BN_TO="${range[1]}"
+      run_wrk token_password_grant "$c" BN_MODE=token BN_PASSWORD="$PASSWORD"
+    done
+
+    # Sign-ins can't starve reads: GET by id while the token endpoint is saturated.
+    c="${CONNECTIONS##* }"
+    env BN_MODE=token BN_PASSWORD="$PASSWORD" BN_THREADS=1 wrk -t1 -c"$c" -d"${SECONDS_EACH}s" --timeout 10s \
+      -s bench/workload.lua "http://127.0.0.1:$PORT" >"$WORK/token-under-mix.json" &
+    TOKEN_LOAD=$!
+    run_wrk get_by_id_during_sign_in_load "$c" BN_MODE=get BN_TOKEN="$TOKEN" BN_FROM="$FIRST" BN_TO="$LAST"
+    wait "$TOKEN_LOAD"
+
+    peak=$(rss_kib "$SERVER" VmHWM)
+    say "  peak RSS $((peak / 1024)) MiB"
+    record "{\"kind\":\"server\",\"db\":\"$DB\",\"size\":$SIZE,\"ready_ms\":$ready_ms,\"idle_rss_kib\":$idle,\"peak_rss_kib\":$peak}"
+    errors5xx=$(grep -c '"status":5' "$DATA/server.log" || true)
+    locked=$(grep -c 'database is locked' "$DATA/server.log" || true)
+    say "  answers with 5xx: $errors5xx; 'database is locked' in the log: $locked"
+    record "{\"kind\":\"log\",\"db\":\"$DB\",\"size\":$SIZE,\"status_5xx\":$errors5xx,\"database_locked\":$locked}"
+    kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+    [ "$DB" = postgres ] && psql -q "$PG/postgres" -c "DROP DATABASE $NAME" >/dev/null 2>&1
+  done
+done
+
+python3 bench/report.py "$RAW" "$OUT/$STAMP.json" "$OUT/$STAMP.md"
+say "results: $OUT/$STAMP.md"
