@@ -70,8 +70,10 @@ run_wrk() {
   local result
   result="$(env "$@" BN_THREADS="$THREADS" wrk -t"$THREADS" -c"$conns" -d"${SECONDS_EACH}s" --timeout 10s \
     -s bench/workload.lua "http://127.0.0.1:$PORT" | tail -1)"
-  say "  $label c=$conns: $result"
-  record "{\"kind\":\"http\",\"db\":\"$DB\",\"size\":$SIZE,\"workload\":\"$label\",\"connections\":$conns,\"result\":$result}"
+  local rss peak
+  rss=$(rss_kib "$SERVER" VmRSS); peak=$(rss_kib "$SERVER" VmHWM)
+  say "  $label c=$conns: $result (RSS $((rss / 1024)) MiB, peak so far $((peak / 1024)) MiB)"
+  record "{\"kind\":\"http\",\"db\":\"$DB\",\"size\":$SIZE,\"workload\":\"$label\",\"connections\":$conns,\"rss_kib\":$rss,\"result\":$result}"
 }
 
 api() { curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }

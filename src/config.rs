@@ -231,7 +231,8 @@ pub struct Settings {
     )]
     pub bootstrap_admin_password: Option<String>,
 
-    /// Password hashes computed at once (each takes ~19 MiB and a core for ~25 ms).
+    /// Threads that compute password hashes (each hash takes ~19 MiB and a core for ~25 ms;
+    /// further sign-ins wait for a free one).
     #[arg(
         long,
         env = "PASSWORD_HASH_CONCURRENCY",

@@ -7,6 +7,7 @@ use betriebsnachbarschaften::config::{Cli, Command};
 use betriebsnachbarschaften::{cli, db, logging, openapi, startup::Application};
 
 fn main() -> anyhow::Result<()> {
+    return_large_blocks_to_the_system();
     let cli = Cli::parse();
     logging::init(cli.settings.log_format);
     let settings = cli.settings;
@@ -36,5 +37,17 @@ fn main() -> anyhow::Result<()> {
         Command::Healthcheck { url, timeout_secs } => {
             cli::healthcheck(&settings, url, std::time::Duration::from_secs(timeout_secs))
         }
+    }
+}
+
+/// glibc serves large allocations from per-thread arenas once its adaptive mmap threshold has
+/// grown, and keeps them resident after they are freed. Each argon2 hash takes 19 MiB: under
+/// a sign-in flood that left ~200 MiB resident (BENCHMARKS.md). A fixed threshold of 1 MiB
+/// keeps every larger block in its own mapping, returned to the system when freed.
+fn return_large_blocks_to_the_system() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
     }
 }

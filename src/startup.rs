@@ -50,7 +50,7 @@ impl Application {
             }
         }
         let tokens = web::Data::new(token_service(settings)?);
-        let hasher = web::Data::new(Hasher::new(settings.password_hash_concurrency));
+        let hasher = web::Data::new(Hasher::new(settings.password_hash_concurrency)?);
         let listener = TcpListener::bind((settings.host, settings.port))?;
         let addr = listener.local_addr()?;
         let state = ApiState::new()?;

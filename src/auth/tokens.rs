@@ -44,7 +44,14 @@ pub struct TokenService {
     ttl: Duration,
     refresh_ttl: Duration,
     validation: Validation,
+    /// Tokens this process verified, until they expire. Checking an Ed25519 signature costs
+    /// ~30 µs of CPU, a lookup well under 1 µs; an API client sends the same token for its
+    /// whole lifetime. Only valid tokens enter, so a forged one is always checked in full.
+    verified: quick_cache::sync::Cache<String, Caller>,
 }
+
+/// Verified tokens remembered per process (~0.5 kB each).
+const VERIFIED_TOKENS: usize = 4096;
 
 impl TokenService {
     pub fn new(
@@ -69,6 +76,7 @@ impl TokenService {
             ttl,
             refresh_ttl,
             validation,
+            verified: quick_cache::sync::Cache::new(VERIFIED_TOKENS),
         }
     }
 
@@ -104,6 +112,18 @@ impl TokenService {
 
     /// Checks a token and returns its caller.
     pub fn verify(&self, token: &str) -> Result<Caller, TokenError> {
+        if let Some(caller) = self.verified.get(token)
+            && caller.expires_at > chrono::Utc::now().timestamp()
+        {
+            return Ok(caller);
+        }
+        let caller = self.verify_signed(token)?;
+        self.verified.insert(token.to_owned(), caller.clone());
+        Ok(caller)
+    }
+
+    /// Full verification: algorithm, key, signature and claims.
+    fn verify_signed(&self, token: &str) -> Result<Caller, TokenError> {
         let header = decode_header(token).map_err(|_| TokenError::Malformed)?;
         if header.alg != Algorithm::EdDSA {
             return Err(TokenError::Invalid(format!(

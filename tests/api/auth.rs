@@ -252,6 +252,22 @@ api_test!(async fn forged_and_stale_tokens_are_refused(app) {
         ("another audience", sign(&other_aud, &header, &ours)),
         ("another issuer", sign(&other_iss, &header, &ours)),
         ("garbage", "not.a.token".to_owned()),
+        // Verified tokens are remembered; a copy with its claims or signature altered is
+        // another string and must be checked in full.
+        ("the good token with altered claims", {
+            let mut parts: Vec<String> = good.split('.').map(str::to_owned).collect();
+            let mut altered = claims(now);
+            altered["role"] = json!("admin");
+            altered["sub"] = json!("user:999");
+            parts[1] = b64(&altered);
+            parts.join(".")
+        }),
+        ("the good token with another signature", {
+            let mut token = good.clone();
+            let last = token.pop().unwrap();
+            token.push(if last == 'A' { 'B' } else { 'A' });
+            token
+        }),
     ];
     for (what, token) in forged {
         let response = app.request_as(&token, Method::GET, "/api/v1/regions").send().await.unwrap();
