@@ -52,7 +52,7 @@ pub fn companies(conn: &mut DbConnection, n: u64) -> anyhow::Result<SyntheticSee
         DbConnection::Sqlite(_) => quote(&now),
     };
     let sql = format!(
-        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
+        "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
          INSERT INTO companies (name, name_key, region_id, city, city_key, employee_count, \
            apprentice_count, employee_sort, created_at, updated_at, version, created_by, updated_by) \
          SELECT 'Benchmark-Betrieb ' || ({first_new} + i - 1), \

@@ -209,8 +209,10 @@ async fn password_grant(
     let user = match user {
         Some(user) if matches && !user.disabled => user,
         _ => {
-            db.run(move |conn| login_failures::record_failure(conn, &key).map_err(ApiError::from))
-                .await?;
+            db.write(move |conn| {
+                login_failures::record_failure(conn, &key).map_err(ApiError::from)
+            })
+            .await?;
             return Err(oauth(
                 OAuthError::InvalidGrant,
                 "wrong username or password, or the account is disabled",
@@ -225,7 +227,7 @@ async fn password_grant(
     {
         let hash = token_hash(&refresh);
         let (user_id, role_text) = (user.id, user.role.clone());
-        db.run(move |conn| -> Result<(), ApiError> {
+        db.write(move |conn| -> Result<(), ApiError> {
             login_failures::clear(conn, &key)?;
             refresh_tokens::insert(conn, &hash, &family, user_id, &role_text, refresh_ttl)?;
             Ok(())
@@ -279,15 +281,17 @@ async fn client_grant(
     let client = match client {
         Some(c) if c.secret_hash == presented && !c.disabled => c,
         _ => {
-            db.run(move |conn| login_failures::record_failure(conn, &key).map_err(ApiError::from))
-                .await?;
+            db.write(move |conn| {
+                login_failures::record_failure(conn, &key).map_err(ApiError::from)
+            })
+            .await?;
             return Err(oauth(
                 OAuthError::InvalidClient,
                 "unknown client, wrong secret, or the client is disabled",
             ));
         }
     };
-    db.run(move |conn| login_failures::clear(conn, &key).map_err(ApiError::from))
+    db.write(move |conn| login_failures::clear(conn, &key).map_err(ApiError::from))
         .await?;
     let role: Role = client.role.parse().map_err(ApiError::Internal)?;
     let (access_token, expires_in) = tokens
@@ -328,7 +332,7 @@ async fn refresh_grant(
     let refresh_ttl =
         chrono::Duration::from_std(tokens.refresh_ttl()).unwrap_or(chrono::Duration::days(30));
     let user = db
-        .run(move |conn| -> Result<Option<users::User>, ApiError> {
+        .write(move |conn| -> Result<Option<users::User>, ApiError> {
             let Some(token) = refresh_tokens::find_by_hash(conn, &hash)? else {
                 return Ok(None);
             };
@@ -400,7 +404,7 @@ pub async fn revoke_token(
         return Err(oauth(OAuthError::InvalidRequest, "token is required"));
     };
     let hash = token_hash(&token);
-    db.run(move |conn| -> Result<(), ApiError> {
+    db.write(move |conn| -> Result<(), ApiError> {
         if let Some(found) = refresh_tokens::find_by_hash(conn, &hash)? {
             refresh_tokens::revoke_family(conn, &found.family)?;
         }

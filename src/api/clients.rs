@@ -215,7 +215,7 @@ pub async fn create_client(
     let client_id = format!("bnc_{}", random_token(12)?);
     let secret_hash = token_hash(&secret);
     let client = db
-        .run(move |conn| {
+        .write(move |conn| {
             check_organization(conn, Some(input.role()), input.organization_id)?;
             clients::insert(conn, &input.fields(), &client_id, &secret_hash).map_err(ApiError::from)
         })
@@ -286,7 +286,7 @@ pub async fn update_client(
     let id = id.into_inner();
     let patch = patch.into_inner();
     let client = db
-        .run(move |conn| {
+        .write(move |conn| {
             let current =
                 clients::find(conn, id)?.ok_or_else(|| ApiError::not_found("client", id))?;
             let input = body::merge_patch(&ClientInput::from(&current), patch)?;
@@ -333,7 +333,7 @@ pub async fn delete_client(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    db.run(move |conn| {
+    db.write(move |conn| {
         clients::delete(conn, id, if_match.0).map_err(|e| ApiError::from_write(e, "client", id))
     })
     .await?;

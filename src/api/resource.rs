@@ -160,7 +160,7 @@ pub async fn create<R: Resource>(
     R::may_create(&caller)?;
     let input = body::parse::<R::Input>(body.into_inner())?;
     let by = caller.actor();
-    let record = db.run(move |conn| R::insert(conn, input, &by)).await?;
+    let record = db.write(move |conn| R::insert(conn, input, &by)).await?;
     let location = format!(
         "{}{}/{}",
         crate::api::API_BASE,
@@ -201,7 +201,7 @@ pub async fn replace<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     let by = caller.actor();
     let record = db
-        .run(move |conn| {
+        .write(move |conn| {
             // Who may change it is settled before what the body says, so a caller without the
             // right learns nothing from validation answers.
             check_owner::<R>(conn, &caller, id)?;
@@ -222,7 +222,7 @@ pub async fn update<R: Resource>(
     let patch = patch.into_inner();
     let by = caller.actor();
     let record = db
-        .run(move |conn| {
+        .write(move |conn| {
             // Read, merge, then write only if the version read is still current. Without
             // If-Match a concurrent change makes us merge again onto the newer state.
             for _ in 0..PATCH_ATTEMPTS {
@@ -259,7 +259,7 @@ pub async fn delete<R: Resource>(
     id: R::Id,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    db.run(move |conn| {
+    db.write(move |conn| {
         check_owner::<R>(conn, &caller, id)?;
         R::delete(conn, id, if_match.0)
     })

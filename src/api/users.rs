@@ -276,7 +276,7 @@ pub async fn create_user(
     let hash = hasher.hash(password).await?;
     let fields = input.fields();
     let user = db
-        .run(move |conn| {
+        .write(move |conn| {
             users::insert(conn, &fields, &hash).map_err(|e| taken(e, &fields.username))
         })
         .await?;
@@ -377,7 +377,7 @@ pub async fn update_user(
         new_hash.is_some() || fields.role != current.role || (fields.disabled && !current.disabled);
     let version = current.version;
     let user = db
-        .run(move |conn| -> Result<User, ApiError> {
+        .write(move |conn| -> Result<User, ApiError> {
             check_organization(conn, input.role, input.organization_id)?;
             let user = users::update(conn, id, version, &fields, new_hash.as_deref()).map_err(
                 |e| match e {
@@ -425,7 +425,7 @@ pub async fn delete_user(
     if caller.subject == Subject::User(id) {
         return Err(ApiError::conflict("you can't delete yourself"));
     }
-    db.run(move |conn| {
+    db.write(move |conn| {
         users::delete(conn, id, if_match.0).map_err(|e| ApiError::from_write(e, "user", id))
     })
     .await?;

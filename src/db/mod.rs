@@ -181,15 +181,19 @@ pub struct Db {
     queries: QueryCounter,
     waiting: Arc<AtomicI64>,
     timeouts: Arc<AtomicU64>,
+    /// On SQLite: the turn of this process's writers (see `write`).
+    writers: Option<Arc<tokio::sync::Mutex<()>>>,
 }
 
 impl Db {
-    pub fn new(pool: DbPool, queries: QueryCounter) -> Self {
+    /// `sqlite` makes writers take turns in the process (see `write`).
+    pub fn new(pool: DbPool, queries: QueryCounter, sqlite: bool) -> Self {
         Self {
             pool,
             queries,
             waiting: Arc::default(),
             timeouts: Arc::default(),
+            writers: sqlite.then(Arc::default),
         }
     }
 
@@ -241,6 +245,24 @@ impl Db {
                 "blocking task failed: {e}"
             )))),
         }
+    }
+
+    /// Like `run`, for work that writes. SQLite admits one writer at a time; a writer that
+    /// waits inside SQLite sleeps in growing steps (busy_timeout: seconds of tail latency
+    /// under load), and one whose read transaction can't be upgraded fails at once with
+    /// "database is locked". So on SQLite this process's writers queue here first, in
+    /// arrival order, without holding a connection. PostgreSQL writers run side by side.
+    pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let _turn = match &self.writers {
+            Some(writers) => Some(writers.lock().await),
+            None => None,
+        };
+        self.run(f).await
     }
 
     /// Readiness: the database answers and no migration is pending.

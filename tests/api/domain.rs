@@ -349,3 +349,18 @@ api_test!(async fn topic_funding_and_organization_filters_narrow_the_lists(app) 
     assert_eq!(names(get("/api/v1/organizations?q=REGION&sort=-name").await, "name"), ["Allianz für die Region GmbH"]);
     assert_problem(app.get("/api/v1/topics?category=marketing").await, StatusCode::BAD_REQUEST).await;
 });
+
+api_test!(async fn concurrent_writers_all_succeed_without_database_is_locked(app) {
+    let fx = Fixtures::create(&app).await;
+    // SQLite admits one writer at a time: the service queues its writers instead of letting
+    // them fail or sleep inside SQLite's busy handler.
+    let writes = (0..48).map(|i| {
+        let body = json!({"name": format!("Gleichzeitig {i}"), "region_id": fx.regions[i % 2], "topic_ids": fx.topics});
+        let app = &app;
+        async move { app.post_json("/api/v1/companies", &body).await.status() }
+    });
+    let statuses = futures_util::future::join_all(writes).await;
+    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED), "{statuses:?}");
+    let page: Value = app.get("/api/v1/companies?q=gleichzeitig&with_total=true").await.json().await.unwrap();
+    assert_eq!(page["total"], 48);
+});
