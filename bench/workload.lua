@@ -54,9 +54,15 @@ function request()
       index or 0, counter, region, counter % 200)
     return wrk.format("POST", "/api/v1/companies", bearer({["Content-Type"] = "application/json"}), body)
   elseif mode == "patch" then
+    -- wrk sends a thread's first request twice (it builds one up front): make it a read, so
+    -- the duplicate can't patch with a stale version.
+    if counter == 1 then
+      return wrk.format("GET", "/api/v1/companies/" .. lo, bearer())
+    end
+    local n = counter - 1
     local span = hi - lo + 1
-    local id = lo + (counter - 1) % span
-    local version = 1 + math.floor((counter - 1) / span)
+    local id = lo + (n - 1) % span
+    local version = 1 + math.floor((n - 1) / span)
     local headers = bearer({["Content-Type"] = "application/merge-patch+json", ["If-Match"] = '"' .. version .. '"'})
     return wrk.format("PATCH", "/api/v1/companies/" .. id, headers, '{"apprentice_count":' .. (counter % 20) .. '}')
   elseif mode == "token" then

@@ -489,18 +489,7 @@ fn two_replicas_starting_at_once_on_one_postgresql_database_serve_as_one() {
     }
     // Both migrated the one schema (under the lock) and bootstrapped one admin: signing in
     // works on either, and a token one replica issued is accepted by the other.
-    let sign_in = format!("grant_type=password&username=admin&password={BOOTSTRAP_PASSWORD}");
-    let token = json_answer(
-        &a.send(&format!(
-            "POST /api/v1/auth/token HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\
-             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{sign_in}",
-            sign_in.len()
-        )),
-        200,
-    )["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = sign_in(&a);
     let region = r#"{"name": "Peine"}"#;
     let created = json_answer(
         &a.send(&format!(
@@ -512,21 +501,11 @@ fn two_replicas_starting_at_once_on_one_postgresql_database_serve_as_one() {
         201,
     );
     let read = json_answer(
-        &b.send(&format!(
-            "GET /api/v1/regions/{} HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\
-             Authorization: Bearer {token}\r\n\r\n",
-            created["id"]
-        )),
+        &get_as(&b, &token, &format!("/api/v1/regions/{}", created["id"])),
         200,
     );
     assert_eq!(read["name"], "Peine");
-    let users = json_answer(
-        &b.send(&format!(
-            "GET /api/v1/users?with_total=true HTTP/1.1\r\nHost: b\r\nConnection: close\r\n\
-             Authorization: Bearer {token}\r\n\r\n"
-        )),
-        200,
-    );
+    let users = json_answer(&get_as(&b, &token, "/api/v1/users?with_total=true"), 200);
     assert_eq!(users["total"], 1, "one bootstrap admin: {users}");
     let keys: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
@@ -603,12 +582,16 @@ fn sign_in(server: &Server) -> String {
         .to_owned()
 }
 
+/// The raw answer to a GET with this token.
+fn get_as(server: &Server, token: &str, path: &str) -> String {
+    server.send(&format!(
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
+    ))
+}
+
 /// The status `GET /api/v1/me` answers with this token.
 fn me_status(server: &Server, token: &str) -> u16 {
-    let response = server.send(&format!(
-        "GET /api/v1/me HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\r\n"
-    ));
-    response[9..12].parse().unwrap()
+    get_as(server, token, "/api/v1/me")[9..12].parse().unwrap()
 }
 
 #[test]
