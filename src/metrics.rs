@@ -6,17 +6,16 @@
 //! create a time series per URL. Each `Application` owns its registry (no global state), so
 //! tests and several servers in one process count separately.
 
-use std::sync::atomic::AtomicU64;
-
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::registry::Registry;
 
-use crate::db::PoolStats;
+use crate::db::Db;
 
 /// The content type of the OpenMetrics text format, which Prometheus scrapes natively.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -48,27 +47,15 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
-    pool_size: Gauge,
-    pool_max: Gauge,
-    pool_idle: Gauge,
-    pool_waiting: Gauge,
-    pool_timeouts: Counter<u64, AtomicU64>,
-}
-
-impl Default for Metrics {
-    fn default() -> Self {
-        Self::new()
-    }
 }
 
 impl Metrics {
-    pub fn new() -> Self {
+    /// The metrics of a server on `db`, whose pool is read at each scrape.
+    pub fn new(db: Db) -> Self {
         let mut registry = Registry::with_prefix("bn");
         let requests = Family::<RequestLabels, Counter>::default();
         let latency = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let in_flight = Gauge::default();
-        let (pool_size, pool_max, pool_idle, pool_waiting) = Default::default();
-        let pool_timeouts = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests answered, by method, route pattern and status",
@@ -84,31 +71,7 @@ impl Metrics {
             "Requests being handled right now",
             in_flight.clone(),
         );
-        registry.register(
-            "db_pool_connections",
-            "Open database connections (in use and idle)",
-            Gauge::clone(&pool_size),
-        );
-        registry.register(
-            "db_pool_max_connections",
-            "The configured pool size (DB_POOL_SIZE)",
-            Gauge::clone(&pool_max),
-        );
-        registry.register(
-            "db_pool_idle_connections",
-            "Open database connections not in use",
-            Gauge::clone(&pool_idle),
-        );
-        registry.register(
-            "db_pool_waiting",
-            "Requests waiting for a database connection",
-            Gauge::clone(&pool_waiting),
-        );
-        registry.register(
-            "db_pool_timeouts",
-            "Requests that got no database connection in time (answered 503)",
-            pool_timeouts.clone(),
-        );
+        registry.register_collector(Box::new(PoolCollector(db)));
         registry.register(
             "build",
             "The running build",
@@ -122,11 +85,6 @@ impl Metrics {
             requests,
             latency,
             in_flight,
-            pool_size,
-            pool_max,
-            pool_idle,
-            pool_waiting,
-            pool_timeouts,
         }
     }
 
@@ -149,17 +107,59 @@ impl Metrics {
         self.latency.get_or_create(&labels).observe(seconds);
     }
 
-    /// The OpenMetrics text for a scrape, with the pool read at this moment.
-    pub fn render(&self, pool: PoolStats) -> Result<String, std::fmt::Error> {
-        self.pool_size.set(i64::from(pool.connections));
-        self.pool_max.set(i64::from(pool.max));
-        self.pool_idle.set(i64::from(pool.idle));
-        self.pool_waiting.set(pool.waiting);
-        let timeouts = pool.timeouts.saturating_sub(self.pool_timeouts.get());
-        self.pool_timeouts.inc_by(timeouts);
+    /// The OpenMetrics text for a scrape.
+    pub fn render(&self) -> Result<String, std::fmt::Error> {
         let mut out = String::with_capacity(16 * 1024);
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
+    }
+}
+
+/// The database pool, read from `Db::stats` at each scrape rather than mirrored into gauges.
+struct PoolCollector(Db);
+
+impl std::fmt::Debug for PoolCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PoolCollector")
+    }
+}
+
+impl Collector for PoolCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let pool = self.0.stats();
+        let gauges = [
+            (
+                "db_pool_connections",
+                "Open database connections (in use and idle)",
+                i64::from(pool.connections),
+            ),
+            (
+                "db_pool_max_connections",
+                "The configured pool size (DB_POOL_SIZE)",
+                i64::from(pool.max),
+            ),
+            (
+                "db_pool_idle_connections",
+                "Open database connections not in use",
+                i64::from(pool.idle),
+            ),
+            (
+                "db_pool_waiting",
+                "Requests waiting for a database connection",
+                pool.waiting,
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let gauge = ConstGauge::new(value);
+            gauge.encode(encoder.encode_descriptor(name, help, None, gauge.metric_type())?)?;
+        }
+        let timeouts = ConstCounter::new(pool.timeouts);
+        timeouts.encode(encoder.encode_descriptor(
+            "db_pool_timeouts",
+            "Requests that got no database connection in time (answered 503)",
+            None,
+            timeouts.metric_type(),
+        )?)
     }
 }
 

@@ -56,10 +56,8 @@ impl Application {
         let state = ApiState::new()?;
         let body_limit = settings.body_limit_bytes;
         let app_db = web::Data::new(db.clone());
-        let metrics = web::Data::new(Metrics::new());
-        let metrics_token = web::Data::new(MetricsToken::new(
-            settings.metrics_token.as_deref().filter(|t| !t.is_empty()),
-        ));
+        let metrics = web::Data::new(Metrics::new(db.clone()));
+        let metrics_token = web::Data::new(MetricsToken::new(settings.metrics_token.as_deref()));
         let origins = settings.cors_allowed_origins.0.clone();
 
         let mut server = HttpServer::new(move || {

@@ -6,7 +6,6 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::api::error::{ApiError, Problem};
-use crate::db::Db;
 use crate::metrics::{CONTENT_TYPE, Metrics};
 
 /// The scrape's text (its schema for the document; the handler writes the text directly).
@@ -31,8 +30,13 @@ impl utoipa::ToSchema for MetricsText {}
 pub struct MetricsToken(Option<[u8; 32]>);
 
 impl MetricsToken {
+    /// An empty token (an empty `METRICS_TOKEN=`) means none.
     pub fn new(token: Option<&str>) -> Self {
-        Self(token.map(|t| Sha256::digest(t.as_bytes()).into()))
+        Self(
+            token
+                .filter(|t| !t.is_empty())
+                .map(|t| Sha256::digest(t.as_bytes()).into()),
+        )
     }
 
     /// Compares digests in constant time, so timing tells nothing about how much of a guess
@@ -68,7 +72,6 @@ pub async fn metrics(
     req: HttpRequest,
     metrics: web::Data<Metrics>,
     token: web::Data<MetricsToken>,
-    db: web::Data<Db>,
 ) -> Result<HttpResponse, ApiError> {
     if !token.admits(&req) {
         return Err(ApiError::Unauthorized(Some(
@@ -76,7 +79,7 @@ pub async fn metrics(
         )));
     }
     let body = metrics
-        .render(db.stats())
+        .render()
         .map_err(|e| ApiError::Internal(format!("cannot encode the metrics: {e}")))?;
     Ok(HttpResponse::Ok()
         .content_type(CONTENT_TYPE)
