@@ -64,7 +64,7 @@ pub fn companies(conn: &mut DbConnection, n: u64) -> anyhow::Result<SyntheticSee
            {timestamp}, {timestamp}, 1, 'seed', 'seed' \
          FROM n"
     );
-    conn.transaction(|conn| -> anyhow::Result<SyntheticSeeded> {
+    let seeded = conn.transaction(|conn| -> anyhow::Result<SyntheticSeeded> {
         conn.batch_execute(&sql)?;
         // Two or three topics per company, and the project.
         conn.batch_execute(&format!(
@@ -86,12 +86,10 @@ pub fn companies(conn: &mut DbConnection, n: u64) -> anyhow::Result<SyntheticSee
             companies,
             topic_links,
         })
-    })
-    .and_then(|seeded| {
-        // Fresh statistics, so the planners use the indexes at once.
-        conn.batch_execute("ANALYZE")?;
-        Ok(seeded)
-    })
+    })?;
+    // Fresh statistics, so the planners use the indexes at once.
+    conn.batch_execute("ANALYZE")?;
+    Ok(seeded)
 }
 
 /// `WHEN 0 THEN … WHEN 1 THEN …` over the regions.
