@@ -50,16 +50,6 @@ step "hadolint (no warning left; .hadolint.yaml says why a rule is off)"
 }
 .venv-tools/bin/hadolint --config .hadolint.yaml --failure-threshold style Dockerfile
 
-step "compose.yaml resolves with .env.example, and refuses to start without a database password"
-resolved="$(.venv-tools/bin/podman-compose --env-file .env.example -f compose.yaml config)"
-grep -q 'DATABASE_URL: postgres://bn:change-me@postgres:5432/betriebsnachbarschaften' <<<"$resolved" \
-  || fail "compose.yaml does not build DATABASE_URL from POSTGRES_PASSWORD"
-grep -q 'condition: service_healthy' <<<"$resolved" || fail "the API does not wait for a healthy PostgreSQL"
-: > "$WORK/empty.env"
-if .venv-tools/bin/podman-compose --env-file "$WORK/empty.env" -f compose.yaml config >/dev/null 2>&1; then
-  fail "compose.yaml resolves without POSTGRES_PASSWORD"
-fi
-
 step "podman, buildah, runc, debootstrap"
 if ! command -v podman >/dev/null || ! command -v debootstrap >/dev/null || ! command -v runc >/dev/null; then
   apt-get update -qq
@@ -75,6 +65,16 @@ default_ulimits = ["nofile=20000:20000", "nproc=32768:32768"]
 [engine]
 runtime = "runc"
 EOF
+
+step "compose.yaml resolves with .env.example, and refuses to start without a database password"
+resolved="$(.venv-tools/bin/podman-compose --env-file .env.example -f compose.yaml config)"
+grep -q 'DATABASE_URL: postgres://bn:change-me@postgres:5432/betriebsnachbarschaften' <<<"$resolved" \
+  || fail "compose.yaml does not build DATABASE_URL from POSTGRES_PASSWORD"
+grep -q 'condition: service_healthy' <<<"$resolved" || fail "the API does not wait for a healthy PostgreSQL"
+: > "$WORK/empty.env"
+if .venv-tools/bin/podman-compose --env-file "$WORK/empty.env" -f compose.yaml config >/dev/null 2>&1; then
+  fail "compose.yaml resolves without POSTGRES_PASSWORD"
+fi
 
 step "base images under the names the Dockerfile uses"
 if ! podman image exists "$DEBIAN_IMAGE"; then
