@@ -169,6 +169,11 @@ pub struct Settings {
     #[arg(long, env = "DB_POOL_TIMEOUT_SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
     pub db_pool_timeout_secs: u64,
 
+    /// Seconds to keep retrying the first PostgreSQL connection at start (0: fail at once).
+    /// A database started beside the service (compose, Kubernetes) may need a moment.
+    #[arg(long, env = "DB_CONNECT_WAIT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=3600), global = true)]
+    pub db_connect_wait_secs: u64,
+
     /// SQLite `synchronous` level (ignored on PostgreSQL).
     #[arg(long, env = "SQLITE_SYNCHRONOUS", value_enum, default_value_t = SqliteSynchronous::Full, global = true)]
     pub sqlite_synchronous: SqliteSynchronous,
@@ -318,6 +323,10 @@ impl Settings {
         Duration::from_secs(self.db_pool_timeout_secs)
     }
 
+    pub fn connect_wait(&self) -> Duration {
+        Duration::from_secs(self.db_connect_wait_secs)
+    }
+
     /// Settings for tests and embedding: every default, the given database, port 0.
     pub fn for_database(url: impl Into<String>) -> Self {
         let mut settings = Cli::parse_from(["betriebsnachbarschaften"]).settings;
@@ -336,6 +345,7 @@ impl fmt::Debug for Settings {
             .field("workers", &self.workers)
             .field("db_pool_size", &self.db_pool_size)
             .field("db_pool_timeout_secs", &self.db_pool_timeout_secs)
+            .field("db_connect_wait_secs", &self.db_connect_wait_secs)
             .field("sqlite_synchronous", &self.sqlite_synchronous)
             .field("migrate_on_start", &self.migrate_on_start)
             .field("body_limit_bytes", &self.body_limit_bytes)

@@ -6,7 +6,7 @@ pub mod schema;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use diesel::connection::SimpleConnection;
@@ -81,8 +81,9 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup 
     }
 }
 
-/// Builds the pool. For PostgreSQL it first connects once directly: the MultiConnection
-/// hides the real connect error, and "password authentication failed" beats "timed out".
+/// Builds the pool. For PostgreSQL it first connects directly, retrying for
+/// `DB_CONNECT_WAIT_SECS`: the MultiConnection hides the real connect error, and "password
+/// authentication failed" beats "timed out".
 pub fn connect(settings: &Settings) -> anyhow::Result<DbPool> {
     connect_counted(settings, QueryCounter::default())
 }
@@ -91,8 +92,7 @@ pub fn connect(settings: &Settings) -> anyhow::Result<DbPool> {
 pub fn connect_counted(settings: &Settings, counter: QueryCounter) -> anyhow::Result<DbPool> {
     let url = settings.database();
     if url.is_postgres() {
-        PgConnection::establish(url.expose())
-            .with_context(|| format!("cannot connect to PostgreSQL at {url}"))?;
+        wait_for_postgres(&url, settings.connect_wait())?;
     } else {
         prepare_sqlite_file(&url)?;
     }
@@ -108,6 +108,30 @@ pub fn connect_counted(settings: &Settings, counter: QueryCounter) -> anyhow::Re
         }))
         .build(manager)
         .with_context(|| format!("cannot open the database at {url}"))
+}
+
+/// Connects once, retrying with growing pauses until `wait` has passed. A PostgreSQL started
+/// beside the service refuses connections while it initialises; every failed attempt is logged
+/// with its reason, so a wrong password shows at once and does not look like a slow start.
+fn wait_for_postgres(url: &DatabaseUrl, wait: Duration) -> anyhow::Result<()> {
+    let deadline = Instant::now() + wait;
+    let mut pause = Duration::from_millis(100);
+    loop {
+        match PgConnection::establish(url.expose()) {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() + pause < deadline => {
+                log::warn!(
+                    "PostgreSQL at {url} does not accept connections yet, retrying in {pause:?}: {}",
+                    e.to_string().trim_end()
+                );
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => {
+                return Err(e).with_context(|| format!("cannot connect to PostgreSQL at {url}"));
+            }
+        }
+    }
 }
 
 fn prepare_sqlite_file(url: &DatabaseUrl) -> anyhow::Result<()> {

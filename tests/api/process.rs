@@ -24,6 +24,7 @@ fn help_lists_every_setting_with_its_environment_variable() {
         "WORKERS",
         "DB_POOL_SIZE",
         "DB_POOL_TIMEOUT_SECS",
+        "DB_CONNECT_WAIT_SECS",
         "SQLITE_SYNCHRONOUS",
         "MIGRATE_ON_START",
         "BODY_LIMIT_BYTES",
@@ -520,6 +521,77 @@ fn two_replicas_starting_at_once_on_one_postgresql_database_serve_as_one() {
         server.sigterm();
         assert!(server.wait_exit(Duration::from_secs(8)).success());
     }
+}
+
+/// A database URL on the test PostgreSQL server whose database does not exist yet, and an
+/// admin connection to create (and finally drop) it.
+fn database_not_yet_created() -> Option<(String, String, diesel::PgConnection)> {
+    use diesel::Connection as _;
+    let base = crate::helpers::postgres_url()?;
+    let name = format!("bn_wait_{}", uuid::Uuid::new_v4().simple());
+    let (server, _) = base.rsplit_once('/').unwrap();
+    let admin = diesel::PgConnection::establish(&base).unwrap();
+    Some((format!("{server}/{name}"), name, admin))
+}
+
+#[test]
+fn the_server_waits_for_a_postgresql_that_is_not_ready_yet() {
+    use diesel::connection::SimpleConnection as _;
+    let Some((url, name, mut admin)) = database_not_yet_created() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let server = std::thread::scope(|s| {
+        let server =
+            s.spawn(|| Server::spawn_with(dir.path(), "text", &[("DATABASE_URL", url.as_str())]));
+        // The database appears a while after the service started, as in a compose stack.
+        std::thread::sleep(Duration::from_millis(1500));
+        assert!(
+            !server.is_finished(),
+            "the server did not wait for its database"
+        );
+        admin
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        server.join().unwrap()
+    });
+    assert!(started.elapsed() >= Duration::from_millis(1500));
+    assert!(
+        healthcheck(server.port).0,
+        "not ready once the database came"
+    );
+    let mut server = server;
+    server.sigterm();
+    assert!(server.wait_exit(Duration::from_secs(8)).success());
+    admin
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .unwrap();
+}
+
+#[test]
+fn without_its_database_the_server_gives_up_after_the_wait_and_says_why() {
+    let Some((url, name, _admin)) = database_not_yet_created() else {
+        return;
+    };
+    let started = Instant::now();
+    let output = Command::new(BIN)
+        .arg("migrate")
+        .env("DATABASE_URL", &url)
+        .env("DB_CONNECT_WAIT_SECS", "1")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot connect to PostgreSQL") && stderr.contains(&name),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("does not accept connections yet, retrying"),
+        "each failed attempt is logged: {stderr}"
+    );
 }
 
 #[test]
