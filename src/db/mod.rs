@@ -203,6 +203,8 @@ pub struct PoolStats {
 pub struct Db {
     pool: DbPool,
     queries: QueryCounter,
+    /// One permit per pooled connection (see `run`).
+    turns: Arc<tokio::sync::Semaphore>,
     waiting: Arc<AtomicI64>,
     timeouts: Arc<AtomicU64>,
     /// On SQLite: the turn of this process's writers (see `write`).
@@ -213,6 +215,7 @@ impl Db {
     /// `sqlite` makes writers take turns in the process (see `write`).
     pub fn new(pool: DbPool, queries: QueryCounter, sqlite: bool) -> Self {
         Self {
+            turns: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
             pool,
             queries,
             waiting: Arc::default(),
@@ -244,19 +247,44 @@ impl Db {
 
     /// Checks out a connection and runs `f` on actix's blocking pool, so that a slow query
     /// never stalls an async worker.
+    ///
+    /// Callers first wait for one of the pool's permits, as tasks on the async workers: only as
+    /// many blocking threads run as there are connections, and none sleeps inside r2d2. With
+    /// more requests than connections, every hand-over inside r2d2 would wake a parked
+    /// thread; at 64 concurrent reads those wake-ups cost more than the queries (BENCHMARKS.md).
+    /// A caller that gets no permit within the pool timeout is answered like an r2d2 timeout.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
+        let permit = self.turns.clone().try_acquire_owned();
+        let _permit = match permit {
+            Ok(permit) => permit,
+            Err(_) => {
+                self.waiting.fetch_add(1, Ordering::Relaxed);
+                let waited = tokio::time::timeout(
+                    self.pool.connection_timeout(),
+                    self.turns.clone().acquire_owned(),
+                )
+                .await;
+                self.waiting.fetch_sub(1, Ordering::Relaxed);
+                match waited {
+                    Ok(Ok(permit)) => permit,
+                    _ => {
+                        self.timeouts.fetch_add(1, Ordering::Relaxed);
+                        return Err(E::from(DbError::Unavailable(
+                            "timed out waiting for a database connection".into(),
+                        )));
+                    }
+                }
+            }
+        };
         let pool = self.pool.clone();
-        let (waiting, timeouts) = (self.waiting.clone(), self.timeouts.clone());
+        let timeouts = self.timeouts.clone();
         let joined = actix_web::web::block(move || {
-            waiting.fetch_add(1, Ordering::Relaxed);
-            let conn = pool.get();
-            waiting.fetch_sub(1, Ordering::Relaxed);
-            let mut conn = conn.map_err(|e| {
+            let mut conn = pool.get().map_err(|e| {
                 timeouts.fetch_add(1, Ordering::Relaxed);
                 E::from(DbError::Unavailable(e.to_string()))
             })?;

@@ -155,6 +155,61 @@ async fn an_exhausted_pool_answers_503_quickly_instead_of_hanging() {
     }
 }
 
+#[tokio::test]
+async fn requests_beyond_the_pool_queue_for_a_connection_and_get_503_when_none_comes_in_time() {
+    use betriebsnachbarschaften::db::DbError;
+    for app in both_backends(Options {
+        db_pool_size: 1,
+        db_pool_timeout_secs: 1,
+        ..Default::default()
+    })
+    .await
+    {
+        // A slow piece of work holds the one connection for longer than the pool timeout.
+        let db = app.db.clone();
+        let slow = tokio::spawn(async move {
+            db.run(|_conn| {
+                std::thread::sleep(std::time::Duration::from_millis(2500));
+                Ok::<_, DbError>(())
+            })
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+        let started = std::time::Instant::now();
+        let queued = app.get("/api/v1/regions");
+        let scrape = async {
+            tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+            crate::operations::scrape(&app).await
+        };
+        let (queued, metrics) = tokio::join!(queued, scrape);
+        assert_eq!(
+            crate::operations::sample(&metrics, "bn_db_pool_waiting"),
+            Some(1.0),
+            "the queued request shows as waiting"
+        );
+        assert_problem(queued, StatusCode::SERVICE_UNAVAILABLE).await;
+        let waited = started.elapsed();
+        assert!(
+            waited >= std::time::Duration::from_millis(900)
+                && waited < std::time::Duration::from_secs(2),
+            "answered after the pool timeout, not before and not after the slow work: {waited:?}"
+        );
+        let metrics = crate::operations::scrape(&app).await;
+        assert_eq!(
+            crate::operations::sample(&metrics, "bn_db_pool_timeouts_total"),
+            Some(1.0)
+        );
+        assert_eq!(
+            crate::operations::sample(&metrics, "bn_db_pool_waiting"),
+            Some(0.0)
+        );
+
+        slow.await.unwrap().unwrap();
+        assert_eq!(app.get("/api/v1/regions").await.status(), StatusCode::OK);
+    }
+}
+
 /// The same app on SQLite and, when configured, PostgreSQL (for tests with custom options).
 pub async fn both_backends(options: Options) -> Vec<TestApp> {
     let mut apps = vec![TestApp::spawn_sqlite(options.clone()).await];
