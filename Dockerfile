@@ -19,6 +19,7 @@ WORKDIR /src
 # Dependencies first, against placeholder sources: this layer is rebuilt only when the
 # manifests change, not on every source change.
 COPY Cargo.toml Cargo.lock build.rs ./
+COPY .cargo .cargo
 RUN mkdir src \
     && echo 'fn main() {}' > src/main.rs \
     && touch src/lib.rs \

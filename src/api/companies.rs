@@ -352,8 +352,7 @@ impl Resource for Companies {
     }
 
     fn find(conn: &mut DbConnection, id: CompanyId) -> Result<Option<CompanyRecord>, ApiError> {
-        let rows: Vec<_> = companies::find(conn, id)?.into_iter().collect();
-        Ok(companies::with_relations(conn, rows)?.pop())
+        Ok(companies::find_record(conn, id)?)
     }
 
     fn insert(

@@ -164,8 +164,15 @@ pub fn missing_or_stale(exists: bool) -> WriteError {
     }
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `array_agg` over ids; NULL when there are no rows.
+    #[aggregate]
+    fn array_agg(expr: diesel::sql_types::BigInt) -> diesel::sql_types::Array<diesel::sql_types::BigInt>;
+}
+
 /// Declares a module of queries on a join table `(owner, target)`: load the target ids of a
-/// page of owners in one query, replace an owner's set, count the owners of a target.
+/// page of owners in one query, the ids of one owner as a subselect (PostgreSQL), replace an
+/// owner's set, count the owners of a target.
 macro_rules! join_table {
     ($module:ident, $table:ident, $owner:ident, $target:ident) => {
         pub mod $module {
@@ -185,15 +192,36 @@ macro_rules! join_table {
                 if owners.is_empty() {
                     return Ok(map);
                 }
-                let pairs: Vec<(i64, i64)> = $table::table
-                    .filter($table::$owner.eq_any(owners))
-                    .select(($table::$owner, $table::$target))
-                    .order(($table::$owner, $table::$target))
-                    .load(conn)?;
+                let select = ($table::$owner, $table::$target);
+                let order = ($table::$owner, $table::$target);
+                // SQLite gets `IN (?, …)` for a list, which diesel never keeps prepared; one
+                // owner (every read of a single record) gets a statement it keeps.
+                let pairs: Vec<(i64, i64)> = match owners {
+                    [owner] => $table::table
+                        .filter($table::$owner.eq(*owner))
+                        .select(select)
+                        .order(order)
+                        .load(conn)?,
+                    _ => $table::table
+                        .filter($table::$owner.eq_any(owners))
+                        .select(select)
+                        .order(order)
+                        .load(conn)?,
+                };
                 for (owner, target) in pairs {
                     map.entry(owner).or_default().push(target);
                 }
                 Ok(map)
+            }
+
+            /// The owner's target ids as one PostgreSQL array (unordered; NULL for none), for the
+            /// select clause of a query on the owner: its relations come in the same round trip.
+            #[diesel::dsl::auto_type]
+            pub fn ids_of(owner: i64) -> _ {
+                $table::table
+                    .filter($table::$owner.eq(owner))
+                    .select(crate::models::array_agg($table::$target))
+                    .single_value()
             }
 
             /// Makes `targets` the owner's whole set.

@@ -337,6 +337,25 @@ api_test!(async fn a_list_page_costs_the_same_queries_whatever_its_size(app) {
     assert!(costs[0] <= 3, "rows + topics + projects: {costs:?}");
 });
 
+api_test!(async fn reading_a_company_with_its_relations_is_one_round_trip_on_postgresql(app) {
+    let fx = Fixtures::create(&app).await;
+    let company = app.create("/api/v1/companies", json!({"name": "Tischlerei Harz", "region_id": fx.regions[0], "topic_ids": [fx.topics[1], fx.topics[0]], "project_ids": [fx.project]})).await;
+    let bare = app.create("/api/v1/companies", json!({"name": "Malerbetrieb Oker", "region_id": fx.regions[0]})).await;
+    let path = format!("/api/v1/companies/{}", company["id"]);
+    app.get(&path).await;
+    let before = app.db.queries_run();
+    let read: Value = app.get(&path).await.json().await.unwrap();
+    let cost = app.db.queries_run() - before;
+    // The relation ids come in the row's own statement on PostgreSQL, sorted as everywhere.
+    let mut topics = fx.topics.clone();
+    topics.sort();
+    assert_eq!(read["topic_ids"], json!(topics));
+    assert_eq!(read["project_ids"], json!([fx.project]));
+    assert_eq!(cost, if app.on_postgres() { 1 } else { 3 }, "statements for one company");
+    let read: Value = app.get(&format!("/api/v1/companies/{}", bare["id"])).await.json().await.unwrap();
+    assert_eq!((read["topic_ids"].clone(), read["project_ids"].clone()), (json!([]), json!([])));
+});
+
 api_test!(async fn topic_funding_and_organization_filters_narrow_the_lists(app) {
     Fixtures::create(&app).await;
     let names = |page: Value, field: &str| -> Vec<String> { page["items"].as_array().unwrap().iter().map(|i| i[field].as_str().unwrap().to_owned()).collect() };

@@ -187,6 +187,11 @@ impl TestApp {
         app
     }
 
+    /// Whether this app runs on PostgreSQL (else on SQLite).
+    pub fn on_postgres(&self) -> bool {
+        self._pg_schema.is_some()
+    }
+
     /// Signs in with the password grant and returns the token response.
     pub async fn login(&self, username: &str, password: &str) -> Value {
         let response = self
