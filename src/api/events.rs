@@ -342,8 +342,7 @@ impl Resource for Events {
     }
 
     fn find(conn: &mut DbConnection, id: EventId) -> Result<Option<EventRecord>, ApiError> {
-        let rows: Vec<_> = events::find(conn, id)?.into_iter().collect();
-        Ok(events::with_relations(conn, rows)?.pop())
+        Ok(events::find_record(conn, id)?)
     }
 
     fn insert(

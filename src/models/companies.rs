@@ -8,7 +8,7 @@ use crate::db::schema::{self, companies};
 use crate::domain::{CompanyId, name_key};
 use crate::models::links::{company_projects, company_topics};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
-use crate::models::{ListError, contains_pattern, record_queries};
+use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = companies)]
@@ -158,19 +158,12 @@ pub fn find_record(conn: &mut DbConnection, id: CompanyId) -> QueryResult<Option
             .optional()?;
         return Ok(found.map(|(company, topics, projects)| CompanyRecord {
             company,
-            topic_ids: sorted(topics),
-            project_ids: sorted(projects),
+            topic_ids: sorted_ids(topics),
+            project_ids: sorted_ids(projects),
         }));
     }
     let rows: Vec<_> = find(conn, id)?.into_iter().collect();
     Ok(with_relations(conn, rows)?.pop())
-}
-
-/// Relation ids as the API lists them: ascending, empty for none.
-fn sorted(ids: Option<Vec<i64>>) -> Vec<i64> {
-    let mut ids = ids.unwrap_or_default();
-    ids.sort_unstable();
-    ids
 }
 
 /// Attaches the relation ids to rows: two queries, whatever the number of rows.

@@ -8,7 +8,7 @@ use crate::db::schema::{self, events};
 use crate::domain::{EventId, name_key};
 use crate::models::links::{event_companies, event_organizations, event_topics};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
-use crate::models::{ListError, contains_pattern, record_queries};
+use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
@@ -96,6 +96,32 @@ pub fn count_in_project(conn: &mut DbConnection, project: i64) -> QueryResult<i6
         .filter(events::project_id.eq(project))
         .count()
         .get_result(conn)
+}
+
+/// One event with its relation ids: one statement on PostgreSQL (see `companies::find_record`).
+pub fn find_record(conn: &mut DbConnection, id: EventId) -> QueryResult<Option<EventRecord>> {
+    if let DbConnection::Postgres(pg) = conn {
+        let found = events::table
+            .find(id)
+            .select((
+                Event::as_select(),
+                event_topics::ids_of(id.0),
+                event_organizations::ids_of(id.0),
+                event_companies::ids_of(id.0),
+            ))
+            .first::<(Event, Option<Vec<i64>>, Option<Vec<i64>>, Option<Vec<i64>>)>(pg)
+            .optional()?;
+        return Ok(
+            found.map(|(event, topics, organizations, companies)| EventRecord {
+                event,
+                topic_ids: sorted_ids(topics),
+                organization_ids: sorted_ids(organizations),
+                company_ids: sorted_ids(companies),
+            }),
+        );
+    }
+    let rows: Vec<_> = find(conn, id)?.into_iter().collect();
+    Ok(with_relations(conn, rows)?.pop())
 }
 
 /// Attaches the relation ids to rows: three queries, whatever the number of rows.

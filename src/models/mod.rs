@@ -170,6 +170,13 @@ diesel::define_sql_function! {
     fn array_agg(expr: diesel::sql_types::BigInt) -> diesel::sql_types::Array<diesel::sql_types::BigInt>;
 }
 
+/// Relation ids from `array_agg` as the API lists them: ascending, empty for none.
+pub fn sorted_ids(ids: Option<Vec<i64>>) -> Vec<i64> {
+    let mut ids = ids.unwrap_or_default();
+    ids.sort_unstable();
+    ids
+}
+
 /// Declares a module of queries on a join table `(owner, target)`: load the target ids of a
 /// page of owners in one query, the ids of one owner as a subselect (PostgreSQL), replace an
 /// owner's set, count the owners of a target.

@@ -337,23 +337,36 @@ api_test!(async fn a_list_page_costs_the_same_queries_whatever_its_size(app) {
     assert!(costs[0] <= 3, "rows + topics + projects: {costs:?}");
 });
 
-api_test!(async fn reading_a_company_with_its_relations_is_one_round_trip_on_postgresql(app) {
+/// Statements the app runs for one GET (after a first one warmed the pool).
+async fn statements_for(app: &TestApp, path: &str) -> (u64, Value) {
+    app.get(path).await;
+    let before = app.db.queries_run();
+    let read: Value = app.get(path).await.json().await.unwrap();
+    (app.db.queries_run() - before, read)
+}
+
+api_test!(async fn reading_a_record_with_its_relation_ids_is_one_round_trip_on_postgresql(app) {
     let fx = Fixtures::create(&app).await;
     let company = app.create("/api/v1/companies", json!({"name": "Tischlerei Harz", "region_id": fx.regions[0], "topic_ids": [fx.topics[1], fx.topics[0]], "project_ids": [fx.project]})).await;
     let bare = app.create("/api/v1/companies", json!({"name": "Malerbetrieb Oker", "region_id": fx.regions[0]})).await;
-    let path = format!("/api/v1/companies/{}", company["id"]);
-    app.get(&path).await;
-    let before = app.db.queries_run();
-    let read: Value = app.get(&path).await.json().await.unwrap();
-    let cost = app.db.queries_run() - before;
-    // The relation ids come in the row's own statement on PostgreSQL, sorted as everywhere.
+    let event = app.create("/api/v1/events", json!({"title": "Nachbarschaftstreffen Goslar", "kind": "neighbourhood_meeting", "project_id": fx.project, "starts_at": "2021-06-01T16:00:00Z", "topic_ids": [fx.topics[1], fx.topics[0]], "organization_ids": fx.organizations, "company_ids": [company["id"], bare["id"]]})).await;
     let mut topics = fx.topics.clone();
     topics.sort();
-    assert_eq!(read["topic_ids"], json!(topics));
-    assert_eq!(read["project_ids"], json!([fx.project]));
+    let mut organizations = fx.organizations.clone();
+    organizations.sort();
+
+    // The relation ids come in the row's own statement on PostgreSQL, sorted as everywhere.
+    let (cost, read) = statements_for(&app, &format!("/api/v1/companies/{}", company["id"])).await;
+    assert_eq!((read["topic_ids"].clone(), read["project_ids"].clone()), (json!(topics), json!([fx.project])));
     assert_eq!(cost, if app.on_postgres() { 1 } else { 3 }, "statements for one company");
-    let read: Value = app.get(&format!("/api/v1/companies/{}", bare["id"])).await.json().await.unwrap();
+    let (_, read) = statements_for(&app, &format!("/api/v1/companies/{}", bare["id"])).await;
     assert_eq!((read["topic_ids"].clone(), read["project_ids"].clone()), (json!([]), json!([])));
+
+    let (cost, read) = statements_for(&app, &format!("/api/v1/events/{}", event["id"])).await;
+    assert_eq!(read["topic_ids"], json!(topics));
+    assert_eq!(read["organization_ids"], json!(organizations));
+    assert_eq!(read["company_ids"], json!([company["id"], bare["id"]]));
+    assert_eq!(cost, if app.on_postgres() { 1 } else { 4 }, "statements for one event");
 });
 
 api_test!(async fn topic_funding_and_organization_filters_narrow_the_lists(app) {
