@@ -93,10 +93,14 @@ if ! podman image exists "$DEBIAN_IMAGE"; then
   tar -C "$WORK/rootfs" -c . | podman import --change 'CMD ["bash"]' - "$DEBIAN_IMAGE" >/dev/null
   rm -rf "$WORK/rootfs"
 fi
-if ! podman image exists "$RUST_IMAGE"; then
-  # As the official rust:*-slim image: gcc and libc headers, rustup's layout under /usr/local;
-  # plus this machine's CA bundle.
-  cat > "$WORK/Containerfile.rust" <<EOF
+# stale <image> <inputs>: the image is missing, or was built from other inputs (a stand-in whose
+# recipe or toolchain changed is built again, never silently reused).
+stale() {
+  [ "$(podman image inspect --format '{{index .Labels "smoke.inputs"}}' "$1" 2>/dev/null)" != "$2" ]
+}
+# As the official rust:*-slim image: gcc and libc headers, rustup's layout under /usr/local;
+# plus this machine's CA bundle.
+cat > "$WORK/Containerfile.rust" <<EOF
 FROM $DEBIAN_IMAGE
 ENV RUSTUP_HOME=/usr/local/rustup CARGO_HOME=/usr/local/cargo PATH=/usr/local/cargo/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates gcc libc6-dev \\
@@ -109,13 +113,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates
     && for tool in cargo rustc rustdoc; do ln /usr/local/cargo/bin/rustup /usr/local/cargo/bin/\$tool; done \\
     && cargo --version
 EOF
-  podman build --pull=never --network=host --format docker \
+inputs="$( (cat "$WORK/Containerfile.rust" "$CA_BUNDLE"; rustc -V) | sha256sum | cut -c1-16)"
+if stale "$RUST_IMAGE" "$inputs"; then
+  podman build --pull=never --network=host --format docker --label "smoke.inputs=$inputs" \
     -v "$HOME/.rustup:/host-rustup:ro" -v "$HOME/.cargo/bin:/host-cargo-bin:ro" -v "$CA_BUNDLE:/host-ca.crt:ro" \
     -f "$WORK/Containerfile.rust" -t "$RUST_IMAGE" "$WORK" >/dev/null
 fi
-
-if ! podman image exists "$POSTGRES_IMAGE"; then
-  podman build --pull=never --network=host --format docker \
+inputs="$( (cat scripts/postgres-stand-in/*; echo "$DEBIAN_IMAGE $POSTGRES_IMAGE") | sha256sum | cut -c1-16)"
+if stale "$POSTGRES_IMAGE" "$inputs"; then
+  podman build --pull=never --network=host --format docker --label "smoke.inputs=$inputs" \
     --build-arg BASE="$DEBIAN_IMAGE" --build-arg PG_MAJOR="${POSTGRES_IMAGE##*:}" \
     -t "$POSTGRES_IMAGE" scripts/postgres-stand-in >/dev/null
 fi
