@@ -49,7 +49,7 @@ compose() {
 cleanup() {
   if [ -f "$COMPOSE_DIR/compose.yaml" ]; then compose down -v >/dev/null 2>&1 || true; fi
   for c in "${CONTAINERS[@]}"; do podman rm -f -t 0 "$c" >/dev/null 2>&1 || true; done
-  for d in "${DATABASES[@]}"; do psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $d" >/dev/null 2>&1 || true; done
+  for d in "${DATABASES[@]}"; do psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $d WITH (FORCE)" >/dev/null 2>&1 || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -166,11 +166,12 @@ stops_cleanly() {
   (( $(date +%s) - started < 30 )) || fail "$1 needed the whole grace period to stop"
 }
 
-# fresh_database <name>: an empty PostgreSQL database for one check.
+# fresh_database <name>: an empty PostgreSQL database for one check, its URL in URL, dropped on
+# exit (not called in a subshell, so that the cleanup learns of it).
 fresh_database() {
   psql -q "$PG_SERVER/postgres" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1" >/dev/null 2>&1
   DATABASES+=("$1")
-  echo "$PG_SERVER/$1"
+  URL="$PG_SERVER/$1"
 }
 
 step "run on the SQLite default with a published port"
@@ -190,7 +191,7 @@ stops_cleanly bn-smoke-sqlite
 echo "SQLite: read-only root, ready, uid $UID_EXPECTED, healthy, API and metrics answer, exit 0 on SIGTERM"
 
 step "run against the local PostgreSQL (host network)"
-URL="$(fresh_database bn_smoke_single)"
+fresh_database bn_smoke_single
 CONTAINERS+=(bn-smoke-pg)
 quiet_podman run -d --health-interval=disable --name bn-smoke-pg --network=host -e PORT=18481 -e DATABASE_URL="$URL" \
   -e BOOTSTRAP_ADMIN_PASSWORD="$ADMIN_PASSWORD" "$IMAGE" >/dev/null
@@ -203,7 +204,7 @@ stops_cleanly bn-smoke-pg
 echo "PostgreSQL: ready, healthy, writes, exit 0 on SIGTERM"
 
 step "two replicas start at the same moment on one PostgreSQL database"
-URL="$(fresh_database bn_smoke_replicas)"
+fresh_database bn_smoke_replicas
 podman volume rm -f bn-smoke-key >/dev/null 2>&1 || true
 for port in 18482 18483; do
   CONTAINERS+=("bn-smoke-$port")
