@@ -259,16 +259,13 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let permit = self.turns.clone().try_acquire_owned();
-        let _permit = match permit {
+        let _permit = match self.turns.try_acquire() {
             Ok(permit) => permit,
             Err(_) => {
                 self.waiting.fetch_add(1, Ordering::Relaxed);
-                let waited = tokio::time::timeout(
-                    self.pool.connection_timeout(),
-                    self.turns.clone().acquire_owned(),
-                )
-                .await;
+                let waited =
+                    tokio::time::timeout(self.pool.connection_timeout(), self.turns.acquire())
+                        .await;
                 self.waiting.fetch_sub(1, Ordering::Relaxed);
                 match waited {
                     Ok(Ok(permit)) => permit,
