@@ -523,23 +523,22 @@ fn two_replicas_starting_at_once_on_one_postgresql_database_serve_as_one() {
     }
 }
 
-/// A database URL on the test PostgreSQL server whose database does not exist yet, and an
-/// admin connection to create (and finally drop) it.
-fn database_not_yet_created() -> Option<(String, String, diesel::PgConnection)> {
-    use diesel::Connection as _;
+/// The test PostgreSQL server's URL, and the URL and name of a database on it that does not
+/// exist yet.
+fn database_not_yet_created() -> Option<(String, String, String)> {
     let base = crate::helpers::postgres_url()?;
     let name = format!("bn_wait_{}", uuid::Uuid::new_v4().simple());
     let (server, _) = base.rsplit_once('/').unwrap();
-    let admin = diesel::PgConnection::establish(&base).unwrap();
-    Some((format!("{server}/{name}"), name, admin))
+    Some((format!("{server}/{name}"), name, base))
 }
 
 #[test]
 fn the_server_waits_for_a_postgresql_that_is_not_ready_yet() {
-    use diesel::connection::SimpleConnection as _;
-    let Some((url, name, mut admin)) = database_not_yet_created() else {
+    use diesel::{Connection as _, connection::SimpleConnection as _};
+    let Some((url, name, base)) = database_not_yet_created() else {
         return;
     };
+    let mut admin = diesel::PgConnection::establish(&base).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let started = Instant::now();
     let server = std::thread::scope(|s| {
@@ -571,7 +570,7 @@ fn the_server_waits_for_a_postgresql_that_is_not_ready_yet() {
 
 #[test]
 fn without_its_database_the_server_gives_up_after_the_wait_and_says_why() {
-    let Some((url, name, _admin)) = database_not_yet_created() else {
+    let Some((url, name, _)) = database_not_yet_created() else {
         return;
     };
     let started = Instant::now();
