@@ -71,6 +71,28 @@ for (db, size), server in servers.items():
         )
     lines.append("")
 
+# The same point read without the service, through each driver (examples/driver_ceiling.rs).
+drivers = [r for r in rows if r["kind"] == "driver"]
+if drivers:
+    lines += [
+        "## The GET by id read without the service, by database driver",
+        "",
+        "`examples/driver_ceiling.rs` serves the same point read (four columns, no authentication,",
+        "no logging) through the blocking driver the service uses (diesel, one hop to a blocking",
+        "thread per request) and through a pipelining async one (tokio-postgres on the HTTP",
+        "workers). Both drivers and pgbench run without TLS here (the async one has none).",
+        "",
+        "| driver | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | vs pgbench -S without TLS |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in drivers:
+        res = r["result"]
+        lines.append(
+            f"| {r['driver']} | {r['connections']} | {res['rps']:,.0f} | {res['p50_ms']:.2f} | {res['p99_ms']:.2f} | "
+            f"{res['max_ms']:.1f} | {res['non_2xx'] + res['socket_errors']} | {res['rps'] / r['pgbench_tps']:.0%} of {r['pgbench_tps']:,.0f} |"
+        )
+    lines.append("")
+
 # The targets of issue #7, judged on what this run measured.
 checks = []
 sizes = sorted({s for (_, s) in servers})

@@ -15,10 +15,12 @@ SIZES="${BENCH_SIZES:-10000 1000000}"
 CONNECTIONS="${BENCH_CONNECTIONS:-16 64}"
 SECONDS_EACH="${BENCH_SECONDS:-10}"
 BIN="${BENCH_BIN:-target/release/betriebsnachbarschaften}"
+CEILING="${BENCH_CEILING:-target/release/examples/driver_ceiling}"
 PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
 if [ "${1:-}" = "--quick" ]; then
   SIZES="${BENCH_SIZES:-300}"; CONNECTIONS="${BENCH_CONNECTIONS:-4}"; SECONDS_EACH="${BENCH_SECONDS:-1}"
   BIN="${BENCH_BIN:-target/debug/betriebsnachbarschaften}"
+  CEILING="${BENCH_CEILING:-target/debug/examples/driver_ceiling}"
 fi
 PORT=18590
 PASSWORD="bench-admin-password-42"
@@ -40,6 +42,12 @@ if [ ! -x "$BIN" ]; then
   case "$BIN" in
     *release*) cargo build --release --locked ;;
     *) cargo build --locked ;;
+  esac
+fi
+if [[ " $DBS " == *" postgres "* ]] && [ ! -x "$CEILING" ]; then
+  case "$CEILING" in
+    *release*) cargo build --release --locked --example driver_ceiling ;;
+    *) cargo build --locked --example driver_ceiling ;;
   esac
 fi
 
@@ -74,6 +82,33 @@ run_wrk() {
   rss=$(rss_kib "$SERVER" VmRSS); peak=$(rss_kib "$SERVER" VmHWM)
   say "  $label c=$conns: $result (RSS $((rss / 1024)) MiB, peak so far $((peak / 1024)) MiB)"
   record "{\"kind\":\"http\",\"db\":\"$DB\",\"size\":$SIZE,\"workload\":\"$label\",\"connections\":$conns,\"rss_kib\":$rss,\"result\":$result}"
+}
+
+# driver_ceilings: the GET by id read without the service around it (no authentication, no
+# logging, four columns), served by examples/driver_ceiling.rs through the blocking driver the
+# service uses and through a pipelining async one, next to pgbench -S without TLS (the async
+# driver runs without it there, so all three do). What limits GET by id: BENCHMARKS.md.
+driver_ceilings() {
+  local port=$((PORT + 1)) c tps driver result tries
+  for c in $CONNECTIONS; do
+    tps="$(pgbench -S -M prepared -n -c "$c" -j "$THREADS" -T "$SECONDS_EACH" "$PG/bench_pgbench?sslmode=disable" 2>/dev/null \
+      | awk '/^tps/ {print $3}')"
+    for driver in sync async; do
+      "$CEILING" "$driver" "$port" "$DATABASE_URL?sslmode=disable" 2>>"$DATA/driver_ceiling.log" &
+      SERVER=$!
+      tries=0
+      until curl -sf -o /dev/null "http://127.0.0.1:$port/companies/$FIRST"; do
+        tries=$((tries + 1))
+        [ "$tries" -lt 1000 ] && kill -0 "$SERVER" 2>/dev/null || { say "driver_ceiling $driver did not start"; cat "$DATA/driver_ceiling.log" >&2; exit 1; }
+        sleep 0.01
+      done
+      result="$(env BN_MODE=ceiling BN_FROM="$FIRST" BN_TO="$LAST" BN_THREADS="$THREADS" wrk -t"$THREADS" -c"$c" \
+        -d"${SECONDS_EACH}s" --timeout 10s -s bench/workload.lua "http://127.0.0.1:$port" | tail -1)"
+      kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+      say "  driver ceiling, $driver c=$c: $result (pgbench -S without TLS: $tps tps)"
+      record "{\"kind\":\"driver\",\"driver\":\"$driver\",\"size\":$SIZE,\"connections\":$c,\"pgbench_tps\":$tps,\"result\":$result}"
+    done
+  done
 }
 
 api() { curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
@@ -169,6 +204,7 @@ for DB in $DBS; do
     say "  answers with 5xx: $errors5xx; 'database is locked' in the log: $locked"
     record "{\"kind\":\"log\",\"db\":\"$DB\",\"size\":$SIZE,\"status_5xx\":$errors5xx,\"database_locked\":$locked}"
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
+    [ "$DB" = postgres ] && [ "$SIZE" = "${SIZES%% *}" ] && driver_ceilings
     [ "$DB" = postgres ] && psql -q "$PG/postgres" -c "DROP DATABASE $NAME" >/dev/null 2>&1
   done
 done

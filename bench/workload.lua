@@ -1,6 +1,7 @@
 -- One wrk script for every workload of bench/run.sh, chosen by environment variables:
---   BN_MODE     get | list | list_deep | create | patch | token | unauthorized | live
---   BN_TOKEN    bearer token (all but token, unauthorized, live)
+--   BN_MODE     get | list | list_deep | create | patch | token | unauthorized | live | ceiling
+--               (ceiling: GET /companies/{id} of examples/driver_ceiling.rs)
+--   BN_TOKEN    bearer token (all but token, unauthorized, live, ceiling)
 --   BN_FROM, BN_TO        company ids to read or patch (inclusive)
 --   BN_REGION   region id for list, list_deep and create
 --   BN_CURSOR   cursor for list_deep
@@ -45,6 +46,8 @@ function request()
   counter = counter + 1
   if mode == "get" then
     return wrk.format("GET", "/api/v1/companies/" .. math.random(from, to), bearer())
+  elseif mode == "ceiling" then
+    return wrk.format("GET", "/companies/" .. math.random(from, to))
   elseif mode == "list" then
     return wrk.format("GET", "/api/v1/companies?region_id=" .. region .. "&sort=name&limit=50", bearer())
   elseif mode == "list_deep" then
