@@ -2,8 +2,6 @@
 //! writes every line as one JSON object with the record's key-values (request id, route, …)
 //! as fields, for log shippers.
 
-use std::io::Write as _;
-
 use env_logger::fmt::Formatter;
 use log::kv::{Key, Value, VisitSource};
 use serde::ser::{SerializeMap, Serializer as _};

@@ -159,14 +159,14 @@ fn client_response(mut response: actix_web::HttpResponseBuilder, client: Client)
 ///
 /// Admins only. Filters by name, role and organization; the secrets are never shown.
 #[utoipa::path(
-    get, path = "/clients", operation_id = "listClients", tag = "clients",
+    get, path = "", operation_id = "listClients", tag = "clients",
     params(ListParams, ClientQuery),
     responses(
         (status = 200, description = "One page of clients", body = ClientList),
         (status = 400, description = "Bad paging, sort or filter parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/clients")]
+#[get("")]
 pub async fn list_clients(
     caller: Caller,
     db: web::Data<Db>,
@@ -196,14 +196,14 @@ pub async fn list_clients(
 /// Admins only. The answer carries `client_id` and `client_secret`: the only time the secret
 /// is shown; only its hash is stored. A `partner` client needs an `organization_id`.
 #[utoipa::path(
-    post, path = "/clients", operation_id = "createClient", tag = "clients",
+    post, path = "", operation_id = "createClient", tag = "clients",
     request_body = ClientInput,
     responses(
         (status = 201, description = "Created", body = CreatedClient, headers(("Location" = String, description = "URL of the new client"))),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/clients")]
+#[post("")]
 pub async fn create_client(
     caller: Caller,
     db: web::Data<Db>,
@@ -234,14 +234,14 @@ pub async fn create_client(
 ///
 /// Admins only. The secret is never shown.
 #[utoipa::path(
-    get, path = "/clients/{id}", operation_id = "getClient", tag = "clients",
+    get, path = "/{id}", operation_id = "getClient", tag = "clients",
     params(("id" = i64, Path, description = "Client id (the number, not client_id)", minimum = 1)),
     responses(
         (status = 200, description = "The client", body = ClientView, headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, description = "No such client", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/clients/{id}")]
+#[get("/{id}")]
 pub async fn get_client(
     caller: Caller,
     db: web::Data<Db>,
@@ -261,7 +261,7 @@ pub async fn get_client(
 /// Admins only; a JSON Merge Patch of name, role, organization or disabled. A disabled client
 /// gets no new token; tokens already issued run out within their lifetime.
 #[utoipa::path(
-    patch, path = "/clients/{id}", operation_id = "updateClient", tag = "clients",
+    patch, path = "/{id}", operation_id = "updateClient", tag = "clients",
     params(
         ("id" = i64, Path, description = "Client id", minimum = 1),
         ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
@@ -274,7 +274,7 @@ pub async fn get_client(
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/clients/{id}")]
+#[patch("/{id}")]
 pub async fn update_client(
     caller: Caller,
     db: web::Data<Db>,
@@ -313,7 +313,7 @@ pub async fn update_client(
 ///
 /// Admins only. Tokens already issued run out within their lifetime.
 #[utoipa::path(
-    delete, path = "/clients/{id}", operation_id = "deleteClient", tag = "clients",
+    delete, path = "/{id}", operation_id = "deleteClient", tag = "clients",
     params(
         ("id" = i64, Path, description = "Client id", minimum = 1),
         ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
@@ -324,7 +324,7 @@ pub async fn update_client(
         (status = 412, description = "If-Match names a stale version", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/clients/{id}")]
+#[delete("/{id}")]
 pub async fn delete_client(
     caller: Caller,
     db: web::Data<Db>,
@@ -340,10 +340,14 @@ pub async fn delete_client(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Registers the endpoints, in their own scope (see `resource_endpoints!`).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_clients)
-        .service(create_client)
-        .service(get_client)
-        .service(update_client)
-        .service(delete_client);
+    cfg.service(
+        utoipa_actix_web::scope("/clients")
+            .service(list_clients)
+            .service(create_client)
+            .service(get_client)
+            .service(update_client)
+            .service(delete_client),
+    );
 }

@@ -430,7 +430,6 @@ resource_endpoints! {
     singular: "company",
     plural: "companies",
     collection: "/companies",
-    item: "/companies/{id}",
     input: CompanyInput,
     patch: CompanyPatch,
     view: CompanyView,

@@ -408,7 +408,6 @@ resource_endpoints! {
     singular: "event",
     plural: "events",
     collection: "/events",
-    item: "/events/{id}",
     input: EventInput,
     patch: EventPatch,
     view: EventView,

@@ -267,7 +267,6 @@ resource_endpoints! {
     singular: "funding source",
     plural: "funding sources",
     collection: "/funding-sources",
-    item: "/funding-sources/{id}",
     input: FundingSourceInput,
     patch: FundingSourcePatch,
     view: FundingSourceView,

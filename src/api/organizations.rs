@@ -244,7 +244,6 @@ resource_endpoints! {
     singular: "organization",
     plural: "organizations",
     collection: "/organizations",
-    item: "/organizations/{id}",
     input: OrganizationInput,
     patch: OrganizationPatch,
     view: OrganizationView,

@@ -422,7 +422,6 @@ resource_endpoints! {
     singular: "project",
     plural: "projects",
     collection: "/projects",
-    item: "/projects/{id}",
     input: ProjectInput,
     patch: ProjectPatch,
     view: ProjectView,

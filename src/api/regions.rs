@@ -270,7 +270,6 @@ resource_endpoints! {
     singular: "region",
     plural: "regions",
     collection: "/regions",
-    item: "/regions/{id}",
     input: RegionInput,
     patch: RegionPatch,
     view: RegionView,

@@ -268,6 +268,11 @@ pub async fn delete<R: Resource>(
 }
 
 /// Declares a resource's six handlers with their OpenAPI documentation and `configure`.
+///
+/// The handlers sit in a scope named after the collection (`/companies`, then `` and `/{id}`
+/// inside it). actix tries routes in order and matches each `{id}` route with a regex; under
+/// a scope, only the matching collection's routes are tried (the scope's prefix is a plain
+/// string comparison) instead of every earlier resource's four item routes.
 macro_rules! resource_endpoints {
     (
         resource: $resource:ty,
@@ -276,7 +281,6 @@ macro_rules! resource_endpoints {
         singular: $singular:literal,
         plural: $plural:literal,
         collection: $collection:literal,
-        item: $item:literal,
         input: $input:ty,
         patch: $patch:ty,
         view: $view:ty,
@@ -290,7 +294,7 @@ macro_rules! resource_endpoints {
 
         #[doc = concat!("List ", $plural, ".")]
         #[utoipa::path(
-            get, path = $collection, operation_id = $list_op, tag = $tag,
+            get, path = "", operation_id = $list_op, tag = $tag,
             summary = concat!("List ", $plural),
             description = "One page at a time (keyset: follow next_cursor), filtered by the parameters given (all must hold), sorted by sort. Every role may read.",
             params($crate::api::paging::ListParams, $query),
@@ -299,7 +303,7 @@ macro_rules! resource_endpoints {
                 (status = 400, description = "Bad paging, sort or filter parameter", body = $crate::api::error::Problem, content_type = "application/problem+json"),
             )
         )]
-        #[get($collection)]
+        #[get("")]
         pub async fn list(
             caller: $crate::auth::Caller,
             db: actix_web::web::Data<$crate::db::Db>,
@@ -310,7 +314,7 @@ macro_rules! resource_endpoints {
 
         #[doc = concat!("Create a ", $singular, ".")]
         #[utoipa::path(
-            post, path = $collection, operation_id = $create_op, tag = $tag,
+            post, path = "", operation_id = $create_op, tag = $tag,
             summary = concat!("Create a ", $singular),
             description = "Answers 201 with the record, its URL in Location and its version in ETag. Unknown or read-only fields, and ids of records that do not exist, answer 422 naming each field.",
             request_body = $input,
@@ -323,7 +327,7 @@ macro_rules! resource_endpoints {
                 (status = 422, description = "Invalid fields (each named in errors[])", body = $crate::api::error::Problem, content_type = "application/problem+json"),
             )
         )]
-        #[post($collection)]
+        #[post("")]
         pub async fn create(
             caller: $crate::auth::Caller,
             db: actix_web::web::Data<$crate::db::Db>,
@@ -334,7 +338,7 @@ macro_rules! resource_endpoints {
 
         #[doc = concat!("Read a ", $singular, ".")]
         #[utoipa::path(
-            get, path = $item, operation_id = $get_op, tag = $tag,
+            get, path = "/{id}", operation_id = $get_op, tag = $tag,
             summary = concat!("Read a ", $singular),
             description = "Answers the record with its version as ETag; with If-None-Match naming that ETag, 304 without a body.",
             params(
@@ -347,7 +351,7 @@ macro_rules! resource_endpoints {
                 (status = 404, description = "No such record", body = $crate::api::error::Problem, content_type = "application/problem+json"),
             )
         )]
-        #[get($item)]
+        #[get("/{id}")]
         pub async fn read(
             caller: $crate::auth::Caller,
             db: actix_web::web::Data<$crate::db::Db>,
@@ -361,7 +365,7 @@ macro_rules! resource_endpoints {
         #[doc = ""]
         #[doc = "Every writable field is set from the body; omitted optional fields become null, omitted id arrays empty."]
         #[utoipa::path(
-            put, path = $item, operation_id = $replace_op, tag = $tag,
+            put, path = "/{id}", operation_id = $replace_op, tag = $tag,
             summary = concat!("Replace a ", $singular),
             description = "Every writable field is set from the body; omitted optional fields become null, omitted id arrays empty.",
             params(
@@ -377,7 +381,7 @@ macro_rules! resource_endpoints {
                 (status = 422, description = "Invalid fields (each named in errors[])", body = $crate::api::error::Problem, content_type = "application/problem+json"),
             )
         )]
-        #[put($item)]
+        #[put("/{id}")]
         pub async fn replace(
             caller: $crate::auth::Caller,
             db: actix_web::web::Data<$crate::db::Db>,
@@ -392,7 +396,7 @@ macro_rules! resource_endpoints {
         #[doc = ""]
         #[doc = "Fields in the patch replace the stored ones, `null` clears one, omitted fields stay."]
         #[utoipa::path(
-            patch, path = $item, operation_id = $update_op, tag = $tag,
+            patch, path = "/{id}", operation_id = $update_op, tag = $tag,
             summary = concat!("Update a ", $singular, " with a JSON Merge Patch (RFC 7396)"),
             description = "Fields in the patch replace the stored ones, `null` clears one, omitted fields stay.",
             params(
@@ -408,7 +412,7 @@ macro_rules! resource_endpoints {
                 (status = 422, description = "Invalid fields (each named in errors[])", body = $crate::api::error::Problem, content_type = "application/problem+json"),
             )
         )]
-        #[patch($item)]
+        #[patch("/{id}")]
         pub async fn update(
             caller: $crate::auth::Caller,
             db: actix_web::web::Data<$crate::db::Db>,
@@ -421,7 +425,7 @@ macro_rules! resource_endpoints {
 
         #[doc = concat!("Delete a ", $singular, ".")]
         #[utoipa::path(
-            delete, path = $item, operation_id = $delete_op, tag = $tag,
+            delete, path = "/{id}", operation_id = $delete_op, tag = $tag,
             summary = concat!("Delete a ", $singular),
             description = "Answers 204. A record that others still reference is not deleted: 409 says what references it.",
             params(
@@ -435,7 +439,7 @@ macro_rules! resource_endpoints {
                 (status = 412, description = "If-Match names a stale version", body = $crate::api::error::Problem, content_type = "application/problem+json"),
             )
         )]
-        #[delete($item)]
+        #[delete("/{id}")]
         pub async fn delete(
             caller: $crate::auth::Caller,
             db: actix_web::web::Data<$crate::db::Db>,
@@ -447,12 +451,15 @@ macro_rules! resource_endpoints {
 
         /// Registers the endpoints.
         pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-            cfg.service(list)
-                .service(create)
-                .service(read)
-                .service(replace)
-                .service(update)
-                .service(delete);
+            cfg.service(
+                utoipa_actix_web::scope($collection)
+                    .service(list)
+                    .service(create)
+                    .service(read)
+                    .service(replace)
+                    .service(update)
+                    .service(delete),
+            );
         }
     };
 }

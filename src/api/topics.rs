@@ -250,7 +250,6 @@ resource_endpoints! {
     singular: "topic",
     plural: "topics",
     collection: "/topics",
-    item: "/topics/{id}",
     input: TopicInput,
     patch: TopicPatch,
     view: TopicView,

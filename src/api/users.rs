@@ -205,14 +205,14 @@ impl From<User> for UserView {
 ///
 /// Admins only. Filters by username, role and organization; passwords are never shown.
 #[utoipa::path(
-    get, path = "/users", operation_id = "listUsers", tag = "users",
+    get, path = "", operation_id = "listUsers", tag = "users",
     params(ListParams, UserQuery),
     responses(
         (status = 200, description = "One page of users", body = UserList),
         (status = 400, description = "Bad paging, sort or filter parameter", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/users")]
+#[get("")]
 pub async fn list_users(
     caller: Caller,
     db: web::Data<Db>,
@@ -242,7 +242,7 @@ pub async fn list_users(
 /// Admins only. The password (at least 12 characters) is stored as an argon2id hash and never
 /// shown; a `partner` needs an `organization_id`.
 #[utoipa::path(
-    post, path = "/users", operation_id = "createUser", tag = "users",
+    post, path = "", operation_id = "createUser", tag = "users",
     request_body = UserInput,
     responses(
         (status = 201, description = "Created", body = UserView, headers(("Location" = String, description = "URL of the new user"))),
@@ -250,7 +250,7 @@ pub async fn list_users(
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/users")]
+#[post("")]
 pub async fn create_user(
     caller: Caller,
     db: web::Data<Db>,
@@ -293,14 +293,14 @@ pub async fn create_user(
 ///
 /// Admins only. The password is never shown.
 #[utoipa::path(
-    get, path = "/users/{id}", operation_id = "getUser", tag = "users",
+    get, path = "/{id}", operation_id = "getUser", tag = "users",
     params(("id" = i64, Path, description = "User id", minimum = 1)),
     responses(
         (status = 200, description = "The user", body = UserView, headers(("ETag" = String, description = "The version, quoted"))),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[get("/users/{id}")]
+#[get("/{id}")]
 pub async fn get_user(
     caller: Caller,
     db: web::Data<Db>,
@@ -320,7 +320,7 @@ pub async fn get_user(
 /// Changing the password, the role, or disabling the user ends all of the user's sign-ins
 /// (refresh tokens); access tokens already issued expire within their lifetime.
 #[utoipa::path(
-    patch, path = "/users/{id}", operation_id = "updateUser", tag = "users",
+    patch, path = "/{id}", operation_id = "updateUser", tag = "users",
     params(
         ("id" = i64, Path, description = "User id", minimum = 1),
         ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
@@ -334,7 +334,7 @@ pub async fn get_user(
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/users/{id}")]
+#[patch("/{id}")]
 pub async fn update_user(
     caller: Caller,
     db: web::Data<Db>,
@@ -401,7 +401,7 @@ pub async fn update_user(
 ///
 /// Admins only; ends all of the user's sign-ins. Admins can't delete themselves.
 #[utoipa::path(
-    delete, path = "/users/{id}", operation_id = "deleteUser", tag = "users",
+    delete, path = "/{id}", operation_id = "deleteUser", tag = "users",
     params(
         ("id" = i64, Path, description = "User id", minimum = 1),
         ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
@@ -413,7 +413,7 @@ pub async fn update_user(
         (status = 412, description = "If-Match names a stale version", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[delete("/users/{id}")]
+#[delete("/{id}")]
 pub async fn delete_user(
     caller: Caller,
     db: web::Data<Db>,
@@ -432,10 +432,14 @@ pub async fn delete_user(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Registers the endpoints, in their own scope (see `resource_endpoints!`).
 pub fn configure(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(list_users)
-        .service(create_user)
-        .service(get_user)
-        .service(update_user)
-        .service(delete_user);
+    cfg.service(
+        utoipa_actix_web::scope("/users")
+            .service(list_users)
+            .service(create_user)
+            .service(get_user)
+            .service(update_user)
+            .service(delete_user),
+    );
 }

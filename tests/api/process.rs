@@ -234,7 +234,10 @@ fn json_logs_are_one_object_per_line_with_the_request_fields() {
     assert_eq!(entry["level"], "INFO");
     assert_eq!(entry["target"], "http");
     assert_eq!(entry["message"], "request");
-    assert!(entry["ts"].as_str().is_some_and(|ts| ts.ends_with('Z')), "{line}");
+    assert!(
+        entry["ts"].as_str().is_some_and(|ts| ts.ends_with('Z')),
+        "{line}"
+    );
 
     server.sigterm();
     assert!(server.wait_exit(Duration::from_secs(8)).success());
