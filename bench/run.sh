@@ -6,6 +6,7 @@
 #
 # Settings (environment): BENCH_DBS ("sqlite postgres"), BENCH_SIZES ("10000 1000000"),
 # BENCH_CONNECTIONS ("16 64"), BENCH_SECONDS (10), BENCH_BIN (target/release/…),
+# BENCH_CEILING (target/release/examples/driver_ceiling),
 # BENCH_PG (postgres://postgres@127.0.0.1:5432). Results: bench/results/<stamp>.json and .md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
