@@ -73,12 +73,25 @@ print(json.dumps({"kind": "machine", "cpu": cpu, "cores": os.cpu_count(), "mem_m
 EOF
 )"
 
-# run_wrk <label> <connections> [env…]: one wrk run; its JSON goes to the results.
+# wrk_json <port> <connections> [env…]: one wrk run of bench/workload.lua, its numbers as JSON.
+wrk_json() {
+  local port="$1" conns="$2"; shift 2
+  env "$@" BN_THREADS="$THREADS" wrk -t"$THREADS" -c"$conns" -d"${SECONDS_EACH}s" --timeout 10s \
+    -s bench/workload.lua "http://127.0.0.1:$port" | tail -1
+}
+
+# pgbench_tps <connections> [conninfo parameters]: pgbench -S on bench_pgbench, in tps.
+pgbench_tps() {
+  pgbench -S -M prepared -n -c "$1" -j "$THREADS" -T "$SECONDS_EACH" "$PG/bench_pgbench${2:-}" 2>/dev/null \
+    | sed -n 's/^tps = \([0-9.]*\).*/\1/p'
+}
+
+# run_wrk <label> <connections> [env…]: one wrk run against the service; its JSON goes to the
+# results.
 run_wrk() {
   local label="$1" conns="$2"; shift 2
   local result
-  result="$(env "$@" BN_THREADS="$THREADS" wrk -t"$THREADS" -c"$conns" -d"${SECONDS_EACH}s" --timeout 10s \
-    -s bench/workload.lua "http://127.0.0.1:$PORT" | tail -1)"
+  result="$(wrk_json "$PORT" "$conns" "$@")"
   local rss peak
   rss=$(rss_kib "$SERVER" VmRSS); peak=$(rss_kib "$SERVER" VmHWM)
   say "  $label c=$conns: $result (RSS $((rss / 1024)) MiB, peak so far $((peak / 1024)) MiB)"
@@ -92,8 +105,7 @@ run_wrk() {
 driver_ceilings() {
   local port=$((PORT + 1)) c tps driver result tries
   for c in $CONNECTIONS; do
-    tps="$(pgbench -S -M prepared -n -c "$c" -j "$THREADS" -T "$SECONDS_EACH" "$PG/bench_pgbench?sslmode=disable" 2>/dev/null \
-      | awk '/^tps/ {print $3}')"
+    tps="$(pgbench_tps "$c" "?sslmode=disable")"
     for driver in sync async; do
       "$CEILING" "$driver" "$port" "$DATABASE_URL?sslmode=disable" 2>>"$DATA/driver_ceiling.log" &
       SERVER=$!
@@ -103,8 +115,7 @@ driver_ceilings() {
         [ "$tries" -lt 1000 ] && kill -0 "$SERVER" 2>/dev/null || { say "driver_ceiling $driver did not start"; cat "$DATA/driver_ceiling.log" >&2; exit 1; }
         sleep 0.01
       done
-      result="$(env BN_MODE=ceiling BN_FROM="$FIRST" BN_TO="$LAST" BN_THREADS="$THREADS" wrk -t"$THREADS" -c"$c" \
-        -d"${SECONDS_EACH}s" --timeout 10s -s bench/workload.lua "http://127.0.0.1:$port" | tail -1)"
+      result="$(wrk_json "$port" "$c" BN_MODE=ceiling BN_FROM="$FIRST" BN_TO="$LAST")"
       kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
       say "  driver ceiling, $driver c=$c: $result (pgbench -S without TLS: $tps tps)"
       record "{\"kind\":\"driver\",\"driver\":\"$driver\",\"size\":$SIZE,\"connections\":$c,\"pgbench_tps\":$tps,\"result\":$result}"
@@ -120,8 +131,7 @@ api() { curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
 # neighbours move pgbench by a third within the hour.
 pgbench_ceiling() {
   local tps
-  tps="$(pgbench -S -M prepared -n -c "$1" -j "$THREADS" -T "$SECONDS_EACH" "$PG/bench_pgbench" 2>/dev/null \
-    | sed -n 's/^tps = \([0-9.]*\).*/\1/p')"
+  tps="$(pgbench_tps "$1")"
   say "  pgbench -S c=$1: $tps tps"
   if [ -n "${2:-}" ]; then
     record "{\"kind\":\"pgbench\",\"db\":\"postgres\",\"size\":$2,\"connections\":$1,\"tps\":$tps}"

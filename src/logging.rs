@@ -2,7 +2,6 @@
 //! writes every line as one JSON object with the record's key-values (request id, route, …)
 //! as fields, for log shippers.
 
-use env_logger::fmt::Formatter;
 use log::kv::{Key, Value, VisitSource};
 use serde::ser::{SerializeMap, Serializer as _};
 
@@ -16,7 +15,7 @@ pub fn init(format: LogFormat) {
         env_logger::Env::default().default_filter_or("info,actix_http::h1::dispatcher=off"),
     );
     if format == LogFormat::Json {
-        builder.format(write_json);
+        builder.format(write_line);
         // JSON lines carry no colours (serde_json escapes control characters), so there is
         // nothing to strip: without this env_logger scans every line for ANSI sequences when
         // stderr is not a terminal.
@@ -29,10 +28,6 @@ pub fn init(format: LogFormat) {
 /// The fields every line has; a record's key-value with one of these names is written as
 /// `kv.<name>` so that no line has a key twice.
 const LINE_FIELDS: [&str; 4] = ["ts", "level", "target", "message"];
-
-fn write_json(buf: &mut Formatter, record: &log::Record<'_>) -> std::io::Result<()> {
-    write_line(buf, record)
-}
 
 /// Writes the line straight into env_logger's buffer: one request log line per request, so
 /// no intermediate map and no owned strings.
