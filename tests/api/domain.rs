@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use crate::conventions::{self, Fixtures, Spec};
 use crate::helpers::{TestApp, api_test, assert_problem, field_errors};
 
-api_test!(async fn regions_follow_the_conventions(app) {
+api_test!(regions_follow_the_conventions, |app| async move {
     conventions::run(&app, &Spec {
         collection: "/api/v1/regions",
         sorts: &["name", "created_at", "updated_at"],
@@ -16,7 +16,7 @@ api_test!(async fn regions_follow_the_conventions(app) {
     }).await;
 });
 
-api_test!(async fn topics_follow_the_conventions(app) {
+api_test!(topics_follow_the_conventions, |app| async move {
     conventions::run(&app, &Spec {
         collection: "/api/v1/topics",
         sorts: &["key", "name", "created_at", "updated_at"],
@@ -25,7 +25,7 @@ api_test!(async fn topics_follow_the_conventions(app) {
     }).await;
 });
 
-api_test!(async fn funding_sources_follow_the_conventions(app) {
+api_test!(funding_sources_follow_the_conventions, |app| async move {
     conventions::run(&app, &Spec {
         collection: "/api/v1/funding-sources",
         sorts: &["name", "kind", "created_at", "updated_at"],
@@ -34,7 +34,7 @@ api_test!(async fn funding_sources_follow_the_conventions(app) {
     }).await;
 });
 
-api_test!(async fn organizations_follow_the_conventions(app) {
+api_test!(organizations_follow_the_conventions, |app| async move {
     conventions::run(&app, &Spec {
         collection: "/api/v1/organizations",
         sorts: &["name", "kind", "created_at", "updated_at"],
@@ -43,7 +43,7 @@ api_test!(async fn organizations_follow_the_conventions(app) {
     }).await;
 });
 
-api_test!(async fn projects_follow_the_conventions(app) {
+api_test!(projects_follow_the_conventions, |app| async move {
     conventions::run(&app, &Spec {
         collection: "/api/v1/projects",
         sorts: &["name", "start_date", "end_date", "created_at", "updated_at"],
@@ -57,21 +57,33 @@ api_test!(async fn projects_follow_the_conventions(app) {
     }).await;
 });
 
-api_test!(async fn companies_follow_the_conventions(app) {
-    conventions::run(&app, &Spec {
-        collection: "/api/v1/companies",
-        sorts: &["name", "city", "employee_count", "created_at", "updated_at"],
-        body: |fx, i| json!({
-            "name": format!("Beispielbetrieb {i} (fiktiv)"), "region_id": fx.regions[i % 2],
-            "city": if i == 1 { Value::Null } else { json!((["Goslar", "", "Peine"][i])) },
-            "employee_count": if i == 0 { Value::Null } else { json!(i * 10) },
-            "topic_ids": fx.topics, "project_ids": [fx.project],
-        }),
-        patch: |_| (json!({"postal_code": "38640"}), "postal_code", json!("38640")),
-    }).await;
+api_test!(companies_follow_the_conventions, |app| async move {
+    conventions::run(
+        &app,
+        &Spec {
+            collection: "/api/v1/companies",
+            sorts: &["name", "city", "employee_count", "created_at", "updated_at"],
+            body: |fx, i| {
+                json!({
+                    "name": format!("Beispielbetrieb {i} (fiktiv)"), "region_id": fx.regions[i % 2],
+                    "city": if i == 1 { Value::Null } else { json!((["Goslar", "", "Peine"][i])) },
+                    "employee_count": if i == 0 { Value::Null } else { json!(i * 10) },
+                    "topic_ids": fx.topics, "project_ids": [fx.project],
+                })
+            },
+            patch: |_| {
+                (
+                    json!({"postal_code": "38640"}),
+                    "postal_code",
+                    json!("38640"),
+                )
+            },
+        },
+    )
+    .await;
 });
 
-api_test!(async fn events_follow_the_conventions(app) {
+api_test!(events_follow_the_conventions, |app| async move {
     conventions::run(&app, &Spec {
         collection: "/api/v1/events",
         sorts: &["starts_at", "title", "created_at", "updated_at"],
@@ -84,82 +96,220 @@ api_test!(async fn events_follow_the_conventions(app) {
     }).await;
 });
 
-api_test!(async fn id_arrays_are_sets_and_unknown_ids_are_named(app) {
-    let fx = Fixtures::create(&app).await;
-    let company = app.create("/api/v1/companies", json!({
+api_test!(
+    id_arrays_are_sets_and_unknown_ids_are_named,
+    |app| async move {
+        let fx = Fixtures::create(&app).await;
+        let company = app.create("/api/v1/companies", json!({
         "name": "Tischlerei (fiktiv)", "region_id": fx.regions[0],
         "topic_ids": [fx.topics[1], fx.topics[0], fx.topics[1]], "project_ids": [fx.project],
     })).await;
-    let mut sorted = fx.topics.clone();
-    sorted.sort();
-    assert_eq!(company["topic_ids"], json!(sorted));
+        let mut sorted = fx.topics.clone();
+        sorted.sort();
+        assert_eq!(company["topic_ids"], json!(sorted));
 
-    let bad = app.post_json("/api/v1/companies", &json!({
+        let bad = app.post_json("/api/v1/companies", &json!({
         "name": "x", "region_id": 9999, "topic_ids": [fx.topics[0], 8888], "project_ids": [7777],
     })).await;
-    let problem = assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert_eq!(field_errors(&problem), [
-        ("region_id".to_owned(), "not_found".to_owned()),
-        ("topic_ids[1]".to_owned(), "not_found".to_owned()),
-        ("project_ids[0]".to_owned(), "not_found".to_owned()),
-    ]);
-    assert!(problem["errors"][1]["message"].as_str().unwrap().contains("topic 8888"));
+        let problem = assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(
+            field_errors(&problem),
+            [
+                ("region_id".to_owned(), "not_found".to_owned()),
+                ("topic_ids[1]".to_owned(), "not_found".to_owned()),
+                ("project_ids[0]".to_owned(), "not_found".to_owned()),
+            ]
+        );
+        assert!(
+            problem["errors"][1]["message"]
+                .as_str()
+                .unwrap()
+                .contains("topic 8888")
+        );
 
-    // Replacing an array replaces the set.
-    let path = format!("/api/v1/companies/{}", company["id"]);
-    let patched: Value = app.patch_json(&path, &json!({"topic_ids": [fx.topics[1]]})).await.json().await.unwrap();
-    assert_eq!(patched["topic_ids"], json!([fx.topics[1]]));
-    assert_eq!(patched["project_ids"], json!([fx.project]), "untouched arrays stay");
-    let cleared: Value = app.patch_json(&path, &json!({"topic_ids": null})).await.json().await.unwrap();
-    assert_eq!(cleared["topic_ids"], json!([]));
-});
-
-api_test!(async fn deleting_a_referenced_record_says_what_references_it(app) {
-    let fx = Fixtures::create(&app).await;
-    for i in 0..2 {
-        app.create("/api/v1/companies", json!({"name": format!("Betrieb {i}"), "region_id": fx.regions[0], "project_ids": [fx.project]})).await;
+        // Replacing an array replaces the set.
+        let path = format!("/api/v1/companies/{}", company["id"]);
+        let patched: Value = app
+            .patch_json(&path, &json!({"topic_ids": [fx.topics[1]]}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(patched["topic_ids"], json!([fx.topics[1]]));
+        assert_eq!(
+            patched["project_ids"],
+            json!([fx.project]),
+            "untouched arrays stay"
+        );
+        let cleared: Value = app
+            .patch_json(&path, &json!({"topic_ids": null}))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(cleared["topic_ids"], json!([]));
     }
-    let region = format!("/api/v1/regions/{}", fx.regions[0]);
-    let problem = assert_problem(app.delete(&region).await, StatusCode::CONFLICT).await;
-    assert_eq!(
-        problem["detail"],
-        format!("region {} is used by 2 companies and 1 project; remove those references first", fx.regions[0])
-    );
-    let project = assert_problem(app.delete(&format!("/api/v1/projects/{}", fx.project)).await, StatusCode::CONFLICT).await;
-    assert!(project["detail"].as_str().unwrap().contains("2 companies"), "{project}");
-    let topic_free = app.delete(&format!("/api/v1/topics/{}", fx.topics[0])).await;
-    assert_eq!(topic_free.status(), StatusCode::NO_CONTENT, "an unreferenced topic goes");
-    assert_eq!(app.get(&region).await.status(), StatusCode::OK, "nothing was deleted");
-});
+);
 
-api_test!(async fn domain_values_are_validated_by_field(app) {
+api_test!(
+    deleting_a_referenced_record_says_what_references_it,
+    |app| async move {
+        let fx = Fixtures::create(&app).await;
+        for i in 0..2 {
+            app.create("/api/v1/companies", json!({"name": format!("Betrieb {i}"), "region_id": fx.regions[0], "project_ids": [fx.project]})).await;
+        }
+        let region = format!("/api/v1/regions/{}", fx.regions[0]);
+        let problem = assert_problem(app.delete(&region).await, StatusCode::CONFLICT).await;
+        assert_eq!(
+            problem["detail"],
+            format!(
+                "region {} is used by 2 companies and 1 project; remove those references first",
+                fx.regions[0]
+            )
+        );
+        let project = assert_problem(
+            app.delete(&format!("/api/v1/projects/{}", fx.project))
+                .await,
+            StatusCode::CONFLICT,
+        )
+        .await;
+        assert!(
+            project["detail"].as_str().unwrap().contains("2 companies"),
+            "{project}"
+        );
+        let topic_free = app
+            .delete(&format!("/api/v1/topics/{}", fx.topics[0]))
+            .await;
+        assert_eq!(
+            topic_free.status(),
+            StatusCode::NO_CONTENT,
+            "an unreferenced topic goes"
+        );
+        assert_eq!(
+            app.get(&region).await.status(),
+            StatusCode::OK,
+            "nothing was deleted"
+        );
+    }
+);
+
+api_test!(domain_values_are_validated_by_field, |app| async move {
     let fx = Fixtures::create(&app).await;
     let cases: Vec<(&str, Value, &str, &str)> = vec![
-        ("/api/v1/companies", json!({"name": "x", "region_id": fx.regions[0], "postal_code": "3835"}), "postal_code", "pattern"),
-        ("/api/v1/companies", json!({"name": "x", "region_id": fx.regions[0], "employee_count": -1}), "employee_count", "range"),
-        ("/api/v1/companies", json!({"name": "x", "region_id": fx.regions[0], "website": "not a url"}), "website", "url"),
-        ("/api/v1/companies", json!({"name": "x", "region_id": fx.regions[0], "email": "nobody"}), "email", "email"),
-        ("/api/v1/companies", json!({"name": "x"}), "region_id", "required"),
-        ("/api/v1/topics", json!({"key": "Azubi-Marketing", "name": "x", "category": "recruitment"}), "key", "pattern"),
-        ("/api/v1/topics", json!({"key": "x", "name": "x", "category": "marketing"}), "category", "type"),
-        ("/api/v1/projects", json!({"name": "x", "status": "active", "start_date": "2022-03-31", "end_date": "2020-03-01"}), "end_date", "range"),
-        ("/api/v1/projects", json!({"name": "x", "status": "done"}), "status", "type"),
-        ("/api/v1/projects", json!({"name": "x", "status": "active", "funding": [{"funding_source_id": fx.funding_sources[0], "role": "funding", "amount_cents": -5}]}), "funding[0].amount_cents", "range"),
-        ("/api/v1/projects", json!({"name": "x", "status": "active", "start_date": "31.03.2022"}), "start_date", "type"),
-        ("/api/v1/events", json!({"title": "x", "kind": "closing_event", "project_id": fx.project, "starts_at": "2022-03-28T10:00:00Z", "ends_at": "2022-03-28T09:00:00Z"}), "ends_at", "range"),
-        ("/api/v1/events", json!({"title": "x", "kind": "party", "project_id": fx.project, "starts_at": "2022-03-28T10:00:00Z"}), "kind", "type"),
-        ("/api/v1/events", json!({"title": "x", "kind": "other", "project_id": fx.project}), "starts_at", "required"),
-        ("/api/v1/funding-sources", json!({"name": "x", "kind": "eu", "website": "ftp://esf.de"}), "website", "url"),
-        ("/api/v1/organizations", json!({"name": "x", "kind": "chamber"}), "kind", "type"),
+        (
+            "/api/v1/companies",
+            json!({"name": "x", "region_id": fx.regions[0], "postal_code": "3835"}),
+            "postal_code",
+            "pattern",
+        ),
+        (
+            "/api/v1/companies",
+            json!({"name": "x", "region_id": fx.regions[0], "employee_count": -1}),
+            "employee_count",
+            "range",
+        ),
+        (
+            "/api/v1/companies",
+            json!({"name": "x", "region_id": fx.regions[0], "website": "not a url"}),
+            "website",
+            "url",
+        ),
+        (
+            "/api/v1/companies",
+            json!({"name": "x", "region_id": fx.regions[0], "email": "nobody"}),
+            "email",
+            "email",
+        ),
+        (
+            "/api/v1/companies",
+            json!({"name": "x"}),
+            "region_id",
+            "required",
+        ),
+        (
+            "/api/v1/topics",
+            json!({"key": "Azubi-Marketing", "name": "x", "category": "recruitment"}),
+            "key",
+            "pattern",
+        ),
+        (
+            "/api/v1/topics",
+            json!({"key": "x", "name": "x", "category": "marketing"}),
+            "category",
+            "type",
+        ),
+        (
+            "/api/v1/projects",
+            json!({"name": "x", "status": "active", "start_date": "2022-03-31", "end_date": "2020-03-01"}),
+            "end_date",
+            "range",
+        ),
+        (
+            "/api/v1/projects",
+            json!({"name": "x", "status": "done"}),
+            "status",
+            "type",
+        ),
+        (
+            "/api/v1/projects",
+            json!({"name": "x", "status": "active", "funding": [{"funding_source_id": fx.funding_sources[0], "role": "funding", "amount_cents": -5}]}),
+            "funding[0].amount_cents",
+            "range",
+        ),
+        (
+            "/api/v1/projects",
+            json!({"name": "x", "status": "active", "start_date": "31.03.2022"}),
+            "start_date",
+            "type",
+        ),
+        (
+            "/api/v1/events",
+            json!({"title": "x", "kind": "closing_event", "project_id": fx.project, "starts_at": "2022-03-28T10:00:00Z", "ends_at": "2022-03-28T09:00:00Z"}),
+            "ends_at",
+            "range",
+        ),
+        (
+            "/api/v1/events",
+            json!({"title": "x", "kind": "party", "project_id": fx.project, "starts_at": "2022-03-28T10:00:00Z"}),
+            "kind",
+            "type",
+        ),
+        (
+            "/api/v1/events",
+            json!({"title": "x", "kind": "other", "project_id": fx.project}),
+            "starts_at",
+            "required",
+        ),
+        (
+            "/api/v1/funding-sources",
+            json!({"name": "x", "kind": "eu", "website": "ftp://esf.de"}),
+            "website",
+            "url",
+        ),
+        (
+            "/api/v1/organizations",
+            json!({"name": "x", "kind": "chamber"}),
+            "kind",
+            "type",
+        ),
     ];
     for (collection, body, field, code) in cases {
-        let problem = assert_problem(app.post_json(collection, &body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let problem = assert_problem(
+            app.post_json(collection, &body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
         assert!(
             field_errors(&problem).contains(&(field.to_owned(), code.to_owned())),
             "{collection} {body}: expected {field}/{code}, got {problem}"
         );
     }
-    let duplicate = app.post_json("/api/v1/topics", &json!({"key": "recruitment", "name": "x", "category": "other"})).await;
+    let duplicate = app
+        .post_json(
+            "/api/v1/topics",
+            &json!({"key": "recruitment", "name": "x", "category": "other"}),
+        )
+        .await;
     assert_problem(duplicate, StatusCode::CONFLICT).await;
 });
 
@@ -219,123 +369,341 @@ async fn names(app: &TestApp, query: &str) -> Vec<String> {
         .collect()
 }
 
-api_test!(async fn company_filters_narrow_the_list(app) {
+api_test!(company_filters_narrow_the_list, |app| async move {
     let fx = Fixtures::create(&app).await;
     companies_for_filters(&app, &fx).await;
-    let (baker, electric, lawyer) = ("Bäckerei Müller GmbH & Co. KG (fiktiv)", "Elektro Schmidt (fiktiv)", "Kanzlei Meyer (fiktiv)");
+    let (baker, electric, lawyer) = (
+        "Bäckerei Müller GmbH & Co. KG (fiktiv)",
+        "Elektro Schmidt (fiktiv)",
+        "Kanzlei Meyer (fiktiv)",
+    );
 
     assert_eq!(names(&app, "q=MÜLLER").await, [baker]);
-    assert_eq!(names(&app, &format!("region_id={}", fx.regions[1])).await, [lawyer]);
-    assert_eq!(names(&app, &format!("topic_id={}", fx.topics[1])).await, [electric]);
-    assert_eq!(names(&app, &format!("project_id={}", fx.project)).await, [baker, electric]);
+    assert_eq!(
+        names(&app, &format!("region_id={}", fx.regions[1])).await,
+        [lawyer]
+    );
+    assert_eq!(
+        names(&app, &format!("topic_id={}", fx.topics[1])).await,
+        [electric]
+    );
+    assert_eq!(
+        names(&app, &format!("project_id={}", fx.project)).await,
+        [baker, electric]
+    );
     assert_eq!(names(&app, "city=goslar").await, [baker, electric]);
     assert_eq!(names(&app, "postal_code=31224").await, [lawyer]);
     assert_eq!(names(&app, "sector=Handwerk").await, [baker, electric]);
     assert_eq!(names(&app, "min_employees=5").await, [electric, lawyer]);
     assert_eq!(names(&app, "max_employees=9").await, [baker, lawyer]);
-    assert_eq!(names(&app, "min_employees=5&max_employees=10&sector=Dienstleistung").await, [lawyer]);
-    let by_size: Value = app.get("/api/v1/companies?sort=-employee_count").await.json().await.unwrap();
-    let sizes: Vec<i64> = by_size["items"].as_array().unwrap().iter().map(|c| c["employee_count"].as_i64().unwrap()).collect();
+    assert_eq!(
+        names(
+            &app,
+            "min_employees=5&max_employees=10&sector=Dienstleistung"
+        )
+        .await,
+        [lawyer]
+    );
+    let by_size: Value = app
+        .get("/api/v1/companies?sort=-employee_count")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let sizes: Vec<i64> = by_size["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["employee_count"].as_i64().unwrap())
+        .collect();
     assert_eq!(sizes, [25, 9, 4]);
-    assert_problem(app.get("/api/v1/companies?min_employees=many").await, StatusCode::BAD_REQUEST).await;
+    assert_problem(
+        app.get("/api/v1/companies?min_employees=many").await,
+        StatusCode::BAD_REQUEST,
+    )
+    .await;
 });
 
-api_test!(async fn project_and_event_filters_narrow_the_lists(app) {
-    let fx = Fixtures::create(&app).await;
-    let other = app.create("/api/v1/projects", json!({
+api_test!(
+    project_and_event_filters_narrow_the_lists,
+    |app| async move {
+        let fx = Fixtures::create(&app).await;
+        let other = app.create("/api/v1/projects", json!({
         "name": "Fachkräfte-Dialog", "status": "planned", "start_date": "2023-01-01",
         "topic_ids": [fx.topics[0]], "funding": [{"funding_source_id": fx.funding_sources[1], "role": "co_financing"}],
     })).await;
-    let project_names = |page: Value| -> Vec<String> { page["items"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap().to_owned()).collect() };
-    let get = |q: String| { let app = &app; async move { app.get(&format!("/api/v1/projects?sort=name&{q}")).await.json::<Value>().await.unwrap() } };
-    assert_eq!(project_names(get("status=planned".into()).await), ["Fachkräfte-Dialog"]);
-    assert_eq!(project_names(get(format!("region_id={}", fx.regions[0])).await), ["Betriebsnachbarschaften"]);
-    assert_eq!(project_names(get(format!("topic_id={}", fx.topics[0])).await), ["Fachkräfte-Dialog"]);
-    assert_eq!(project_names(get(format!("funding_source_id={}", fx.funding_sources[1])).await), ["Fachkräfte-Dialog"]);
-    assert_eq!(project_names(get("active_on=2022-06-01".into()).await), ["Betriebsnachbarschaften"], "unknown dates count as open");
-    assert_eq!(project_names(get("active_on=2024-06-01".into()).await), ["Betriebsnachbarschaften", "Fachkräfte-Dialog"]);
-    assert_eq!(other["funding"][0]["amount_cents"], Value::Null);
+        let project_names = |page: Value| -> Vec<String> {
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|p| p["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let get = |q: String| {
+            let app = &app;
+            async move {
+                app.get(&format!("/api/v1/projects?sort=name&{q}"))
+                    .await
+                    .json::<Value>()
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(
+            project_names(get("status=planned".into()).await),
+            ["Fachkräfte-Dialog"]
+        );
+        assert_eq!(
+            project_names(get(format!("region_id={}", fx.regions[0])).await),
+            ["Betriebsnachbarschaften"]
+        );
+        assert_eq!(
+            project_names(get(format!("topic_id={}", fx.topics[0])).await),
+            ["Fachkräfte-Dialog"]
+        );
+        assert_eq!(
+            project_names(get(format!("funding_source_id={}", fx.funding_sources[1])).await),
+            ["Fachkräfte-Dialog"]
+        );
+        assert_eq!(
+            project_names(get("active_on=2022-06-01".into()).await),
+            ["Betriebsnachbarschaften"],
+            "unknown dates count as open"
+        );
+        assert_eq!(
+            project_names(get("active_on=2024-06-01".into()).await),
+            ["Betriebsnachbarschaften", "Fachkräfte-Dialog"]
+        );
+        assert_eq!(other["funding"][0]["amount_cents"], Value::Null);
 
-    for (title, kind, when) in [("Kick-off", "kickoff", "2020-09-01T15:00:00Z"), ("Abschluss", "closing_event", "2022-03-28T10:00:00Z")] {
-        app.create("/api/v1/events", json!({"title": title, "kind": kind, "project_id": fx.project, "region_id": fx.regions[0], "starts_at": when, "topic_ids": [fx.topics[1]]})).await;
-    }
-    let titles = |page: Value| -> Vec<String> { page["items"].as_array().unwrap().iter().map(|e| e["title"].as_str().unwrap().to_owned()).collect() };
-    let events = |q: &str| { let app = &app; let q = q.to_owned(); async move { app.get(&format!("/api/v1/events?{q}")).await.json::<Value>().await.unwrap() } };
-    assert_eq!(titles(events("kind=closing_event").await), ["Abschluss"]);
-    assert_eq!(titles(events("from=2021-01-01T00:00:00Z").await), ["Abschluss"]);
-    assert_eq!(titles(events("to=2021-01-01T00:00:00Z").await), ["Kick-off"]);
-    assert_eq!(titles(events(&format!("topic_id={}&sort=-starts_at", fx.topics[1])).await), ["Abschluss", "Kick-off"]);
-    assert_eq!(titles(events(&format!("project_id={}&region_id={}&q=KICK", fx.project, fx.regions[0])).await), ["Kick-off"]);
-});
-
-api_test!(async fn partners_create_companies_and_events_and_change_only_their_own(app) {
-    let fx = Fixtures::create(&app).await;
-    let hwk = app.create_organization("Handwerkskammer Braunschweig-Lüneburg-Stade").await;
-    let ihk = fx.organizations[1];
-    let hwk_partner = app.token_for("partner", Some(hwk)).await;
-    let ihk_partner = app.token_for("partner", Some(ihk)).await;
-
-    let created = app.request_as(&hwk_partner, Method::POST, "/api/v1/companies")
-        .json(&json!({"name": "Dachdecker (fiktiv)", "region_id": fx.regions[0]})).send().await.unwrap();
-    assert_eq!(created.status(), StatusCode::CREATED);
-    let company: Value = created.json().await.unwrap();
-    let path = format!("/api/v1/companies/{}", company["id"]);
-
-    // Its own record: the partner may change and delete it.
-    let own = app.request_as(&hwk_partner, Method::PATCH, &path).json(&json!({"city": "Goslar"})).send().await.unwrap();
-    assert_eq!(own.status(), StatusCode::OK);
-    // Another chamber's partner may read it but not change it.
-    assert_eq!(app.request_as(&ihk_partner, Method::GET, &path).send().await.unwrap().status(), StatusCode::OK);
-    for method in [Method::PATCH, Method::PUT, Method::DELETE] {
-        let mut request = app.request_as(&ihk_partner, method.clone(), &path);
-        if method != Method::DELETE {
-            request = request.json(&json!({"name": "Übernommen", "region_id": fx.regions[0]}));
+        for (title, kind, when) in [
+            ("Kick-off", "kickoff", "2020-09-01T15:00:00Z"),
+            ("Abschluss", "closing_event", "2022-03-28T10:00:00Z"),
+        ] {
+            app.create("/api/v1/events", json!({"title": title, "kind": kind, "project_id": fx.project, "region_id": fx.regions[0], "starts_at": when, "topic_ids": [fx.topics[1]]})).await;
         }
-        let response = request.send().await.unwrap();
-        assert_problem(response, StatusCode::FORBIDDEN).await;
+        let titles = |page: Value| -> Vec<String> {
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["title"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let events = |q: &str| {
+            let app = &app;
+            let q = q.to_owned();
+            async move {
+                app.get(&format!("/api/v1/events?{q}"))
+                    .await
+                    .json::<Value>()
+                    .await
+                    .unwrap()
+            }
+        };
+        assert_eq!(titles(events("kind=closing_event").await), ["Abschluss"]);
+        assert_eq!(
+            titles(events("from=2021-01-01T00:00:00Z").await),
+            ["Abschluss"]
+        );
+        assert_eq!(
+            titles(events("to=2021-01-01T00:00:00Z").await),
+            ["Kick-off"]
+        );
+        assert_eq!(
+            titles(events(&format!("topic_id={}&sort=-starts_at", fx.topics[1])).await),
+            ["Abschluss", "Kick-off"]
+        );
+        assert_eq!(
+            titles(
+                events(&format!(
+                    "project_id={}&region_id={}&q=KICK",
+                    fx.project, fx.regions[0]
+                ))
+                .await
+            ),
+            ["Kick-off"]
+        );
     }
-    // Records made by sponsor staff are not the partner's either; regions are not theirs to create.
-    let project = format!("/api/v1/projects/{}", fx.project);
-    assert_problem(app.request_as(&hwk_partner, Method::PATCH, &project).json(&json!({"status": "active"})).send().await.unwrap(), StatusCode::FORBIDDEN).await;
-    assert_problem(app.request_as(&hwk_partner, Method::POST, "/api/v1/regions").json(&json!({"name": "Wolfsburg"})).send().await.unwrap(), StatusCode::FORBIDDEN).await;
+);
 
-    let event = app.request_as(&ihk_partner, Method::POST, "/api/v1/events")
+api_test!(
+    partners_create_companies_and_events_and_change_only_their_own,
+    |app| async move {
+        let fx = Fixtures::create(&app).await;
+        let hwk = app
+            .create_organization("Handwerkskammer Braunschweig-Lüneburg-Stade")
+            .await;
+        let ihk = fx.organizations[1];
+        let hwk_partner = app.token_for("partner", Some(hwk)).await;
+        let ihk_partner = app.token_for("partner", Some(ihk)).await;
+
+        let created = app
+            .request_as(&hwk_partner, Method::POST, "/api/v1/companies")
+            .json(&json!({"name": "Dachdecker (fiktiv)", "region_id": fx.regions[0]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+        let company: Value = created.json().await.unwrap();
+        let path = format!("/api/v1/companies/{}", company["id"]);
+
+        // Its own record: the partner may change and delete it.
+        let own = app
+            .request_as(&hwk_partner, Method::PATCH, &path)
+            .json(&json!({"city": "Goslar"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(own.status(), StatusCode::OK);
+        // Another chamber's partner may read it but not change it.
+        assert_eq!(
+            app.request_as(&ihk_partner, Method::GET, &path)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+        for method in [Method::PATCH, Method::PUT, Method::DELETE] {
+            let mut request = app.request_as(&ihk_partner, method.clone(), &path);
+            if method != Method::DELETE {
+                request = request.json(&json!({"name": "Übernommen", "region_id": fx.regions[0]}));
+            }
+            let response = request.send().await.unwrap();
+            assert_problem(response, StatusCode::FORBIDDEN).await;
+        }
+        // Records made by sponsor staff are not the partner's either; regions are not theirs to create.
+        let project = format!("/api/v1/projects/{}", fx.project);
+        assert_problem(
+            app.request_as(&hwk_partner, Method::PATCH, &project)
+                .json(&json!({"status": "active"}))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert_problem(
+            app.request_as(&hwk_partner, Method::POST, "/api/v1/regions")
+                .json(&json!({"name": "Wolfsburg"}))
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+
+        let event = app.request_as(&ihk_partner, Method::POST, "/api/v1/events")
         .json(&json!({"title": "IHK-Sprechtag", "kind": "information_session", "project_id": fx.project, "starts_at": "2021-05-05T09:00:00Z", "organization_ids": [ihk]}))
         .send().await.unwrap();
-    assert_eq!(event.status(), StatusCode::CREATED);
-    let event: Value = event.json().await.unwrap();
-    let event_path = format!("/api/v1/events/{}", event["id"]);
-    assert_problem(app.request_as(&hwk_partner, Method::DELETE, &event_path).send().await.unwrap(), StatusCode::FORBIDDEN).await;
-    assert_eq!(app.request_as(&ihk_partner, Method::DELETE, &event_path).send().await.unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(event.status(), StatusCode::CREATED);
+        let event: Value = event.json().await.unwrap();
+        let event_path = format!("/api/v1/events/{}", event["id"]);
+        assert_problem(
+            app.request_as(&hwk_partner, Method::DELETE, &event_path)
+                .send()
+                .await
+                .unwrap(),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert_eq!(
+            app.request_as(&ihk_partner, Method::DELETE, &event_path)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::NO_CONTENT
+        );
 
-    // A machine client of the chamber acts for the chamber.
-    let client: Value = app.create("/api/v1/clients", json!({"name": "HWK sync", "organization_id": hwk})).await;
-    let token: Value = app.token_request(&[("grant_type", "client_credentials"), ("client_id", client["client_id"].as_str().unwrap()), ("client_secret", client["client_secret"].as_str().unwrap())]).await.json().await.unwrap();
-    let machine = token["access_token"].as_str().unwrap();
-    assert_eq!(app.request_as(machine, Method::PATCH, &path).json(&json!({"trade": "Dachdeckerei"})).send().await.unwrap().status(), StatusCode::OK);
-    let foreign = app.create("/api/v1/companies", json!({"name": "Sponsor-Betrieb", "region_id": fx.regions[0]})).await;
-    assert_problem(app.request_as(machine, Method::PATCH, &format!("/api/v1/companies/{}", foreign["id"])).json(&json!({"trade": "x"})).send().await.unwrap(), StatusCode::FORBIDDEN).await;
-    assert_eq!(app.request_as(&hwk_partner, Method::DELETE, &path).send().await.unwrap().status(), StatusCode::NO_CONTENT);
-});
+        // A machine client of the chamber acts for the chamber.
+        let client: Value = app
+            .create(
+                "/api/v1/clients",
+                json!({"name": "HWK sync", "organization_id": hwk}),
+            )
+            .await;
+        let token: Value = app
+            .token_request(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", client["client_id"].as_str().unwrap()),
+                ("client_secret", client["client_secret"].as_str().unwrap()),
+            ])
+            .await
+            .json()
+            .await
+            .unwrap();
+        let machine = token["access_token"].as_str().unwrap();
+        assert_eq!(
+            app.request_as(machine, Method::PATCH, &path)
+                .json(&json!({"trade": "Dachdeckerei"}))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::OK
+        );
+        let foreign = app
+            .create(
+                "/api/v1/companies",
+                json!({"name": "Sponsor-Betrieb", "region_id": fx.regions[0]}),
+            )
+            .await;
+        assert_problem(
+            app.request_as(
+                machine,
+                Method::PATCH,
+                &format!("/api/v1/companies/{}", foreign["id"]),
+            )
+            .json(&json!({"trade": "x"}))
+            .send()
+            .await
+            .unwrap(),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+        assert_eq!(
+            app.request_as(&hwk_partner, Method::DELETE, &path)
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::NO_CONTENT
+        );
+    }
+);
 
-api_test!(async fn a_list_page_costs_the_same_queries_whatever_its_size(app) {
-    let fx = Fixtures::create(&app).await;
-    for i in 0..60 {
-        app.create("/api/v1/companies", json!({"name": format!("Betrieb {i:02}"), "region_id": fx.regions[i % 2], "topic_ids": fx.topics, "project_ids": [fx.project]})).await;
+api_test!(
+    a_list_page_costs_the_same_queries_whatever_its_size,
+    |app| async move {
+        let fx = Fixtures::create(&app).await;
+        for i in 0..60 {
+            app.create("/api/v1/companies", json!({"name": format!("Betrieb {i:02}"), "region_id": fx.regions[i % 2], "topic_ids": fx.topics, "project_ids": [fx.project]})).await;
+        }
+        let mut costs = Vec::new();
+        for limit in [1, 5, 50] {
+            // Twice, so the pool is warm and no new connection's setup is counted.
+            app.get(&format!("/api/v1/companies?limit={limit}")).await;
+            let before = app.db.queries_run();
+            let page: Value = app
+                .get(&format!("/api/v1/companies?limit={limit}&sort=name"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            costs.push(app.db.queries_run() - before);
+            assert_eq!(page["items"].as_array().unwrap().len(), limit);
+            assert_eq!(page["items"][0]["topic_ids"].as_array().unwrap().len(), 2);
+        }
+        assert!(
+            costs.iter().all(|c| *c == costs[0]),
+            "queries per page by size 1, 5, 50: {costs:?}"
+        );
+        assert!(costs[0] <= 3, "rows + topics + projects: {costs:?}");
     }
-    let mut costs = Vec::new();
-    for limit in [1, 5, 50] {
-        // Twice, so the pool is warm and no new connection's setup is counted.
-        app.get(&format!("/api/v1/companies?limit={limit}")).await;
-        let before = app.db.queries_run();
-        let page: Value = app.get(&format!("/api/v1/companies?limit={limit}&sort=name")).await.json().await.unwrap();
-        costs.push(app.db.queries_run() - before);
-        assert_eq!(page["items"].as_array().unwrap().len(), limit);
-        assert_eq!(page["items"][0]["topic_ids"].as_array().unwrap().len(), 2);
-    }
-    assert!(costs.iter().all(|c| *c == costs[0]), "queries per page by size 1, 5, 50: {costs:?}");
-    assert!(costs[0] <= 3, "rows + topics + projects: {costs:?}");
-});
+);
 
 /// Statements the app runs for one GET (after a first one warmed the pool).
 async fn statements_for(app: &TestApp, path: &str) -> (u64, Value) {
@@ -345,54 +713,136 @@ async fn statements_for(app: &TestApp, path: &str) -> (u64, Value) {
     (app.db.queries_run() - before, read)
 }
 
-api_test!(async fn reading_a_record_with_its_relation_ids_is_one_round_trip_on_postgresql(app) {
-    let fx = Fixtures::create(&app).await;
-    let company = app.create("/api/v1/companies", json!({"name": "Tischlerei Harz", "region_id": fx.regions[0], "topic_ids": [fx.topics[1], fx.topics[0]], "project_ids": [fx.project]})).await;
-    let bare = app.create("/api/v1/companies", json!({"name": "Malerbetrieb Oker", "region_id": fx.regions[0]})).await;
-    let event = app.create("/api/v1/events", json!({"title": "Nachbarschaftstreffen Goslar", "kind": "neighbourhood_meeting", "project_id": fx.project, "starts_at": "2021-06-01T16:00:00Z", "topic_ids": [fx.topics[1], fx.topics[0]], "organization_ids": fx.organizations, "company_ids": [company["id"], bare["id"]]})).await;
-    let mut topics = fx.topics.clone();
-    topics.sort();
-    let mut organizations = fx.organizations.clone();
-    organizations.sort();
+api_test!(
+    reading_a_record_with_its_relation_ids_is_one_round_trip_on_postgresql,
+    |app| async move {
+        let fx = Fixtures::create(&app).await;
+        let company = app.create("/api/v1/companies", json!({"name": "Tischlerei Harz", "region_id": fx.regions[0], "topic_ids": [fx.topics[1], fx.topics[0]], "project_ids": [fx.project]})).await;
+        let bare = app
+            .create(
+                "/api/v1/companies",
+                json!({"name": "Malerbetrieb Oker", "region_id": fx.regions[0]}),
+            )
+            .await;
+        let event = app.create("/api/v1/events", json!({"title": "Nachbarschaftstreffen Goslar", "kind": "neighbourhood_meeting", "project_id": fx.project, "starts_at": "2021-06-01T16:00:00Z", "topic_ids": [fx.topics[1], fx.topics[0]], "organization_ids": fx.organizations, "company_ids": [company["id"], bare["id"]]})).await;
+        let mut topics = fx.topics.clone();
+        topics.sort();
+        let mut organizations = fx.organizations.clone();
+        organizations.sort();
 
-    // The relation ids come in the row's own statement on PostgreSQL, sorted as everywhere.
-    let (cost, read) = statements_for(&app, &format!("/api/v1/companies/{}", company["id"])).await;
-    assert_eq!((read["topic_ids"].clone(), read["project_ids"].clone()), (json!(topics), json!([fx.project])));
-    assert_eq!(cost, if app.on_postgres() { 1 } else { 3 }, "statements for one company");
-    let (_, read) = statements_for(&app, &format!("/api/v1/companies/{}", bare["id"])).await;
-    assert_eq!((read["topic_ids"].clone(), read["project_ids"].clone()), (json!([]), json!([])));
+        // The relation ids come in the row's own statement on PostgreSQL, sorted as everywhere.
+        let (cost, read) =
+            statements_for(&app, &format!("/api/v1/companies/{}", company["id"])).await;
+        assert_eq!(
+            (read["topic_ids"].clone(), read["project_ids"].clone()),
+            (json!(topics), json!([fx.project]))
+        );
+        assert_eq!(
+            cost,
+            if app.on_postgres() { 1 } else { 3 },
+            "statements for one company"
+        );
+        let (_, read) = statements_for(&app, &format!("/api/v1/companies/{}", bare["id"])).await;
+        assert_eq!(
+            (read["topic_ids"].clone(), read["project_ids"].clone()),
+            (json!([]), json!([]))
+        );
 
-    let (cost, read) = statements_for(&app, &format!("/api/v1/events/{}", event["id"])).await;
-    assert_eq!(read["topic_ids"], json!(topics));
-    assert_eq!(read["organization_ids"], json!(organizations));
-    assert_eq!(read["company_ids"], json!([company["id"], bare["id"]]));
-    assert_eq!(cost, if app.on_postgres() { 1 } else { 4 }, "statements for one event");
-});
+        let (cost, read) = statements_for(&app, &format!("/api/v1/events/{}", event["id"])).await;
+        assert_eq!(read["topic_ids"], json!(topics));
+        assert_eq!(read["organization_ids"], json!(organizations));
+        assert_eq!(read["company_ids"], json!([company["id"], bare["id"]]));
+        assert_eq!(
+            cost,
+            if app.on_postgres() { 1 } else { 4 },
+            "statements for one event"
+        );
+    }
+);
 
-api_test!(async fn topic_funding_and_organization_filters_narrow_the_lists(app) {
-    Fixtures::create(&app).await;
-    let names = |page: Value, field: &str| -> Vec<String> { page["items"].as_array().unwrap().iter().map(|i| i[field].as_str().unwrap().to_owned()).collect() };
-    let get = |path: &str| { let app = &app; let path = path.to_owned(); async move { app.get(&path).await.json::<Value>().await.unwrap() } };
-    assert_eq!(names(get("/api/v1/topics?category=apprentice_marketing").await, "key"), ["apprentice_marketing"]);
-    assert_eq!(names(get("/api/v1/topics?q=azubi").await, "key"), ["apprentice_marketing"]);
-    assert_eq!(names(get("/api/v1/funding-sources?kind=municipality").await, "name"), ["Stadt Goslar"]);
-    assert_eq!(names(get("/api/v1/funding-sources?q=sozialfonds").await, "name"), ["Europäischer Sozialfonds (ESF)"]);
-    assert_eq!(names(get("/api/v1/organizations?kind=chamber_of_commerce").await, "name"), ["IHK Braunschweig"]);
-    assert_eq!(names(get("/api/v1/organizations?q=REGION&sort=-name").await, "name"), ["Allianz für die Region GmbH"]);
-    assert_problem(app.get("/api/v1/topics?category=marketing").await, StatusCode::BAD_REQUEST).await;
-});
+api_test!(
+    topic_funding_and_organization_filters_narrow_the_lists,
+    |app| async move {
+        Fixtures::create(&app).await;
+        let names = |page: Value, field: &str| -> Vec<String> {
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i[field].as_str().unwrap().to_owned())
+                .collect()
+        };
+        let get = |path: &str| {
+            let app = &app;
+            let path = path.to_owned();
+            async move { app.get(&path).await.json::<Value>().await.unwrap() }
+        };
+        assert_eq!(
+            names(
+                get("/api/v1/topics?category=apprentice_marketing").await,
+                "key"
+            ),
+            ["apprentice_marketing"]
+        );
+        assert_eq!(
+            names(get("/api/v1/topics?q=azubi").await, "key"),
+            ["apprentice_marketing"]
+        );
+        assert_eq!(
+            names(
+                get("/api/v1/funding-sources?kind=municipality").await,
+                "name"
+            ),
+            ["Stadt Goslar"]
+        );
+        assert_eq!(
+            names(get("/api/v1/funding-sources?q=sozialfonds").await, "name"),
+            ["Europäischer Sozialfonds (ESF)"]
+        );
+        assert_eq!(
+            names(
+                get("/api/v1/organizations?kind=chamber_of_commerce").await,
+                "name"
+            ),
+            ["IHK Braunschweig"]
+        );
+        assert_eq!(
+            names(
+                get("/api/v1/organizations?q=REGION&sort=-name").await,
+                "name"
+            ),
+            ["Allianz für die Region GmbH"]
+        );
+        assert_problem(
+            app.get("/api/v1/topics?category=marketing").await,
+            StatusCode::BAD_REQUEST,
+        )
+        .await;
+    }
+);
 
-api_test!(async fn concurrent_writers_all_succeed_without_database_is_locked(app) {
-    let fx = Fixtures::create(&app).await;
-    // SQLite admits one writer at a time: the service queues its writers instead of letting
-    // them fail or sleep inside SQLite's busy handler.
-    let writes = (0..48).map(|i| {
+api_test!(
+    concurrent_writers_all_succeed_without_database_is_locked,
+    |app| async move {
+        let fx = Fixtures::create(&app).await;
+        // SQLite admits one writer at a time: the service queues its writers instead of letting
+        // them fail or sleep inside SQLite's busy handler.
+        let writes = (0..48).map(|i| {
         let body = json!({"name": format!("Gleichzeitig {i}"), "region_id": fx.regions[i % 2], "topic_ids": fx.topics});
         let app = &app;
         async move { app.post_json("/api/v1/companies", &body).await.status() }
     });
-    let statuses = futures_util::future::join_all(writes).await;
-    assert!(statuses.iter().all(|s| *s == StatusCode::CREATED), "{statuses:?}");
-    let page: Value = app.get("/api/v1/companies?q=gleichzeitig&with_total=true").await.json().await.unwrap();
-    assert_eq!(page["total"], 48);
-});
+        let statuses = futures_util::future::join_all(writes).await;
+        assert!(
+            statuses.iter().all(|s| *s == StatusCode::CREATED),
+            "{statuses:?}"
+        );
+        let page: Value = app
+            .get("/api/v1/companies?q=gleichzeitig&with_total=true")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["total"], 48);
+    }
+);

@@ -6,59 +6,107 @@ use serde_json::json;
 
 use crate::helpers::{Options, TestApp, api_test, assert_problem};
 
-api_test!(async fn an_unknown_route_is_a_404_problem(app) {
-    for path in ["/nope", "/api/v1/nope", "/api/v2/regions", "/api/v1/regions/1/extra"] {
+api_test!(an_unknown_route_is_a_404_problem, |app| async move {
+    for path in [
+        "/nope",
+        "/api/v1/nope",
+        "/api/v2/regions",
+        "/api/v1/regions/1/extra",
+    ] {
         let problem = assert_problem(app.get(path).await, StatusCode::NOT_FOUND).await;
         assert_eq!(problem["instance"], path);
     }
 });
 
-api_test!(async fn a_wrong_method_is_a_405_that_lists_the_allowed_ones(app) {
-    let response = app.request(Method::DELETE, "/api/v1/regions").send().await.unwrap();
-    assert_eq!(response.headers()[header::ALLOW], "GET, POST");
-    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+api_test!(
+    a_wrong_method_is_a_405_that_lists_the_allowed_ones,
+    |app| async move {
+        let response = app
+            .request(Method::DELETE, "/api/v1/regions")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[header::ALLOW], "GET, POST");
+        assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
 
-    let response = app.request(Method::POST, "/api/v1/regions/1").send().await.unwrap();
-    assert_eq!(response.headers()[header::ALLOW], "DELETE, GET, PATCH, PUT");
-    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+        let response = app
+            .request(Method::POST, "/api/v1/regions/1")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[header::ALLOW], "DELETE, GET, PATCH, PUT");
+        assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
 
-    let response = app.request(Method::POST, "/health/live").send().await.unwrap();
-    assert_eq!(response.headers()[header::ALLOW], "GET");
-    assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
-});
+        let response = app
+            .request(Method::POST, "/health/live")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()[header::ALLOW], "GET");
+        assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+    }
+);
 
-api_test!(async fn malformed_json_is_a_400(app) {
+api_test!(malformed_json_is_a_400, |app| async move {
     for body in ["{\"name\": ", "not json", "", "{\"name\": \"a\"} trailing"] {
-        let response = app.request(Method::POST, "/api/v1/regions")
+        let response = app
+            .request(Method::POST, "/api/v1/regions")
             .header(header::CONTENT_TYPE, "application/json")
-            .body(body).send().await.unwrap();
+            .body(body)
+            .send()
+            .await
+            .unwrap();
         let problem = assert_problem(response, StatusCode::BAD_REQUEST).await;
-        assert!(problem["detail"].as_str().unwrap().contains("JSON"), "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("JSON"),
+            "{problem}"
+        );
     }
 });
 
-api_test!(async fn a_body_in_another_media_type_is_a_415(app) {
-    for content_type in [Some("text/plain"), Some("application/x-www-form-urlencoded"), None] {
-        let mut request = app.request(Method::POST, "/api/v1/regions").body("{\"name\": \"Goslar\"}");
+api_test!(a_body_in_another_media_type_is_a_415, |app| async move {
+    for content_type in [
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+        None,
+    ] {
+        let mut request = app
+            .request(Method::POST, "/api/v1/regions")
+            .body("{\"name\": \"Goslar\"}");
         if let Some(content_type) = content_type {
             request = request.header(header::CONTENT_TYPE, content_type);
         }
-        assert_problem(request.send().await.unwrap(), StatusCode::UNSUPPORTED_MEDIA_TYPE).await;
+        assert_problem(
+            request.send().await.unwrap(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        )
+        .await;
     }
 });
 
-api_test!(async fn a_bad_path_parameter_is_a_400(app) {
-    for path in ["/api/v1/regions/abc", "/api/v1/regions/1.5", "/api/v1/regions/99999999999999999999"] {
+api_test!(a_bad_path_parameter_is_a_400, |app| async move {
+    for path in [
+        "/api/v1/regions/abc",
+        "/api/v1/regions/1.5",
+        "/api/v1/regions/99999999999999999999",
+    ] {
         let problem = assert_problem(app.get(path).await, StatusCode::BAD_REQUEST).await;
-        assert!(problem["detail"].as_str().unwrap().contains("path"), "{problem}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains("path"),
+            "{problem}"
+        );
     }
 });
 
-api_test!(async fn a_bad_if_match_is_a_400(app) {
+api_test!(a_bad_if_match_is_a_400, |app| async move {
     let region = app.create_region(json!({"name": "Goslar"})).await;
-    let response = app.request(Method::PUT, &format!("/api/v1/regions/{}", region["id"]))
+    let response = app
+        .request(Method::PUT, &format!("/api/v1/regions/{}", region["id"]))
         .header(header::IF_MATCH, "\"1\", \"2\"")
-        .json(&json!({"name": "Goslar"})).send().await.unwrap();
+        .json(&json!({"name": "Goslar"}))
+        .send()
+        .await
+        .unwrap();
     assert_problem(response, StatusCode::BAD_REQUEST).await;
 });
 
@@ -101,27 +149,47 @@ fn futures_stream(
     futures_util::stream::iter(chunks)
 }
 
-api_test!(async fn the_request_id_is_echoed_when_sane_and_made_up_otherwise(app) {
-    let echoed = app.request(Method::GET, "/health/live").header("x-request-id", "partner-sync-42").send().await.unwrap();
-    assert_eq!(echoed.headers()["x-request-id"], "partner-sync-42");
+api_test!(
+    the_request_id_is_echoed_when_sane_and_made_up_otherwise,
+    |app| async move {
+        let echoed = app
+            .request(Method::GET, "/health/live")
+            .header("x-request-id", "partner-sync-42")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(echoed.headers()["x-request-id"], "partner-sync-42");
 
-    let replaced = app.request(Method::GET, "/health/live").header("x-request-id", "bad id with spaces").send().await.unwrap();
-    let id = replaced.headers()["x-request-id"].to_str().unwrap();
-    assert_eq!(id.len(), 36, "a UUID: {id}");
+        let replaced = app
+            .request(Method::GET, "/health/live")
+            .header("x-request-id", "bad id with spaces")
+            .send()
+            .await
+            .unwrap();
+        let id = replaced.headers()["x-request-id"].to_str().unwrap();
+        assert_eq!(id.len(), 36, "a UUID: {id}");
 
-    let problem = app.request(Method::GET, "/api/v1/regions/404").header("x-request-id", "trace-me").send().await.unwrap();
-    assert_eq!(assert_problem(problem, StatusCode::NOT_FOUND).await["request_id"], "trace-me");
-});
+        let problem = app
+            .request(Method::GET, "/api/v1/regions/404")
+            .header("x-request-id", "trace-me")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            assert_problem(problem, StatusCode::NOT_FOUND).await["request_id"],
+            "trace-me"
+        );
+    }
+);
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_exhausted_pool_answers_503_quickly_instead_of_hanging() {
-    for app in both_backends(Options {
+api_test!(
+    an_exhausted_pool_answers_503_quickly_instead_of_hanging,
+    Options {
         db_pool_size: 1,
         db_pool_timeout_secs: 1,
         ..Default::default()
-    })
-    .await
-    {
+    },
+    |app| async move {
         let pool = app.db.pool().clone();
         let held = tokio::task::spawn_blocking(move || pool.get().unwrap())
             .await
@@ -153,18 +221,17 @@ async fn an_exhausted_pool_answers_503_quickly_instead_of_hanging() {
         drop(held);
         assert_eq!(app.get("/api/v1/regions").await.status(), StatusCode::OK);
     }
-}
+);
 
-#[tokio::test]
-async fn requests_beyond_the_pool_queue_for_a_connection_and_get_503_when_none_comes_in_time() {
-    use betriebsnachbarschaften::db::DbError;
-    for app in both_backends(Options {
+api_test!(
+    requests_beyond_the_pool_queue_for_a_connection_and_get_503_when_none_comes_in_time,
+    Options {
         db_pool_size: 1,
         db_pool_timeout_secs: 1,
         ..Default::default()
-    })
-    .await
-    {
+    },
+    |app| async move {
+        use betriebsnachbarschaften::db::DbError;
         // A slow piece of work holds the one connection for longer than the pool timeout.
         let db = app.db.clone();
         let slow = tokio::spawn(async move {
@@ -208,11 +275,4 @@ async fn requests_beyond_the_pool_queue_for_a_connection_and_get_503_when_none_c
         slow.await.unwrap().unwrap();
         assert_eq!(app.get("/api/v1/regions").await.status(), StatusCode::OK);
     }
-}
-
-/// The same app on SQLite and, when configured, PostgreSQL (for tests with custom options).
-pub async fn both_backends(options: Options) -> Vec<TestApp> {
-    let mut apps = vec![TestApp::spawn_sqlite(options.clone()).await];
-    apps.extend(TestApp::spawn_postgres(options).await);
-    apps
-}
+);

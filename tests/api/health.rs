@@ -3,10 +3,9 @@
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::errors::both_backends;
 use crate::helpers::{Options, api_test, assert_problem};
 
-api_test!(async fn a_migrated_service_is_live_and_ready(app) {
+api_test!(a_migrated_service_is_live_and_ready, |app| async move {
     let live = app.get("/health/live").await;
     assert_eq!(live.status(), StatusCode::OK);
     assert_eq!(live.json::<Value>().await.unwrap()["status"], "ok");
@@ -14,14 +13,13 @@ api_test!(async fn a_migrated_service_is_live_and_ready(app) {
     assert_eq!(ready.status(), StatusCode::OK);
 });
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_service_with_pending_migrations_is_live_but_not_ready() {
-    for app in both_backends(Options {
+api_test!(
+    a_service_with_pending_migrations_is_live_but_not_ready,
+    Options {
         migrate_on_start: false,
         ..Default::default()
-    })
-    .await
-    {
+    },
+    |app| async move {
         assert_eq!(app.get("/health/live").await.status(), StatusCode::OK);
         assert_problem(
             app.get("/health/ready").await,
@@ -29,4 +27,4 @@ async fn a_service_with_pending_migrations_is_live_but_not_ready() {
         )
         .await;
     }
-}
+);

@@ -1,5 +1,6 @@
 //! The API test suite: one binary, a module per resource or feature. Every `api_test!` runs
-//! on a fresh SQLite file and, when `TEST_DATABASE_URL` is set, on a fresh PostgreSQL schema.
+//! on a fresh SQLite file and, as its `#[ignore]`d `postgres` variant (`--run-ignored all`
+//! with `TEST_DATABASE_URL` set), on a fresh PostgreSQL schema.
 
 mod helpers;
 

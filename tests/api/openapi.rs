@@ -27,20 +27,23 @@ fn the_committed_document_is_current() {
     );
 }
 
-api_test!(async fn the_service_serves_the_generated_document(app) {
-    let response = app.get("/api/v1/openapi.json").await;
-    assert_eq!(response.status(), reqwest::StatusCode::OK);
-    let served: Value = response.json().await.unwrap();
-    let generated: Value = serde_json::from_str(&generated()).unwrap();
-    assert_eq!(served, generated);
-});
+api_test!(
+    the_service_serves_the_generated_document,
+    |app| async move {
+        let response = app.get("/api/v1/openapi.json").await;
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        let served: Value = response.json().await.unwrap();
+        let generated: Value = serde_json::from_str(&generated()).unwrap();
+        assert_eq!(served, generated);
+    }
+);
 
 /// A concrete path for a documented one: `{id}` becomes an id that does not exist.
 fn concrete(path: &str) -> String {
     path.replace("{id}", "999999")
 }
 
-api_test!(async fn every_documented_operation_is_served(app) {
+api_test!(every_documented_operation_is_served, |app| async move {
     let doc = serde_json::to_value(betriebsnachbarschaften::openapi()).unwrap();
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
@@ -58,7 +61,8 @@ api_test!(async fn every_documented_operation_is_served(app) {
             let body = response.text().await.unwrap();
             // The fallback answers routes nobody serves: 404 "no resource at …" or 405.
             assert!(
-                status != reqwest::StatusCode::METHOD_NOT_ALLOWED && !body.contains("no resource at"),
+                status != reqwest::StatusCode::METHOD_NOT_ALLOWED
+                    && !body.contains("no resource at"),
                 "{method} {path} is documented but not served: {status} {body}"
             );
             checked += 1;
@@ -114,14 +118,39 @@ fn walk(dir: &str) -> Vec<std::path::PathBuf> {
     files
 }
 
-api_test!(async fn the_viewer_works_offline(app) {
-    let redirect = app.anonymous(reqwest::Method::GET, "/docs").send().await.unwrap();
+api_test!(the_viewer_works_offline, |app| async move {
+    let redirect = app
+        .anonymous(reqwest::Method::GET, "/docs")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(redirect.status(), reqwest::StatusCode::TEMPORARY_REDIRECT);
-    let page = app.anonymous(reqwest::Method::GET, "/docs/").send().await.unwrap().text().await.unwrap();
+    let page = app
+        .anonymous(reqwest::Method::GET, "/docs/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(page.contains("swagger-ui-bundle.js"));
-    assert!(!page.contains("http://") && !page.contains("https://"), "no asset from elsewhere");
-    let init = app.anonymous(reqwest::Method::GET, "/docs/swagger-initializer.js").send().await.unwrap().text().await.unwrap();
+    assert!(
+        !page.contains("http://") && !page.contains("https://"),
+        "no asset from elsewhere"
+    );
+    let init = app
+        .anonymous(reqwest::Method::GET, "/docs/swagger-initializer.js")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(init.contains("\"/api/v1/openapi.json\""), "{init}");
-    let bundle = app.anonymous(reqwest::Method::GET, "/docs/swagger-ui-bundle.js").send().await.unwrap();
+    let bundle = app
+        .anonymous(reqwest::Method::GET, "/docs/swagger-ui-bundle.js")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bundle.status(), reqwest::StatusCode::OK);
 });

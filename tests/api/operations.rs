@@ -25,57 +25,91 @@ pub async fn scrape(app: &TestApp) -> String {
     response.text().await.unwrap()
 }
 
-api_test!(async fn metrics_count_requests_by_route_pattern_method_and_status(app) {
-    let region = app
-        .post_json("/api/v1/regions", &json!({"name": "Seesen"}))
-        .await;
-    assert_eq!(region.status(), StatusCode::CREATED);
-    let id = region.json::<serde_json::Value>().await.unwrap()["id"].as_i64().unwrap();
-    for _ in 0..3 {
-        assert_eq!(app.get(&format!("/api/v1/regions/{id}")).await.status(), StatusCode::OK);
-    }
-    assert_eq!(app.get("/api/v1/regions/987654321").await.status(), StatusCode::NOT_FOUND);
-    assert_eq!(app.get("/no/such/page-42").await.status(), StatusCode::NOT_FOUND);
+api_test!(
+    metrics_count_requests_by_route_pattern_method_and_status,
+    |app| async move {
+        let region = app
+            .post_json("/api/v1/regions", &json!({"name": "Seesen"}))
+            .await;
+        assert_eq!(region.status(), StatusCode::CREATED);
+        let id = region.json::<serde_json::Value>().await.unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        for _ in 0..3 {
+            assert_eq!(
+                app.get(&format!("/api/v1/regions/{id}")).await.status(),
+                StatusCode::OK
+            );
+        }
+        assert_eq!(
+            app.get("/api/v1/regions/987654321").await.status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            app.get("/no/such/page-42").await.status(),
+            StatusCode::NOT_FOUND
+        );
 
-    let metrics = scrape(&app).await;
-    let by_id = r#"route="/api/v1/regions/{id}""#;
-    assert_eq!(
-        sample(&metrics, &format!(r#"bn_http_requests_total{{method="GET",{by_id},status="200"}}"#)),
-        Some(3.0),
-        "{metrics}"
-    );
-    assert_eq!(
-        sample(&metrics, &format!(r#"bn_http_requests_total{{method="GET",{by_id},status="404"}}"#)),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(&metrics, r#"bn_http_requests_total{method="POST",route="/api/v1/regions",status="201"}"#),
-        Some(1.0)
-    );
-    assert_eq!(
-        sample(&metrics, &format!(r#"bn_http_request_duration_seconds_count{{method="GET",{by_id},status="200"}}"#)),
-        Some(3.0)
-    );
-    assert_eq!(
-        sample(&metrics, r#"bn_http_requests_total{method="GET",route="unmatched",status="404"}"#),
-        Some(1.0)
-    );
-    // Raw paths never become labels: ids and unknown URLs would make unbounded series.
-    assert!(!metrics.contains("/regions/987654321") && !metrics.contains("/no/such"), "{metrics}");
-    // The scrape itself is in flight while it renders.
-    assert_eq!(sample(&metrics, "bn_http_requests_in_flight"), Some(1.0));
-    assert_eq!(sample(&metrics, "bn_db_pool_max_connections"), Some(4.0));
-    let open = sample(&metrics, "bn_db_pool_connections").unwrap();
-    let idle = sample(&metrics, "bn_db_pool_idle_connections").unwrap();
-    assert!((1.0..=4.0).contains(&open) && idle <= open, "{metrics}");
-    assert_eq!(sample(&metrics, "bn_db_pool_waiting"), Some(0.0));
-    assert_eq!(sample(&metrics, "bn_db_pool_timeouts_total"), Some(0.0));
-    let version = env!("CARGO_PKG_VERSION");
-    assert!(
-        metrics.contains(&format!(r#"bn_build_info{{version="{version}",revision=""#)),
-        "{metrics}"
-    );
-});
+        let metrics = scrape(&app).await;
+        let by_id = r#"route="/api/v1/regions/{id}""#;
+        assert_eq!(
+            sample(
+                &metrics,
+                &format!(r#"bn_http_requests_total{{method="GET",{by_id},status="200"}}"#)
+            ),
+            Some(3.0),
+            "{metrics}"
+        );
+        assert_eq!(
+            sample(
+                &metrics,
+                &format!(r#"bn_http_requests_total{{method="GET",{by_id},status="404"}}"#)
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &metrics,
+                r#"bn_http_requests_total{method="POST",route="/api/v1/regions",status="201"}"#
+            ),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(
+                &metrics,
+                &format!(
+                    r#"bn_http_request_duration_seconds_count{{method="GET",{by_id},status="200"}}"#
+                )
+            ),
+            Some(3.0)
+        );
+        assert_eq!(
+            sample(
+                &metrics,
+                r#"bn_http_requests_total{method="GET",route="unmatched",status="404"}"#
+            ),
+            Some(1.0)
+        );
+        // Raw paths never become labels: ids and unknown URLs would make unbounded series.
+        assert!(
+            !metrics.contains("/regions/987654321") && !metrics.contains("/no/such"),
+            "{metrics}"
+        );
+        // The scrape itself is in flight while it renders.
+        assert_eq!(sample(&metrics, "bn_http_requests_in_flight"), Some(1.0));
+        assert_eq!(sample(&metrics, "bn_db_pool_max_connections"), Some(4.0));
+        let open = sample(&metrics, "bn_db_pool_connections").unwrap();
+        let idle = sample(&metrics, "bn_db_pool_idle_connections").unwrap();
+        assert!((1.0..=4.0).contains(&open) && idle <= open, "{metrics}");
+        assert_eq!(sample(&metrics, "bn_db_pool_waiting"), Some(0.0));
+        assert_eq!(sample(&metrics, "bn_db_pool_timeouts_total"), Some(0.0));
+        let version = env!("CARGO_PKG_VERSION");
+        assert!(
+            metrics.contains(&format!(r#"bn_build_info{{version="{version}",revision=""#)),
+            "{metrics}"
+        );
+    }
+);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_metrics_token_guards_the_scrape() {
@@ -105,39 +139,91 @@ async fn a_metrics_token_guards_the_scrape() {
     );
 }
 
-api_test!(async fn every_answer_forbids_sniffing_and_api_data_is_never_cached(app) {
-    for (path, token) in [("/health/live", false), ("/api/v1/regions", true), ("/api/v1/nowhere", true)] {
-        let response = if token { app.get(path).await } else {
-            app.anonymous(Method::GET, path).send().await.unwrap()
-        };
-        assert_eq!(response.headers()["x-content-type-options"], "nosniff", "{path}");
-        if path.starts_with("/api/v1") {
-            assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store", "{path}");
+api_test!(
+    every_answer_forbids_sniffing_and_api_data_is_never_cached,
+    |app| async move {
+        for (path, token) in [
+            ("/health/live", false),
+            ("/api/v1/regions", true),
+            ("/api/v1/nowhere", true),
+        ] {
+            let response = if token {
+                app.get(path).await
+            } else {
+                app.anonymous(Method::GET, path).send().await.unwrap()
+            };
+            assert_eq!(
+                response.headers()["x-content-type-options"],
+                "nosniff",
+                "{path}"
+            );
+            if path.starts_with("/api/v1") {
+                assert_eq!(
+                    response.headers()[header::CACHE_CONTROL],
+                    "no-store",
+                    "{path}"
+                );
+            }
         }
+        let unauthorized = app
+            .anonymous(Method::GET, "/api/v1/regions")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unauthorized.headers()[header::CACHE_CONTROL], "no-store");
+        // The public document may be cached.
+        let document = app
+            .anonymous(Method::GET, "/api/v1/openapi.json")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            document
+                .headers()
+                .get(header::CACHE_CONTROL)
+                .is_none_or(|v| v != "no-store")
+        );
     }
-    let unauthorized = app.anonymous(Method::GET, "/api/v1/regions").send().await.unwrap();
-    assert_eq!(unauthorized.headers()[header::CACHE_CONTROL], "no-store");
-    // The public document may be cached.
-    let document = app.anonymous(Method::GET, "/api/v1/openapi.json").send().await.unwrap();
-    assert!(document.headers().get(header::CACHE_CONTROL).is_none_or(|v| v != "no-store"));
-});
+);
 
-api_test!(async fn the_docs_page_has_a_content_security_policy_its_own_assets_satisfy(app) {
-    let page = app.anonymous(Method::GET, "/docs/").send().await.unwrap();
-    assert_eq!(page.status(), StatusCode::OK);
-    let csp = page.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().to_owned();
-    assert!(csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert!(!csp.contains("unsafe-eval"), "{csp}");
-    let html = page.text().await.unwrap();
-    // `script-src 'self'` admits no inline script: every script element must load a file.
-    for script in html.split("<script").skip(1) {
-        let tag = &script[..script.find('>').unwrap()];
-        assert!(tag.contains("src="), "an inline script the CSP would block: <script{tag}>");
+api_test!(
+    the_docs_page_has_a_content_security_policy_its_own_assets_satisfy,
+    |app| async move {
+        let page = app.anonymous(Method::GET, "/docs/").send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        let csp = page.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("script-src 'self'") && csp.contains("frame-ancestors 'none'"),
+            "{csp}"
+        );
+        assert!(!csp.contains("unsafe-eval"), "{csp}");
+        let html = page.text().await.unwrap();
+        // `script-src 'self'` admits no inline script: every script element must load a file.
+        for script in html.split("<script").skip(1) {
+            let tag = &script[..script.find('>').unwrap()];
+            assert!(
+                tag.contains("src="),
+                "an inline script the CSP would block: <script{tag}>"
+            );
+        }
+        let initializer = app
+            .anonymous(Method::GET, "/docs/swagger-initializer.js")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(initializer.status(), StatusCode::OK);
+        assert!(
+            initializer
+                .text()
+                .await
+                .unwrap()
+                .contains("/api/v1/openapi.json")
+        );
     }
-    let initializer = app.anonymous(Method::GET, "/docs/swagger-initializer.js").send().await.unwrap();
-    assert_eq!(initializer.status(), StatusCode::OK);
-    assert!(initializer.text().await.unwrap().contains("/api/v1/openapi.json"));
-});
+);
 
 const FRONTEND: &str = "https://app.example.org";
 
@@ -210,21 +296,32 @@ async fn configured_frontend_origins_may_call_the_api_from_a_browser() {
     );
 }
 
-api_test!(async fn without_configured_origins_no_cross_origin_access_is_granted(app) {
-    let response = app
-        .request(Method::GET, "/api/v1/regions")
-        .header(header::ORIGIN, FRONTEND)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    assert!(!response.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
-    let preflight = app
-        .anonymous(Method::OPTIONS, "/api/v1/regions")
-        .header(header::ORIGIN, FRONTEND)
-        .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
-        .send()
-        .await
-        .unwrap();
-    assert!(!preflight.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));
-});
+api_test!(
+    without_configured_origins_no_cross_origin_access_is_granted,
+    |app| async move {
+        let response = app
+            .request(Method::GET, "/api/v1/regions")
+            .header(header::ORIGIN, FRONTEND)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert!(
+            !response
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
+        let preflight = app
+            .anonymous(Method::OPTIONS, "/api/v1/regions")
+            .header(header::ORIGIN, FRONTEND)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            !preflight
+                .headers()
+                .contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        );
+    }
+);

@@ -30,102 +30,183 @@ async fn all(app: &TestApp, path: &str) -> Vec<Value> {
     page["items"].as_array().unwrap().clone()
 }
 
-api_test!(async fn the_demo_project_loads_once_and_reads_back(app) {
-    assert_eq!(seed(&app).await, 109);
-    let regions_before = all(&app, "/api/v1/regions").await;
-    assert_eq!(seed(&app).await, 0, "a second run creates nothing");
-    assert_eq!(all(&app, "/api/v1/regions").await, regions_before, "and changes nothing");
+api_test!(
+    the_demo_project_loads_once_and_reads_back,
+    |app| async move {
+        assert_eq!(seed(&app).await, 109);
+        let regions_before = all(&app, "/api/v1/regions").await;
+        assert_eq!(seed(&app).await, 0, "a second run creates nothing");
+        assert_eq!(
+            all(&app, "/api/v1/regions").await,
+            regions_before,
+            "and changes nothing"
+        );
 
-    let regions = all(&app, "/api/v1/regions?sort=name").await;
-    let names: Vec<&str> = regions.iter().map(|r| r["name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["Goslar", "Peine", "Salzgitter", "Schöningen/Samtgemeinde Heeseberg", "Seesen"]);
-    let heeseberg = &regions[3];
-    assert_eq!(heeseberg["district"], "Landkreis Helmstedt");
+        let regions = all(&app, "/api/v1/regions?sort=name").await;
+        let names: Vec<&str> = regions
+            .iter()
+            .map(|r| r["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "Goslar",
+                "Peine",
+                "Salzgitter",
+                "Schöningen/Samtgemeinde Heeseberg",
+                "Seesen"
+            ]
+        );
+        let heeseberg = &regions[3];
+        assert_eq!(heeseberg["district"], "Landkreis Helmstedt");
 
-    let closing = all(&app, "/api/v1/events?kind=closing_event&sort=starts_at").await;
-    let dates: Vec<&str> = closing.iter().map(|e| e["starts_at"].as_str().unwrap()).collect();
-    assert_eq!(dates, ["2022-03-21T00:00:00Z", "2022-03-22T00:00:00Z", "2022-03-28T00:00:00Z", "2022-03-29T00:00:00Z", "2022-03-30T00:00:00Z"]);
-    assert_eq!(closing[2]["region_id"], heeseberg["id"]);
-    assert_eq!(closing[2]["location"], "Gründer- und Unternehmerzentrum");
-    assert_eq!(closing[3]["location"], Value::Null, "Seesen's venue is not known");
+        let closing = all(&app, "/api/v1/events?kind=closing_event&sort=starts_at").await;
+        let dates: Vec<&str> = closing
+            .iter()
+            .map(|e| e["starts_at"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            dates,
+            [
+                "2022-03-21T00:00:00Z",
+                "2022-03-22T00:00:00Z",
+                "2022-03-28T00:00:00Z",
+                "2022-03-29T00:00:00Z",
+                "2022-03-30T00:00:00Z"
+            ]
+        );
+        assert_eq!(closing[2]["region_id"], heeseberg["id"]);
+        assert_eq!(closing[2]["location"], "Gründer- und Unternehmerzentrum");
+        assert_eq!(
+            closing[3]["location"],
+            Value::Null,
+            "Seesen's venue is not known"
+        );
 
-    let projects = all(&app, "/api/v1/projects").await;
-    assert_eq!(projects.len(), 1);
-    let project = &projects[0];
-    assert_eq!(project["name"], "Betriebsnachbarschaften");
-    assert_eq!(project["status"], "completed");
-    assert_eq!(project["start_date"], "2020-03-01");
-    assert_eq!(project["end_date"], "2022-03-31");
-    assert_eq!(project["region_ids"].as_array().unwrap().len(), 5);
-    let funding = project["funding"].as_array().unwrap();
-    let roles = |role: &str| funding.iter().filter(|f| f["role"] == role).count();
-    assert_eq!((roles("funding"), roles("co_financing")), (2, 6));
-    assert!(funding.iter().all(|f| f["amount_cents"].is_null()), "amounts are not public");
-    let sponsor: Value = app.get(&format!("/api/v1/organizations/{}", project["sponsor_id"])).await.json().await.unwrap();
-    assert_eq!(sponsor["name"], "Allianz für die Region GmbH");
+        let projects = all(&app, "/api/v1/projects").await;
+        assert_eq!(projects.len(), 1);
+        let project = &projects[0];
+        assert_eq!(project["name"], "Betriebsnachbarschaften");
+        assert_eq!(project["status"], "completed");
+        assert_eq!(project["start_date"], "2020-03-01");
+        assert_eq!(project["end_date"], "2022-03-31");
+        assert_eq!(project["region_ids"].as_array().unwrap().len(), 5);
+        let funding = project["funding"].as_array().unwrap();
+        let roles = |role: &str| funding.iter().filter(|f| f["role"] == role).count();
+        assert_eq!((roles("funding"), roles("co_financing")), (2, 6));
+        assert!(
+            funding.iter().all(|f| f["amount_cents"].is_null()),
+            "amounts are not public"
+        );
+        let sponsor: Value = app
+            .get(&format!("/api/v1/organizations/{}", project["sponsor_id"]))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(sponsor["name"], "Allianz für die Region GmbH");
 
-    let counts = [("Goslar", 15), ("Peine", 17), ("Salzgitter", 11), ("Schöningen/Samtgemeinde Heeseberg", 13), ("Seesen", 12)];
-    for ((name, count), region) in counts.iter().zip(&regions) {
-        assert_eq!(region["name"], *name);
-        let companies: Value = app.get(&format!("/api/v1/companies?region_id={}&with_total=true&limit=1", region["id"])).await.json().await.unwrap();
-        assert_eq!(companies["total"], *count, "{name}");
-        assert!(companies["items"][0]["name"].as_str().unwrap().ends_with("(Demo)"));
+        let counts = [
+            ("Goslar", 15),
+            ("Peine", 17),
+            ("Salzgitter", 11),
+            ("Schöningen/Samtgemeinde Heeseberg", 13),
+            ("Seesen", 12),
+        ];
+        for ((name, count), region) in counts.iter().zip(&regions) {
+            assert_eq!(region["name"], *name);
+            let companies: Value = app
+                .get(&format!(
+                    "/api/v1/companies?region_id={}&with_total=true&limit=1",
+                    region["id"]
+                ))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(companies["total"], *count, "{name}");
+            assert!(
+                companies["items"][0]["name"]
+                    .as_str()
+                    .unwrap()
+                    .ends_with("(Demo)")
+            );
+        }
     }
-});
+);
 
-api_test!(async fn synthetic_companies_are_real_rows_the_api_lists_sorts_and_pages(app) {
-    let demo_companies = {
-        seed(&app).await;
-        all(&app, "/api/v1/companies").await.len()
-    };
-    let seeded = app
-        .db
-        .run(|conn| betriebsnachbarschaften::synthetic::companies(conn, 120).map_err(|e| {
-            betriebsnachbarschaften::db::DbError::Unavailable(format!("{e:#}"))
-        }))
-        .await
-        .expect("synthetic companies load");
-    assert_eq!(seeded.companies, 120);
-    assert!(seeded.topic_links >= 120, "every company has topics");
+api_test!(
+    synthetic_companies_are_real_rows_the_api_lists_sorts_and_pages,
+    |app| async move {
+        let demo_companies = {
+            seed(&app).await;
+            all(&app, "/api/v1/companies").await.len()
+        };
+        let seeded = app
+            .db
+            .run(|conn| {
+                betriebsnachbarschaften::synthetic::companies(conn, 120).map_err(|e| {
+                    betriebsnachbarschaften::db::DbError::Unavailable(format!("{e:#}"))
+                })
+            })
+            .await
+            .expect("synthetic companies load");
+        assert_eq!(seeded.companies, 120);
+        assert!(seeded.topic_links >= 120, "every company has topics");
 
-    let page: Value = app
-        .get("/api/v1/companies?q=benchmark&sort=name&limit=200&with_total=true")
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(page["total"], 120);
-    let items = page["items"].as_array().unwrap();
-    // Sorted by name as the service sorts: "Benchmark-Betrieb 1", "… 10", "… 100", …
-    let names: Vec<&str> = items.iter().map(|c| c["name"].as_str().unwrap()).collect();
-    let mut sorted = names.clone();
-    sorted.sort_by_key(|n| n.to_lowercase());
-    assert_eq!(names, sorted);
-    for company in items {
-        assert!(!company["topic_ids"].as_array().unwrap().is_empty(), "{company}");
-        assert_eq!(company["project_ids"].as_array().unwrap().len(), 1, "{company}");
-        assert!(company["city"].is_string() && company["employee_count"].is_i64(), "{company}");
+        let page: Value = app
+            .get("/api/v1/companies?q=benchmark&sort=name&limit=200&with_total=true")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(page["total"], 120);
+        let items = page["items"].as_array().unwrap();
+        // Sorted by name as the service sorts: "Benchmark-Betrieb 1", "… 10", "… 100", …
+        let names: Vec<&str> = items.iter().map(|c| c["name"].as_str().unwrap()).collect();
+        let mut sorted = names.clone();
+        sorted.sort_by_key(|n| n.to_lowercase());
+        assert_eq!(names, sorted);
+        for company in items {
+            assert!(
+                !company["topic_ids"].as_array().unwrap().is_empty(),
+                "{company}"
+            );
+            assert_eq!(
+                company["project_ids"].as_array().unwrap().len(),
+                1,
+                "{company}"
+            );
+            assert!(
+                company["city"].is_string() && company["employee_count"].is_i64(),
+                "{company}"
+            );
+        }
+        // Filtered by region and paged by cursor, as the benchmark lists them.
+        let region = items[0]["region_id"].as_i64().unwrap();
+        let first: Value = app
+            .get(&format!(
+                "/api/v1/companies?region_id={region}&sort=name&limit=5"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let cursor = first["next_cursor"].as_str().unwrap();
+        let second: Value = app
+            .get(&format!(
+                "/api/v1/companies?region_id={region}&sort=name&limit=5&cursor={cursor}"
+            ))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(second["items"].as_array().unwrap().len(), 5);
+        assert!(second["items"][0]["name"].as_str() > first["items"][4]["name"].as_str());
+        assert_eq!(
+            all(&app, "/api/v1/companies").await.len(),
+            demo_companies + 120,
+            "the demo companies stay, the synthetic ones come beside them"
+        );
     }
-    // Filtered by region and paged by cursor, as the benchmark lists them.
-    let region = items[0]["region_id"].as_i64().unwrap();
-    let first: Value = app
-        .get(&format!("/api/v1/companies?region_id={region}&sort=name&limit=5"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    let cursor = first["next_cursor"].as_str().unwrap();
-    let second: Value = app
-        .get(&format!("/api/v1/companies?region_id={region}&sort=name&limit=5&cursor={cursor}"))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(second["items"].as_array().unwrap().len(), 5);
-    assert!(second["items"][0]["name"].as_str() > first["items"][4]["name"].as_str());
-    assert_eq!(
-        all(&app, "/api/v1/companies").await.len(),
-        demo_companies + 120,
-        "the demo companies stay, the synthetic ones come beside them"
-    );
-});
+);
