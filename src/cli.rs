@@ -12,6 +12,9 @@ use crate::auth::secrets::{random_token, token_hash};
 use crate::config::{ClientCommand, OrganizationCommand, Settings, UserCommand};
 use crate::db::{self, DbConnection};
 use crate::domain::Actor;
+use crate::domain::organizations::{NewOrganization, Organizations};
+use crate::domain::resource;
+use crate::domain::values::OrganizationKind;
 use crate::models::{clients, organizations, users};
 
 fn connect(settings: &Settings) -> anyhow::Result<db::PooledDb> {
@@ -27,9 +30,13 @@ fn organization(
     name_or_id: Option<&str>,
 ) -> anyhow::Result<Option<i64>> {
     let id = match name_or_id {
-        Some(name) => Some(organizations::find_id(conn, name)?.with_context(|| {
-            format!("no organization {name:?}; create it with `organization create`")
-        })?),
+        Some(name) => Some(
+            organizations::find_id(conn, name)?
+                .map(|id| id.0)
+                .with_context(|| {
+                    format!("no organization {name:?}; create it with `organization create`")
+                })?,
+        ),
         None => None,
     };
     if role == Role::Partner && id.is_none() {
@@ -96,13 +103,11 @@ pub fn organization_command(
 ) -> anyhow::Result<()> {
     let OrganizationCommand::Create { name, kind } = command;
     let mut conn = connect(settings)?;
-    let by = Actor {
-        label: "cli".into(),
-        org: None,
-    };
-    let id = organizations::create_named(&mut conn, &name, &kind, &by).with_context(|| {
-        format!("cannot create the organization {name:?} (taken name, or unknown kind {kind:?}?)")
-    })?;
+    let kind: OrganizationKind = kind.parse().map_err(|e: String| anyhow::anyhow!(e))?;
+    let new = NewOrganization::named(name.clone(), kind);
+    let id = resource::create::<Organizations>(&mut conn, &Actor::command_line("cli"), new)
+        .with_context(|| format!("cannot create the organization {name:?}"))?
+        .id;
     println!("created organization {name} with id {id}");
     Ok(())
 }

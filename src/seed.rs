@@ -13,25 +13,30 @@
 //! names a participating company, so the demo companies are plainly fictional ("(Demo)" in
 //! their names), as many per region as were reported, with the postal codes of their towns.
 //!
-//! Every record goes through the same validation as an API request. Seeding is idempotent:
+//! Every record is written through the domain layer, as an API request's is (its rules on
+//! references, uniqueness and date order hold; the seed test reads everything back through
+//! the API and writes it back unchanged, which holds the values to the API's field rules too).
+//! Seeding is idempotent:
 //! records are looked up by their natural key (name, key, title) and only missing ones are
 //! created, so a second run changes nothing.
 
+use chrono::{NaiveDate, NaiveTime};
 use diesel::Connection as _;
-use serde_json::{Value, json};
 
-use crate::api::body;
-use crate::api::companies::Companies;
-use crate::api::error::ApiError;
-use crate::api::events::Events;
-use crate::api::funding_sources::FundingSources;
-use crate::api::organizations::Organizations;
-use crate::api::projects::Projects;
-use crate::api::regions::Regions;
-use crate::api::resource::Resource;
-use crate::api::topics::Topics;
 use crate::db::DbConnection;
-use crate::domain::Actor;
+use crate::domain::companies::{Companies, NewCompany};
+use crate::domain::events::{Events, NewEvent};
+use crate::domain::funding_sources::{FundingSources, NewFundingSource};
+use crate::domain::organizations::{NewOrganization, Organizations};
+use crate::domain::projects::{NewProject, Projects};
+use crate::domain::regions::{NewRegion, Regions};
+use crate::domain::resource::{self, Crud};
+use crate::domain::topics::{NewTopic, Topics};
+use crate::domain::values::{
+    EventKind, FundingKind, FundingRole, OrganizationKind, ProjectStatus, TopicCategory,
+};
+use crate::domain::{Actor, DomainError, IdSet, TopicId};
+use crate::models::projects::FundingLine;
 use crate::models::{companies, events, funding_sources, organizations, projects, regions, topics};
 
 const PROJECT: &str = "Betriebsnachbarschaften";
@@ -42,111 +47,135 @@ const TIME_UNKNOWN: &str =
     "Die Uhrzeit ist nicht überliefert (gespeichert als 00:00 UTC des Tages).";
 
 /// Topics named in the sources: (key, name, category).
-const TOPICS: &[(&str, &str, &str)] = &[
+const TOPICS: &[(&str, &str, TopicCategory)] = &[
     (
         "new_recruiting_channels",
         "Neue Rekrutierungswege",
-        "recruitment",
+        TopicCategory::Recruitment,
     ),
     (
         "apprentice_marketing",
         "Azubimarketing",
-        "apprentice_marketing",
+        TopicCategory::ApprenticeMarketing,
     ),
     (
         "retention",
         "Mitarbeiterbindung – Mitarbeitende finden und halten",
-        "retention",
+        TopicCategory::Retention,
     ),
     (
         "staff_qualification",
         "Mitarbeiterqualifizierung/Wissensmanagement",
-        "qualification",
+        TopicCategory::Qualification,
     ),
     (
         "personnel_development",
         "Personalentwicklung",
-        "qualification",
+        TopicCategory::Qualification,
     ),
     (
         "employer_attractiveness",
         "Arbeitgeberattraktivität",
-        "employer_attractiveness",
+        TopicCategory::EmployerAttractiveness,
     ),
     (
         "empowerment",
         "Selbstständiges Arbeiten/Empowerment",
-        "other",
+        TopicCategory::Other,
     ),
     (
         "workplace_health",
         "Betriebliches Gesundheitsmanagement",
-        "retention",
+        TopicCategory::Retention,
     ),
-    ("sustainability", "Nachhaltigkeit", "other"),
-    ("digital_communication", "Digitale Kommunikation", "other"),
+    ("sustainability", "Nachhaltigkeit", TopicCategory::Other),
+    (
+        "digital_communication",
+        "Digitale Kommunikation",
+        TopicCategory::Other,
+    ),
 ];
 
 /// Supporting organizations: (name, kind, city if stated).
-const ORGANIZATIONS: &[(&str, &str, Option<&str>)] = &[
-    (SPONSOR, "sponsor", Some("Braunschweig")),
+const ORGANIZATIONS: &[(&str, OrganizationKind, Option<&str>)] = &[
+    (SPONSOR, OrganizationKind::Sponsor, Some("Braunschweig")),
     (
         "Handwerkskammer Braunschweig-Lüneburg-Stade",
-        "chamber_of_crafts",
+        OrganizationKind::ChamberOfCrafts,
         None,
     ),
     (
         "Industrie- und Handelskammer Braunschweig",
-        "chamber_of_commerce",
+        OrganizationKind::ChamberOfCommerce,
         Some("Braunschweig"),
     ),
-    ("RKW Kompetenzzentrum Nord", "consultancy", None),
+    (
+        "RKW Kompetenzzentrum Nord",
+        OrganizationKind::Consultancy,
+        None,
+    ),
     (
         "wito gmbh – Wirtschafts- und Tourismusfördergesellschaft Landkreis Peine mbH",
-        "economic_development",
+        OrganizationKind::EconomicDevelopment,
         Some("Peine"),
     ),
     (
         "WIS Wirtschafts- und Innovationsförderung Salzgitter GmbH",
-        "economic_development",
+        OrganizationKind::EconomicDevelopment,
         Some("Salzgitter"),
     ),
     (
         "Wirtschaftsförderung der Stadt Goslar",
-        "economic_development",
+        OrganizationKind::EconomicDevelopment,
         Some("Goslar"),
     ),
     (
         "Wirtschaftsförderung der Stadt Seesen",
-        "economic_development",
+        OrganizationKind::EconomicDevelopment,
         Some("Seesen"),
     ),
     (
         "Regionalmanagement Landkreis Helmstedt",
-        "economic_development",
+        OrganizationKind::EconomicDevelopment,
         None,
     ),
-    (MINISTRY, "ministry", None),
+    (MINISTRY, OrganizationKind::Ministry, None),
 ];
 
 /// Funding sources: (name, kind, role in the project).
-const FUNDING: &[(&str, &str, &str)] = &[
-    ("Europäischer Sozialfonds (ESF)", "eu", "funding"),
-    (MINISTRY, "state", "funding"),
-    ("Landkreis Helmstedt", "district", "co_financing"),
-    ("Stadt Goslar", "municipality", "co_financing"),
-    ("Stadt Seesen", "municipality", "co_financing"),
+const FUNDING: &[(&str, FundingKind, FundingRole)] = &[
+    (
+        "Europäischer Sozialfonds (ESF)",
+        FundingKind::Eu,
+        FundingRole::Funding,
+    ),
+    (MINISTRY, FundingKind::State, FundingRole::Funding),
+    (
+        "Landkreis Helmstedt",
+        FundingKind::District,
+        FundingRole::CoFinancing,
+    ),
+    (
+        "Stadt Goslar",
+        FundingKind::Municipality,
+        FundingRole::CoFinancing,
+    ),
+    (
+        "Stadt Seesen",
+        FundingKind::Municipality,
+        FundingRole::CoFinancing,
+    ),
     (
         "Wirtschafts- und Innovationsförderung Salzgitter GmbH",
-        "municipality",
-        "co_financing",
+        FundingKind::Municipality,
+        FundingRole::CoFinancing,
     ),
     (
         "Wirtschafts- und Tourismusfördergesellschaft Landkreis Peine mbH (wito gmbh)",
-        "district",
-        "co_financing",
+        FundingKind::District,
+        FundingRole::CoFinancing,
     ),
-    (SPONSOR, "private", "co_financing"),
+    (SPONSOR, FundingKind::Private, FundingRole::CoFinancing),
 ];
 
 /// A project region with what the sources say about it.
@@ -264,104 +293,146 @@ struct Seeder<'a> {
 }
 
 impl Seeder<'_> {
-    /// Returns the id of the existing record, or creates it from `body` through the same
-    /// validation as the API.
-    fn ensure<R: Resource>(&mut self, existing: Option<i64>, body: Value) -> Result<i64, ApiError>
-    where
-        R::Id: Into<i64>,
-    {
+    /// Returns the id of the existing record, or creates `new` through the domain layer.
+    fn ensure<R: Crud>(
+        &mut self,
+        existing: Option<R::Id>,
+        new: impl FnOnce() -> R::New,
+    ) -> Result<R::Id, DomainError> {
         if let Some(id) = existing {
             return Ok(id);
         }
-        let input = body::parse::<R::Input>(body)?;
-        let record = R::insert(self.conn, input, &self.by)?;
+        let record = resource::create::<R>(self.conn, &self.by, new())?;
         self.created += 1;
-        Ok(R::id(&record).into())
+        Ok(R::meta(&record).id)
     }
 }
 
+/// A day of the sources (`YYYY-MM-DD`).
+fn day(text: &str) -> Result<NaiveDate, DomainError> {
+    text.parse()
+        .map_err(|e| DomainError::Internal(format!("seed date {text:?}: {e}")))
+}
+
 /// Loads the demo project (idempotently) in one transaction.
-pub fn demo(conn: &mut DbConnection) -> Result<Seeded, ApiError> {
+pub fn demo(conn: &mut DbConnection) -> Result<Seeded, DomainError> {
     conn.transaction(|conn| {
-        let mut s = Seeder { conn, by: Actor { label: "seed".into(), org: None }, created: 0 };
+        let mut s = Seeder { conn, by: Actor::command_line("seed"), created: 0 };
 
         let mut topic_ids = Vec::new();
-        for (key, name, category) in TOPICS {
+        for &(key, name, category) in TOPICS {
             let existing = topics::id_by_key(s.conn, key)?;
-            topic_ids.push(s.ensure::<Topics>(existing, json!({"key": key, "name": name, "category": category}))?);
+            topic_ids.push(s.ensure::<Topics>(existing, || NewTopic {
+                key: key.into(),
+                name: name.into(),
+                category,
+                description: None,
+            })?);
         }
         let topic_id = |key: &str| TOPICS.iter().position(|(k, _, _)| *k == key).map(|i| topic_ids[i]);
 
         let mut organization_ids = Vec::new();
-        for (name, kind, city) in ORGANIZATIONS {
+        for &(name, kind, city) in ORGANIZATIONS {
             let existing = organizations::find_id(s.conn, name)?;
-            organization_ids.push(s.ensure::<Organizations>(existing, json!({"name": name, "kind": kind, "city": city}))?);
+            organization_ids.push(s.ensure::<Organizations>(existing, || NewOrganization {
+                city: city.map(Into::into),
+                ..NewOrganization::named(name.into(), kind)
+            })?);
         }
         let sponsor = organization_ids[0];
 
         let mut funding = Vec::new();
-        for (name, kind, role) in FUNDING {
+        for &(name, kind, role) in FUNDING {
             let existing = funding_sources::id_by_name(s.conn, name)?;
-            let id = s.ensure::<FundingSources>(
-                existing,
-                json!({"name": name, "kind": kind, "description": "Fördersumme nicht veröffentlicht."}),
-            )?;
-            funding.push(json!({"funding_source_id": id, "role": role, "amount_cents": null}));
+            let id = s.ensure::<FundingSources>(existing, || NewFundingSource {
+                name: name.into(),
+                kind,
+                provider: None,
+                programme: None,
+                website: None,
+                description: Some("Fördersumme nicht veröffentlicht.".into()),
+            })?;
+            funding.push(FundingLine { funding_source_id: id, role, amount_cents: None });
         }
 
         let mut region_ids = Vec::new();
         for region in REGIONS {
             let existing = regions::id_by_name(s.conn, region.name)?;
-            region_ids.push(s.ensure::<Regions>(
-                existing,
-                json!({
-                    "name": region.name, "district": region.district, "state": "Niedersachsen",
-                    "commercial_area": region.commercial_area, "description": region.description,
-                }),
-            )?);
+            region_ids.push(s.ensure::<Regions>(existing, || NewRegion {
+                name: region.name.into(),
+                district: Some(region.district.into()),
+                state: Some("Niedersachsen".into()),
+                commercial_area: region.commercial_area.map(Into::into),
+                description: Some(region.description.into()),
+            })?);
         }
 
         let existing = projects::id_by_name(s.conn, PROJECT)?;
-        let project = s.ensure::<Projects>(
-            existing,
-            json!({
-                "name": PROJECT,
-                "description": "Benachbarte kleine und mittlere Unternehmen vernetzen, damit sie den \
-                    Fachkräftemangel gemeinsam angehen – in Nachbarschaften, die über das Projekt hinaus \
-                    Bestand haben. Ablauf: gewerbegebietsbezogene Bedarfserhebung beim Projektauftakt, \
-                    Fachinformationen, dann Nachbarschaftstreffen und Unternehmenswerkstätten; mindestens \
-                    eine gemeinsam vereinbarte Maßnahme je Projektraum; eine Abschlussveranstaltung in jedem \
-                    Projektraum. Laufzeit rund zwei Jahre; der Beginn 2020-03-01 ist ungefähr (Auftakte \
-                    waren für März 2020 geplant, einige wurden pandemiebedingt verschoben), das Ende \
-                    2022-03-31 planmäßig.",
-                "sponsor_id": sponsor,
-                "programme": "Fachkräftebündnis SüdOstNiedersachsen",
-                "status": "completed",
-                "start_date": "2020-03-01",
-                "end_date": "2022-03-31",
-                "region_ids": region_ids,
-                "topic_ids": topic_ids,
-                "funding": funding,
-            }),
-        )?;
+        let (start_date, end_date) = (day("2020-03-01")?, day("2022-03-31")?);
+        let project = s.ensure::<Projects>(existing, || NewProject {
+            name: PROJECT.into(),
+            description: Some(
+                "Benachbarte kleine und mittlere Unternehmen vernetzen, damit sie den \
+                 Fachkräftemangel gemeinsam angehen – in Nachbarschaften, die über das Projekt hinaus \
+                 Bestand haben. Ablauf: gewerbegebietsbezogene Bedarfserhebung beim Projektauftakt, \
+                 Fachinformationen, dann Nachbarschaftstreffen und Unternehmenswerkstätten; mindestens \
+                 eine gemeinsam vereinbarte Maßnahme je Projektraum; eine Abschlussveranstaltung in jedem \
+                 Projektraum. Laufzeit rund zwei Jahre; der Beginn 2020-03-01 ist ungefähr (Auftakte \
+                 waren für März 2020 geplant, einige wurden pandemiebedingt verschoben), das Ende \
+                 2022-03-31 planmäßig."
+                    .into(),
+            ),
+            sponsor_id: Some(sponsor),
+            programme: Some("Fachkräftebündnis SüdOstNiedersachsen".into()),
+            status: ProjectStatus::Completed,
+            start_date: Some(start_date),
+            end_date: Some(end_date),
+            region_ids: region_ids.iter().copied().collect(),
+            topic_ids: topic_ids.iter().copied().collect(),
+            funding,
+        })?;
 
         for (region, &region_id) in REGIONS.iter().zip(&region_ids) {
-            let region_topics: Vec<i64> = region.topics.iter().filter_map(|k| topic_id(k)).collect();
+            let region_topics: IdSet<TopicId> = region.topics.iter().filter_map(|k| topic_id(k)).collect();
             for n in 0..region.companies {
                 let (trade, legal_form) = TRADES[n % TRADES.len()];
                 let (town, postal_code) = region.towns[n % region.towns.len()];
                 let name = format!("Beispiel-{trade} {town} {} {legal_form} (Demo)", n + 1);
                 let existing = companies::id_by_name_in_region(s.conn, &name, region_id)?;
-                s.ensure::<Companies>(
-                    existing,
-                    json!({
-                        "name": name, "legal_form": legal_form, "sector": "Handwerk", "trade": trade,
-                        "region_id": region_id, "city": town, "postal_code": postal_code,
-                        "topic_ids": region_topics, "project_ids": [project],
-                    }),
-                )?;
+                s.ensure::<Companies>(existing, || NewCompany {
+                    name,
+                    legal_form: Some(legal_form.into()),
+                    sector: Some("Handwerk".into()),
+                    trade: Some(trade.into()),
+                    region_id,
+                    street: None,
+                    postal_code: Some(postal_code.into()),
+                    city: Some(town.into()),
+                    employee_count: None,
+                    apprentice_count: None,
+                    website: None,
+                    email: None,
+                    phone: None,
+                    topic_ids: region_topics.clone(),
+                    project_ids: [project].into_iter().collect(),
+                })?;
             }
         }
+
+        let event = |title: String, kind, region_id, starts_on: NaiveDate, location: Option<&str>, notes: String| NewEvent {
+            title,
+            kind,
+            project_id: project,
+            region_id: Some(region_id),
+            starts_at: starts_on.and_time(NaiveTime::MIN),
+            ends_at: None,
+            location: location.map(Into::into),
+            format: None,
+            topic_ids: IdSet::default(),
+            organization_ids: [sponsor].into_iter().collect(),
+            company_ids: IdSet::default(),
+            notes: Some(notes),
+        };
 
         let kickoffs = [
             (
@@ -381,34 +452,24 @@ pub fn demo(conn: &mut DbConnection) -> Result<Seeded, ApiError> {
                  des Monats. Zuerst geplant für den 2020-03-17. Die Bedarfserhebung fand beim Auftakt statt.",
             ),
         ];
-        for (title, region, day, location, notes) in kickoffs {
+        for (title, region, starts_on, location, notes) in kickoffs {
             let existing = events::id_by_title_in_project(s.conn, title, project)?;
-            s.ensure::<Events>(
-                existing,
-                json!({
-                    "title": title, "kind": "kickoff", "project_id": project, "region_id": region_ids[region],
-                    "starts_at": format!("{day}T00:00:00Z"), "location": location,
-                    "organization_ids": [sponsor], "notes": format!("{notes} {TIME_UNKNOWN}"),
-                }),
-            )?;
+            let starts_on = day(starts_on)?;
+            s.ensure::<Events>(existing, || {
+                event(title.into(), EventKind::Kickoff, region_ids[region], starts_on, location, format!("{notes} {TIME_UNKNOWN}"))
+            })?;
         }
 
         for (region, &region_id) in REGIONS.iter().zip(&region_ids) {
-            let (day, venue) = region.closing;
+            let (starts_on, venue) = region.closing;
             let title = format!("Abschlussveranstaltung {}", region.name);
             let notes = match venue {
                 Some(_) => TIME_UNKNOWN.to_owned(),
                 None => format!("Der Veranstaltungsort ist nicht überliefert. {TIME_UNKNOWN}"),
             };
             let existing = events::id_by_title_in_project(s.conn, &title, project)?;
-            s.ensure::<Events>(
-                existing,
-                json!({
-                    "title": title, "kind": "closing_event", "project_id": project, "region_id": region_id,
-                    "starts_at": format!("{day}T00:00:00Z"), "location": venue,
-                    "organization_ids": [sponsor], "notes": notes,
-                }),
-            )?;
+            let starts_on = day(starts_on)?;
+            s.ensure::<Events>(existing, || event(title, EventKind::ClosingEvent, region_id, starts_on, venue, notes))?;
         }
 
         Ok(Seeded { created: s.created })

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use crate::api::error::{ApiError, FieldError};
+use crate::domain::DomainError;
 
 /// Fields every resource has and no client may write.
 pub const READ_ONLY_FIELDS: &[&str] = &["id", "created_at", "updated_at", "version"];
@@ -132,4 +133,10 @@ pub fn not_blank(value: &str) -> Result<(), validator::ValidationError> {
     } else {
         Ok(())
     }
+}
+
+/// The value of a field its input type requires, or the `required` error: `TryFrom` of an
+/// input that has been validated never sees it, one that was not (a CSV row) does.
+pub fn required<T>(value: Option<T>, field: &str) -> Result<T, DomainError> {
+    value.ok_or_else(|| DomainError::invalid(field, "required", format!("{field} is required")))
 }

@@ -2,26 +2,19 @@
 //! projects they take part in. Partners may create companies; they change only their own.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::Connection as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::api::body::not_blank;
+use crate::api::body::{not_blank, required};
 use crate::api::error::ApiError;
 use crate::api::paging::{SortField, filter_id, list_response};
-use crate::api::relations::{IdCheck, ensure_unreferenced, id_array, id_set};
 use crate::api::resource::{Resource, resource_endpoints};
-use crate::auth::{Caller, Role};
-use crate::db::DbConnection;
+use crate::domain::companies::{Companies, NewCompany};
+use crate::domain::relations::id_array;
 use crate::domain::values::{self, web_url};
-use crate::domain::{Actor, CompanyId};
-use crate::models::companies::{
-    self, Company, CompanyData, CompanyFilter, CompanyRecord, CompanySort,
-};
-use crate::models::links::{company_projects, company_topics, event_companies};
-use crate::models::page::{Page, PageRequest};
-use crate::models::{projects, regions, topics};
+use crate::domain::{CompanyId, DomainError, ProjectId, RegionId, TopicId};
+use crate::models::companies::{Company, CompanyFilter, CompanyRecord, CompanySort};
 
 /// A participating company.
 #[derive(Debug, Serialize, ToSchema)]
@@ -68,7 +61,7 @@ impl From<CompanyRecord> for CompanyView {
             legal_form: c.legal_form,
             sector: c.sector,
             trade: c.trade,
-            region_id: c.region_id,
+            region_id: c.region_id.0,
             street: c.street,
             postal_code: c.postal_code,
             city: c.city,
@@ -191,7 +184,7 @@ impl From<CompanyRecord> for CompanyInput {
             legal_form: c.legal_form,
             sector: c.sector,
             trade: c.trade,
-            region_id: Some(c.region_id),
+            region_id: Some(c.region_id.0),
             street: c.street,
             postal_code: c.postal_code,
             city: c.city,
@@ -206,68 +199,33 @@ impl From<CompanyRecord> for CompanyInput {
     }
 }
 
-struct CompanyWrite {
-    data: CompanyData,
-    topic_ids: Vec<i64>,
-    project_ids: Vec<i64>,
-}
+impl TryFrom<CompanyInput> for NewCompany {
+    type Error = DomainError;
 
-impl CompanyInput {
-    fn into_write(self, conn: &mut DbConnection) -> Result<CompanyWrite, ApiError> {
-        let topic_ids = id_set(self.topic_ids);
-        let project_ids = id_set(self.project_ids);
-        IdCheck::default()
-            .id(
-                conn,
-                "region_id",
-                "region",
-                self.region_id,
-                regions::existing,
-            )?
-            .ids(conn, "topic_ids", "topic", &topic_ids, topics::existing)?
-            .ids(
-                conn,
-                "project_ids",
-                "project",
-                &project_ids,
-                projects::existing,
-            )?
-            .finish()?;
-        Ok(CompanyWrite {
-            data: CompanyData {
-                name: self.name.unwrap_or_default(),
-                legal_form: self.legal_form,
-                sector: self.sector,
-                trade: self.trade,
-                region_id: self.region_id.unwrap_or_default(),
-                street: self.street,
-                postal_code: self.postal_code,
-                city: self.city,
-                employee_count: self.employee_count,
-                apprentice_count: self.apprentice_count,
-                website: self.website,
-                email: self.email,
-                phone: self.phone,
-            },
-            topic_ids,
-            project_ids,
+    fn try_from(input: CompanyInput) -> Result<Self, DomainError> {
+        Ok(Self {
+            name: required(input.name, "name")?,
+            legal_form: input.legal_form,
+            sector: input.sector,
+            trade: input.trade,
+            region_id: RegionId(required(input.region_id, "region_id")?),
+            street: input.street,
+            postal_code: input.postal_code,
+            city: input.city,
+            employee_count: input.employee_count,
+            apprentice_count: input.apprentice_count,
+            website: input.website,
+            email: input.email,
+            phone: input.phone,
+            topic_ids: input.topic_ids.into_iter().flatten().map(TopicId).collect(),
+            project_ids: input
+                .project_ids
+                .into_iter()
+                .flatten()
+                .map(ProjectId)
+                .collect(),
         })
     }
-}
-
-fn write_relations(
-    conn: &mut DbConnection,
-    company: Company,
-    write: CompanyWrite,
-) -> Result<CompanyRecord, ApiError> {
-    let id = company.id.0;
-    company_topics::replace(conn, id, &write.topic_ids)?;
-    company_projects::replace(conn, id, &write.project_ids)?;
-    Ok(CompanyRecord {
-        company,
-        topic_ids: write.topic_ids,
-        project_ids: write.project_ids,
-    })
 }
 
 /// Filters of the company list.
@@ -313,101 +271,17 @@ list_response!(
     CompanyView
 );
 
-/// The companies resource.
-pub struct Companies;
-
 impl Resource for Companies {
-    const NAME: &'static str = "company";
     const COLLECTION: &'static str = "/companies";
-    type Id = CompanyId;
     type Input = CompanyInput;
-    type Record = CompanyRecord;
     type View = CompanyView;
     type Query = CompanyQuery;
-    type Sort = CompanySort;
 
-    fn id(record: &CompanyRecord) -> CompanyId {
-        record.company.id
-    }
-
-    fn version(record: &CompanyRecord) -> i64 {
-        record.company.version
-    }
-
-    fn owner_org(record: &CompanyRecord) -> Option<i64> {
-        record.company.owner_org_id
-    }
-
-    fn to_input(record: CompanyRecord) -> CompanyInput {
-        record.into()
-    }
-
-    /// Partners register the companies of their region, too.
-    fn may_create(caller: &Caller) -> Result<(), ApiError> {
-        if caller.role == Role::Partner {
-            Ok(())
-        } else {
-            caller.require_editor()
-        }
-    }
-
-    fn find(conn: &mut DbConnection, id: CompanyId) -> Result<Option<CompanyRecord>, ApiError> {
-        Ok(companies::find_record(conn, id)?)
-    }
-
-    fn insert(
-        conn: &mut DbConnection,
-        input: CompanyInput,
-        by: &Actor,
-    ) -> Result<CompanyRecord, ApiError> {
-        let write = input.into_write(conn)?;
-        conn.transaction(|conn| {
-            let company = companies::insert(conn, &write.data.clone().into(), by)?;
-            write_relations(conn, company, write)
-        })
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: CompanyId,
-        expected_version: Option<i64>,
-        input: CompanyInput,
-        by: &Actor,
-    ) -> Result<CompanyRecord, ApiError> {
-        let write = input.into_write(conn)?;
-        conn.transaction(|conn| {
-            let company =
-                companies::update(conn, id, expected_version, &write.data.clone().into(), by)
-                    .map_err(|e| ApiError::from_write(e, Self::NAME, id))?;
-            write_relations(conn, company, write)
-        })
-    }
-
-    fn delete(
-        conn: &mut DbConnection,
-        id: CompanyId,
-        expected_version: Option<i64>,
-    ) -> Result<(), ApiError> {
-        ensure_unreferenced(
-            Self::NAME,
-            id,
-            &[(
-                event_companies::count_owners(conn, id.0)?,
-                "event",
-                "events",
-            )],
-        )?;
-        companies::delete(conn, id, expected_version)
-            .map_err(|e| ApiError::from_write(e, Self::NAME, id))
-    }
-
-    fn list(
-        conn: &mut DbConnection,
+    fn filter(
         query: CompanyQuery,
         updated_since: Option<NaiveDateTime>,
-        page: &PageRequest<CompanySort>,
-    ) -> Result<Page<CompanyRecord>, ApiError> {
-        let filter = CompanyFilter {
+    ) -> Result<CompanyFilter, ApiError> {
+        Ok(CompanyFilter {
             q: query.q,
             region_id: filter_id("region_id", query.region_id)?,
             topic_id: filter_id("topic_id", query.topic_id)?,
@@ -418,8 +292,7 @@ impl Resource for Companies {
             min_employees: filter_id("min_employees", query.min_employees)?,
             max_employees: filter_id("max_employees", query.max_employees)?,
             updated_since,
-        };
-        Ok(companies::list(conn, &filter, page)?)
+        })
     }
 }
 

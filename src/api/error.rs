@@ -9,7 +9,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::DbError;
-use crate::models::page::CursorMismatch;
+use crate::domain::DomainError;
+pub use crate::domain::FieldError;
+use crate::domain::error::truncate;
 use crate::models::{ListError, WriteError};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -105,30 +107,6 @@ pub struct OAuthErrorBody {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(max_length = 128)]
     pub request_id: Option<String>,
-}
-
-/// One invalid field of a request body.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    /// The field's name (a dotted path with indexes for nested fields: `funding[0].role`).
-    #[schema(example = "name", max_length = 200)]
-    pub field: String,
-    /// A machine-readable reason: `required`, `length`, `type`, `unknown_field`, `read_only`, …
-    #[schema(example = "required", max_length = 50)]
-    pub code: String,
-    /// A human-readable explanation.
-    #[schema(example = "name is required", max_length = 500)]
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
-        Self {
-            field: truncate(field.into(), 200),
-            code: code.to_owned(),
-            message: truncate(message.into(), 500),
-        }
-    }
 }
 
 /// An RFC 9457 problem document.
@@ -265,18 +243,6 @@ impl ApiError {
     }
 }
 
-/// Cuts text to at most `max` bytes at a character boundary (the documented maxLength).
-fn truncate(mut text: String, max: usize) -> String {
-    if text.len() > max {
-        let mut end = max;
-        while !text.is_char_boundary(end) {
-            end -= 1;
-        }
-        text.truncate(end);
-    }
-    text
-}
-
 fn status_slug(status: StatusCode) -> &'static str {
     match status.as_u16() {
         400 => "bad-request",
@@ -323,71 +289,58 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The one place where the domain's answers become HTTP answers.
+impl From<DomainError> for ApiError {
+    fn from(e: DomainError) -> Self {
+        match e {
+            DomainError::NotFound { .. } => Self::NotFound(e.to_string()),
+            DomainError::Stale { what, id } => Self::PreconditionFailed(format!(
+                "{what} {id} has changed since the version named in If-Match; read it again"
+            )),
+            DomainError::Conflict(detail) => Self::Conflict(detail),
+            DomainError::Invalid(errors) => Self::Validation(errors),
+            DomainError::Forbidden(detail) => Self::Forbidden(detail),
+            DomainError::BadCursor(e) => Self::bad_request(format!("invalid cursor: {e}")),
+            DomainError::Unavailable(cause) => Self::Unavailable(cause),
+            DomainError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        match e {
-            DbError::Unavailable(cause) => Self::Unavailable(cause),
-            DbError::Query(e) => e.into(),
-        }
+        DomainError::from(e).into()
     }
 }
 
 impl From<diesel::result::Error> for ApiError {
     fn from(e: diesel::result::Error) -> Self {
-        use diesel::result::{DatabaseErrorKind as Kind, Error};
-        match e {
-            Error::DatabaseError(Kind::UniqueViolation, _) => {
-                Self::conflict("a record with the same unique value already exists")
-            }
-            Error::DatabaseError(Kind::ForeignKeyViolation, _) => {
-                Self::conflict("the change conflicts with records that reference this one")
-            }
-            Error::DatabaseError(Kind::ClosedConnection | Kind::UnableToSendCommand, info) => {
-                Self::Unavailable(info.message().to_owned())
-            }
-            Error::DatabaseError(_, ref info) if is_sqlite_busy(info.message()) => {
-                Self::Unavailable(info.message().to_owned())
-            }
-            other => Self::Internal(other.to_string()),
-        }
-    }
-}
-
-/// SQLite reports a lock it could not get within busy_timeout as a plain error message.
-fn is_sqlite_busy(message: &str) -> bool {
-    message.contains("database is locked") || message.contains("database is busy")
-}
-
-impl From<getrandom::Error> for ApiError {
-    fn from(e: getrandom::Error) -> Self {
-        Self::Internal(format!("no randomness: {e}"))
-    }
-}
-
-impl From<CursorMismatch> for ApiError {
-    fn from(e: CursorMismatch) -> Self {
-        Self::bad_request(format!("invalid cursor: {e}"))
+        DomainError::from(e).into()
     }
 }
 
 impl From<ListError> for ApiError {
     fn from(e: ListError) -> Self {
-        match e {
-            ListError::Cursor(e) => e.into(),
-            ListError::Db(e) => e.into(),
-        }
+        DomainError::from(e).into()
     }
 }
 
 impl ApiError {
-    /// Maps a failed conditional write of `resource` `id` to its answer.
-    pub fn from_write(e: WriteError, resource: &str, id: impl std::fmt::Display) -> Self {
-        match e {
-            WriteError::NotFound => Self::not_found(resource, id),
-            WriteError::VersionMismatch => Self::PreconditionFailed(format!(
-                "{resource} {id} has changed since the version named in If-Match; read it again"
-            )),
-            WriteError::Db(e) => e.into(),
-        }
+    /// Maps a failed conditional write of `what` `id` (users and clients, which the API
+    /// writes itself) to its answer.
+    pub fn from_write(e: WriteError, what: &'static str, id: impl std::fmt::Display) -> Self {
+        DomainError::from_write(e, what, id).into()
+    }
+}
+
+impl From<crate::auth::password::HashError> for ApiError {
+    fn from(e: crate::auth::password::HashError) -> Self {
+        Self::Internal(e.to_string())
+    }
+}
+
+impl From<getrandom::Error> for ApiError {
+    fn from(e: getrandom::Error) -> Self {
+        Self::Internal(format!("no randomness: {e}"))
     }
 }

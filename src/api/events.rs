@@ -2,24 +2,21 @@
 //! closing events. Partners may create events; they change only their own.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::Connection as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::api::body::not_blank;
+use crate::api::body::{not_blank, required};
 use crate::api::error::ApiError;
 use crate::api::paging::{SortField, filter_id, list_response};
-use crate::api::relations::{IdCheck, id_array, id_set};
 use crate::api::resource::{Resource, resource_endpoints};
-use crate::auth::{Caller, Role};
-use crate::db::DbConnection;
+use crate::domain::events::{Events, NewEvent};
+use crate::domain::relations::id_array;
 use crate::domain::values::{EventFormat, EventKind};
-use crate::domain::{Actor, EventId};
-use crate::models::events::{self, Event, EventFields, EventFilter, EventRecord, EventSort};
-use crate::models::links::{event_companies, event_organizations, event_topics};
-use crate::models::page::{Page, PageRequest};
-use crate::models::{companies, organizations, projects, regions, topics};
+use crate::domain::{
+    CompanyId, DomainError, EventId, OrganizationId, ProjectId, RegionId, TopicId,
+};
+use crate::models::events::{EventFilter, EventRecord, EventSort};
 
 /// An event of a project.
 #[derive(Debug, Serialize, ToSchema)]
@@ -63,13 +60,13 @@ impl From<EventRecord> for EventView {
         Self {
             id: e.id,
             title: e.title,
-            kind: e.kind.parse().unwrap_or(EventKind::Other),
-            project_id: e.project_id,
-            region_id: e.region_id,
+            kind: e.kind,
+            project_id: e.project_id.0,
+            region_id: e.region_id.map(|r| r.0),
             starts_at: e.starts_at.and_utc(),
             ends_at: e.ends_at.map(|t| t.and_utc()),
             location: e.location,
-            format: e.format.and_then(|f| f.parse().ok()),
+            format: e.format,
             topic_ids: r.topic_ids,
             organization_ids: r.organization_ids,
             company_ids: r.company_ids,
@@ -158,13 +155,13 @@ impl From<EventRecord> for EventInput {
         let e = r.event;
         Self {
             title: Some(e.title),
-            kind: e.kind.parse().ok(),
-            project_id: Some(e.project_id),
-            region_id: e.region_id,
+            kind: Some(e.kind),
+            project_id: Some(e.project_id.0),
+            region_id: e.region_id.map(|r| r.0),
             starts_at: Some(e.starts_at.and_utc()),
             ends_at: e.ends_at.map(|t| t.and_utc()),
             location: e.location,
-            format: e.format.and_then(|f| f.parse().ok()),
+            format: e.format,
             topic_ids: Some(r.topic_ids),
             organization_ids: Some(r.organization_ids),
             company_ids: Some(r.company_ids),
@@ -173,99 +170,40 @@ impl From<EventRecord> for EventInput {
     }
 }
 
-struct EventWrite {
-    fields: EventFields,
-    topic_ids: Vec<i64>,
-    organization_ids: Vec<i64>,
-    company_ids: Vec<i64>,
-}
-
-/// Timestamps are kept at microseconds, the precision both databases store.
+/// Times as the databases keep them: UTC, whole microseconds.
 fn micros(t: DateTime<Utc>) -> NaiveDateTime {
     chrono::SubsecRound::trunc_subsecs(t, 6).naive_utc()
 }
 
-impl EventInput {
-    fn into_write(self, conn: &mut DbConnection) -> Result<EventWrite, ApiError> {
-        let starts_at = self.starts_at.map(micros).unwrap_or_default();
-        let ends_at = self.ends_at.map(micros);
-        if ends_at.is_some_and(|end| end < starts_at) {
-            return Err(ApiError::invalid(
-                "ends_at",
-                "range",
-                "ends_at must not be before starts_at",
-            ));
-        }
-        let topic_ids = id_set(self.topic_ids);
-        let organization_ids = id_set(self.organization_ids);
-        let company_ids = id_set(self.company_ids);
-        IdCheck::default()
-            .id(
-                conn,
-                "project_id",
-                "project",
-                self.project_id,
-                projects::existing,
-            )?
-            .id(
-                conn,
-                "region_id",
-                "region",
-                self.region_id,
-                regions::existing,
-            )?
-            .ids(conn, "topic_ids", "topic", &topic_ids, topics::existing)?
-            .ids(
-                conn,
-                "organization_ids",
-                "organization",
-                &organization_ids,
-                organizations::existing,
-            )?
-            .ids(
-                conn,
-                "company_ids",
-                "company",
-                &company_ids,
-                companies::existing,
-            )?
-            .finish()?;
-        let title = self.title.unwrap_or_default();
-        Ok(EventWrite {
-            fields: EventFields {
-                title_key: EventFields::title_key(&title),
-                title,
-                kind: self.kind.unwrap_or(EventKind::Other).as_str().to_owned(),
-                project_id: self.project_id.unwrap_or_default(),
-                region_id: self.region_id,
-                starts_at,
-                ends_at,
-                location: self.location,
-                format: self.format.map(|f| f.as_str().to_owned()),
-                notes: self.notes,
-            },
-            topic_ids,
-            organization_ids,
-            company_ids,
+impl TryFrom<EventInput> for NewEvent {
+    type Error = DomainError;
+
+    fn try_from(input: EventInput) -> Result<Self, DomainError> {
+        Ok(Self {
+            title: required(input.title, "title")?,
+            kind: required(input.kind, "kind")?,
+            project_id: ProjectId(required(input.project_id, "project_id")?),
+            region_id: input.region_id.map(RegionId),
+            starts_at: micros(required(input.starts_at, "starts_at")?),
+            ends_at: input.ends_at.map(micros),
+            location: input.location,
+            format: input.format,
+            topic_ids: input.topic_ids.into_iter().flatten().map(TopicId).collect(),
+            organization_ids: input
+                .organization_ids
+                .into_iter()
+                .flatten()
+                .map(OrganizationId)
+                .collect(),
+            company_ids: input
+                .company_ids
+                .into_iter()
+                .flatten()
+                .map(CompanyId)
+                .collect(),
+            notes: input.notes,
         })
     }
-}
-
-fn write_relations(
-    conn: &mut DbConnection,
-    event: Event,
-    write: EventWrite,
-) -> Result<EventRecord, ApiError> {
-    let id = event.id.0;
-    event_topics::replace(conn, id, &write.topic_ids)?;
-    event_organizations::replace(conn, id, &write.organization_ids)?;
-    event_companies::replace(conn, id, &write.company_ids)?;
-    Ok(EventRecord {
-        event,
-        topic_ids: write.topic_ids,
-        organization_ids: write.organization_ids,
-        company_ids: write.company_ids,
-    })
 }
 
 /// Filters of the event list.
@@ -303,101 +241,26 @@ list_response!(
     EventView
 );
 
-/// The events resource.
-pub struct Events;
-
 impl Resource for Events {
-    const NAME: &'static str = "event";
     const COLLECTION: &'static str = "/events";
-    type Id = EventId;
     type Input = EventInput;
-    type Record = EventRecord;
     type View = EventView;
     type Query = EventQuery;
-    type Sort = EventSort;
 
-    fn id(record: &EventRecord) -> EventId {
-        record.event.id
-    }
-
-    fn version(record: &EventRecord) -> i64 {
-        record.event.version
-    }
-
-    fn owner_org(record: &EventRecord) -> Option<i64> {
-        record.event.owner_org_id
-    }
-
-    fn to_input(record: EventRecord) -> EventInput {
-        record.into()
-    }
-
-    /// Partners organize events, too.
-    fn may_create(caller: &Caller) -> Result<(), ApiError> {
-        if caller.role == Role::Partner {
-            Ok(())
-        } else {
-            caller.require_editor()
-        }
-    }
-
-    fn find(conn: &mut DbConnection, id: EventId) -> Result<Option<EventRecord>, ApiError> {
-        Ok(events::find_record(conn, id)?)
-    }
-
-    fn insert(
-        conn: &mut DbConnection,
-        input: EventInput,
-        by: &Actor,
-    ) -> Result<EventRecord, ApiError> {
-        let write = input.into_write(conn)?;
-        conn.transaction(|conn| {
-            let event = events::insert(conn, &write.fields, by)?;
-            write_relations(conn, event, write)
-        })
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: EventId,
-        expected_version: Option<i64>,
-        input: EventInput,
-        by: &Actor,
-    ) -> Result<EventRecord, ApiError> {
-        let write = input.into_write(conn)?;
-        conn.transaction(|conn| {
-            let event = events::update(conn, id, expected_version, &write.fields, by)
-                .map_err(|e| ApiError::from_write(e, Self::NAME, id))?;
-            write_relations(conn, event, write)
-        })
-    }
-
-    fn delete(
-        conn: &mut DbConnection,
-        id: EventId,
-        expected_version: Option<i64>,
-    ) -> Result<(), ApiError> {
-        events::delete(conn, id, expected_version)
-            .map_err(|e| ApiError::from_write(e, Self::NAME, id))
-    }
-
-    fn list(
-        conn: &mut DbConnection,
+    fn filter(
         query: EventQuery,
         updated_since: Option<NaiveDateTime>,
-        page: &PageRequest<EventSort>,
-    ) -> Result<Page<EventRecord>, ApiError> {
-        let filter = EventFilter {
+    ) -> Result<EventFilter, ApiError> {
+        Ok(EventFilter {
             q: query.q,
-            kind: query.kind.map(|k| k.as_str().to_owned()),
+            kind: query.kind,
             project_id: filter_id("project_id", query.project_id)?,
             region_id: filter_id("region_id", query.region_id)?,
             topic_id: filter_id("topic_id", query.topic_id)?,
             from: query.from.map(|t| t.naive_utc()),
             to: query.to.map(|t| t.naive_utc()),
             updated_since,
-        };
-        Ok(events::list(conn, &filter, page)?)
+        })
     }
 }
 

@@ -5,19 +5,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::api::body::not_blank;
+use crate::api::body::{not_blank, required};
 use crate::api::error::ApiError;
 use crate::api::paging::{SortField, list_response};
-use crate::api::relations::{ensure_unreferenced, unique_conflict};
 use crate::api::resource::{Resource, resource_endpoints};
-use crate::db::DbConnection;
+use crate::domain::funding_sources::{FundingSources, NewFundingSource};
 use crate::domain::values::{FundingKind, web_url};
-use crate::domain::{Actor, FundingSourceId};
-use crate::models::funding_sources::{
-    self, FundingSource, FundingSourceFields, FundingSourceFilter, FundingSourceSort,
-};
-use crate::models::page::{Page, PageRequest};
-use crate::models::projects;
+use crate::domain::{DomainError, FundingSourceId};
+use crate::models::funding_sources::{FundingSource, FundingSourceFilter, FundingSourceSort};
 
 /// A funding source.
 #[derive(Debug, Serialize, ToSchema)]
@@ -51,7 +46,7 @@ impl From<FundingSource> for FundingSourceView {
         Self {
             id: f.id,
             name: f.name,
-            kind: f.kind.parse().unwrap_or(FundingKind::Other),
+            kind: f.kind,
             provider: f.provider,
             programme: f.programme,
             website: f.website,
@@ -116,7 +111,7 @@ impl From<FundingSource> for FundingSourceInput {
     fn from(f: FundingSource) -> Self {
         Self {
             name: Some(f.name),
-            kind: f.kind.parse().ok(),
+            kind: Some(f.kind),
             provider: f.provider,
             programme: f.programme,
             website: f.website,
@@ -125,16 +120,18 @@ impl From<FundingSource> for FundingSourceInput {
     }
 }
 
-impl FundingSourceInput {
-    fn into_fields(self) -> FundingSourceFields {
-        FundingSourceFields::new(
-            self.name.unwrap_or_default(),
-            self.kind.unwrap_or(FundingKind::Other).as_str(),
-            self.provider,
-            self.programme,
-            self.website,
-            self.description,
-        )
+impl TryFrom<FundingSourceInput> for NewFundingSource {
+    type Error = DomainError;
+
+    fn try_from(input: FundingSourceInput) -> Result<Self, DomainError> {
+        Ok(Self {
+            name: required(input.name, "name")?,
+            kind: required(input.kind, "kind")?,
+            provider: input.provider,
+            programme: input.programme,
+            website: input.website,
+            description: input.description,
+        })
     }
 }
 
@@ -162,101 +159,21 @@ list_response!(
     FundingSourceView
 );
 
-/// The funding sources resource.
-pub struct FundingSources;
-
-fn name_taken(e: diesel::result::Error, name: &str) -> ApiError {
-    unique_conflict(e, || {
-        format!("a funding source named {name:?} already exists")
-    })
-}
-
 impl Resource for FundingSources {
-    const NAME: &'static str = "funding source";
     const COLLECTION: &'static str = "/funding-sources";
-    type Id = FundingSourceId;
     type Input = FundingSourceInput;
-    type Record = FundingSource;
     type View = FundingSourceView;
     type Query = FundingSourceQuery;
-    type Sort = FundingSourceSort;
 
-    fn id(record: &FundingSource) -> FundingSourceId {
-        record.id
-    }
-
-    fn version(record: &FundingSource) -> i64 {
-        record.version
-    }
-
-    fn owner_org(record: &FundingSource) -> Option<i64> {
-        record.owner_org_id
-    }
-
-    fn to_input(record: FundingSource) -> FundingSourceInput {
-        record.into()
-    }
-
-    fn find(
-        conn: &mut DbConnection,
-        id: FundingSourceId,
-    ) -> Result<Option<FundingSource>, ApiError> {
-        Ok(funding_sources::find(conn, id)?)
-    }
-
-    fn insert(
-        conn: &mut DbConnection,
-        input: FundingSourceInput,
-        by: &Actor,
-    ) -> Result<FundingSource, ApiError> {
-        let fields = input.into_fields();
-        funding_sources::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.name))
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: FundingSourceId,
-        expected_version: Option<i64>,
-        input: FundingSourceInput,
-        by: &Actor,
-    ) -> Result<FundingSource, ApiError> {
-        let fields = input.into_fields();
-        funding_sources::update(conn, id, expected_version, &fields, by).map_err(|e| match e {
-            crate::models::WriteError::Db(e) => name_taken(e, &fields.name),
-            other => ApiError::from_write(other, Self::NAME, id),
-        })
-    }
-
-    fn delete(
-        conn: &mut DbConnection,
-        id: FundingSourceId,
-        expected_version: Option<i64>,
-    ) -> Result<(), ApiError> {
-        ensure_unreferenced(
-            Self::NAME,
-            id,
-            &[(
-                projects::count_funded_by(conn, id.0)?,
-                "project",
-                "projects",
-            )],
-        )?;
-        funding_sources::delete(conn, id, expected_version)
-            .map_err(|e| ApiError::from_write(e, Self::NAME, id))
-    }
-
-    fn list(
-        conn: &mut DbConnection,
+    fn filter(
         query: FundingSourceQuery,
         updated_since: Option<NaiveDateTime>,
-        page: &PageRequest<FundingSourceSort>,
-    ) -> Result<Page<FundingSource>, ApiError> {
-        let filter = FundingSourceFilter {
+    ) -> Result<FundingSourceFilter, ApiError> {
+        Ok(FundingSourceFilter {
             q: query.q,
-            kind: query.kind.map(|k| k.as_str().to_owned()),
+            kind: query.kind,
             updated_since,
-        };
-        Ok(funding_sources::list(conn, &filter, page)?)
+        })
     }
 }
 

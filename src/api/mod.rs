@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod body;
+pub mod caller;
 pub mod clients;
 pub mod companies;
 pub mod conditional;
@@ -16,7 +17,6 @@ pub mod organizations;
 pub mod paging;
 pub mod projects;
 pub mod regions;
-pub mod relations;
 pub mod resource;
 pub mod topics;
 pub mod users;

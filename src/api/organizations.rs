@@ -5,18 +5,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::api::body::not_blank;
+use crate::api::body::{not_blank, required};
 use crate::api::error::ApiError;
 use crate::api::paging::{SortField, list_response};
-use crate::api::relations::{ensure_unreferenced, unique_conflict};
 use crate::api::resource::{Resource, resource_endpoints};
-use crate::db::DbConnection;
+use crate::domain::organizations::{NewOrganization, Organizations};
 use crate::domain::values::{OrganizationKind, web_url};
-use crate::domain::{Actor, OrganizationId};
-use crate::models::organizations::{
-    self, Organization, OrganizationFields, OrganizationFilter, OrganizationSort,
-};
-use crate::models::page::{Page, PageRequest};
+use crate::domain::{DomainError, OrganizationId};
+use crate::models::organizations::{Organization, OrganizationFilter, OrganizationSort};
 
 /// An organization.
 #[derive(Debug, Serialize, ToSchema)]
@@ -47,7 +43,7 @@ impl From<Organization> for OrganizationView {
         Self {
             id: o.id,
             name: o.name,
-            kind: o.kind.parse().unwrap_or(OrganizationKind::Other),
+            kind: o.kind,
             city: o.city,
             website: o.website,
             description: o.description,
@@ -106,7 +102,7 @@ impl From<Organization> for OrganizationInput {
     fn from(o: Organization) -> Self {
         Self {
             name: Some(o.name),
-            kind: o.kind.parse().ok(),
+            kind: Some(o.kind),
             city: o.city,
             website: o.website,
             description: o.description,
@@ -114,15 +110,17 @@ impl From<Organization> for OrganizationInput {
     }
 }
 
-impl OrganizationInput {
-    fn into_fields(self) -> OrganizationFields {
-        OrganizationFields::new(
-            self.name.unwrap_or_default(),
-            self.kind.unwrap_or(OrganizationKind::Other).as_str(),
-            self.city,
-            self.website,
-            self.description,
-        )
+impl TryFrom<OrganizationInput> for NewOrganization {
+    type Error = DomainError;
+
+    fn try_from(input: OrganizationInput) -> Result<Self, DomainError> {
+        Ok(Self {
+            name: required(input.name, "name")?,
+            kind: required(input.kind, "kind")?,
+            city: input.city,
+            website: input.website,
+            description: input.description,
+        })
     }
 }
 
@@ -150,90 +148,21 @@ list_response!(
     OrganizationView
 );
 
-/// The organizations resource.
-pub struct Organizations;
-
-fn name_taken(e: diesel::result::Error, name: &str) -> ApiError {
-    unique_conflict(e, || {
-        format!("an organization named {name:?} already exists")
-    })
-}
-
 impl Resource for Organizations {
-    const NAME: &'static str = "organization";
     const COLLECTION: &'static str = "/organizations";
-    type Id = OrganizationId;
     type Input = OrganizationInput;
-    type Record = Organization;
     type View = OrganizationView;
     type Query = OrganizationQuery;
-    type Sort = OrganizationSort;
 
-    fn id(record: &Organization) -> OrganizationId {
-        record.id
-    }
-
-    fn version(record: &Organization) -> i64 {
-        record.version
-    }
-
-    fn owner_org(record: &Organization) -> Option<i64> {
-        record.owner_org_id
-    }
-
-    fn to_input(record: Organization) -> OrganizationInput {
-        record.into()
-    }
-
-    fn find(conn: &mut DbConnection, id: OrganizationId) -> Result<Option<Organization>, ApiError> {
-        Ok(organizations::find(conn, id)?)
-    }
-
-    fn insert(
-        conn: &mut DbConnection,
-        input: OrganizationInput,
-        by: &Actor,
-    ) -> Result<Organization, ApiError> {
-        let fields = input.into_fields();
-        organizations::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.name))
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: OrganizationId,
-        expected_version: Option<i64>,
-        input: OrganizationInput,
-        by: &Actor,
-    ) -> Result<Organization, ApiError> {
-        let fields = input.into_fields();
-        organizations::update(conn, id, expected_version, &fields, by).map_err(|e| match e {
-            crate::models::WriteError::Db(e) => name_taken(e, &fields.name),
-            other => ApiError::from_write(other, Self::NAME, id),
-        })
-    }
-
-    fn delete(
-        conn: &mut DbConnection,
-        id: OrganizationId,
-        expected_version: Option<i64>,
-    ) -> Result<(), ApiError> {
-        ensure_unreferenced(Self::NAME, id, &organizations::usage(conn, id.0)?)?;
-        organizations::delete(conn, id, expected_version)
-            .map_err(|e| ApiError::from_write(e, Self::NAME, id))
-    }
-
-    fn list(
-        conn: &mut DbConnection,
+    fn filter(
         query: OrganizationQuery,
         updated_since: Option<NaiveDateTime>,
-        page: &PageRequest<OrganizationSort>,
-    ) -> Result<Page<Organization>, ApiError> {
-        let filter = OrganizationFilter {
+    ) -> Result<OrganizationFilter, ApiError> {
+        Ok(OrganizationFilter {
             q: query.q,
-            kind: query.kind.map(|k| k.as_str().to_owned()),
+            kind: query.kind,
             updated_since,
-        };
-        Ok(organizations::list(conn, &filter, page)?)
+        })
     }
 }
 

@@ -1,25 +1,19 @@
 //! `/api/v1/projects`: projects with their regions, topics and funding.
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use diesel::Connection as _;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::api::body::not_blank;
-use crate::api::error::{ApiError, FieldError};
+use crate::api::body::{not_blank, required};
+use crate::api::error::ApiError;
 use crate::api::paging::{SortField, filter_id, list_response};
-use crate::api::relations::{IdCheck, ensure_unreferenced, id_array, id_set};
 use crate::api::resource::{Resource, resource_endpoints};
-use crate::db::DbConnection;
+use crate::domain::projects::{NewProject, Projects};
+use crate::domain::relations::id_array;
 use crate::domain::values::{FundingRole, ProjectStatus};
-use crate::domain::{Actor, ProjectId};
-use crate::models::links::{company_projects, project_regions, project_topics};
-use crate::models::page::{Page, PageRequest};
-use crate::models::projects::{
-    self, FundingLine, ProjectFields, ProjectFilter, ProjectRecord, ProjectSort,
-};
-use crate::models::{events, funding_sources, organizations, regions, topics};
+use crate::domain::{DomainError, FundingSourceId, OrganizationId, ProjectId, RegionId, TopicId};
+use crate::models::projects::{FundingLine, ProjectFilter, ProjectRecord, ProjectSort};
 
 /// How a funding source pays for a project.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Validate, ToSchema)]
@@ -66,8 +60,8 @@ fn funding_of(lines: Vec<FundingLine>) -> Vec<Funding> {
     lines
         .into_iter()
         .map(|l| Funding {
-            funding_source_id: l.funding_source_id,
-            role: l.role.parse().unwrap_or(FundingRole::Funding),
+            funding_source_id: l.funding_source_id.0,
+            role: l.role,
             amount_cents: l.amount_cents,
         })
         .collect()
@@ -80,9 +74,9 @@ impl From<ProjectRecord> for ProjectView {
             id: p.id,
             name: p.name,
             description: p.description,
-            sponsor_id: p.sponsor_id,
+            sponsor_id: p.sponsor_id.map(|o| o.0),
             programme: p.programme,
-            status: p.status.parse().unwrap_or(ProjectStatus::Planned),
+            status: p.status,
             start_date: p.start_date,
             end_date: p.end_date,
             region_ids: r.region_ids,
@@ -165,9 +159,9 @@ impl From<ProjectRecord> for ProjectInput {
         Self {
             name: Some(p.name),
             description: p.description,
-            sponsor_id: p.sponsor_id,
+            sponsor_id: p.sponsor_id.map(|o| o.0),
             programme: p.programme,
-            status: p.status.parse().ok(),
+            status: Some(p.status),
             start_date: p.start_date,
             end_date: p.end_date,
             region_ids: Some(r.region_ids),
@@ -177,105 +171,37 @@ impl From<ProjectRecord> for ProjectInput {
     }
 }
 
-/// A validated project ready to store.
-struct ProjectData {
-    fields: ProjectFields,
-    region_ids: Vec<i64>,
-    topic_ids: Vec<i64>,
-    funding: Vec<FundingLine>,
-}
+impl TryFrom<ProjectInput> for NewProject {
+    type Error = DomainError;
 
-impl ProjectInput {
-    /// Checks what spans fields or rows: the date order, repeated funding lines, and that
-    /// every id names an existing record.
-    fn into_data(self, conn: &mut DbConnection) -> Result<ProjectData, ApiError> {
-        if let (Some(start), Some(end)) = (self.start_date, self.end_date)
-            && end < start
-        {
-            return Err(ApiError::invalid(
-                "end_date",
-                "range",
-                "end_date must not be before start_date",
-            ));
-        }
-        let funding = self.funding.unwrap_or_default();
-        let mut errors = Vec::new();
-        for (i, line) in funding.iter().enumerate() {
-            if funding[..i]
-                .iter()
-                .any(|f| f.funding_source_id == line.funding_source_id && f.role == line.role)
-            {
-                errors.push(FieldError::new(
-                    format!("funding[{i}]"),
-                    "duplicate",
-                    "this funding source already has this role",
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(ApiError::Validation(errors));
-        }
-        let region_ids = id_set(self.region_ids);
-        let topic_ids = id_set(self.topic_ids);
-        let source_ids: Vec<i64> = funding.iter().map(|f| f.funding_source_id).collect();
-        IdCheck::default()
-            .id(
-                conn,
-                "sponsor_id",
-                "organization",
-                self.sponsor_id,
-                organizations::existing,
-            )?
-            .ids(conn, "region_ids", "region", &region_ids, regions::existing)?
-            .ids(conn, "topic_ids", "topic", &topic_ids, topics::existing)?
-            .ids(
-                conn,
-                "funding",
-                "funding source",
-                &source_ids,
-                funding_sources::existing,
-            )?
-            .finish()?;
-        Ok(ProjectData {
-            fields: ProjectFields::new(
-                self.name.unwrap_or_default(),
-                self.description,
-                self.sponsor_id,
-                self.programme,
-                self.status.unwrap_or(ProjectStatus::Planned).as_str(),
-                self.start_date,
-                self.end_date,
-            ),
-            region_ids,
-            topic_ids,
-            funding: funding
+    fn try_from(input: ProjectInput) -> Result<Self, DomainError> {
+        Ok(Self {
+            name: required(input.name, "name")?,
+            description: input.description,
+            sponsor_id: input.sponsor_id.map(OrganizationId),
+            programme: input.programme,
+            status: required(input.status, "status")?,
+            start_date: input.start_date,
+            end_date: input.end_date,
+            region_ids: input
+                .region_ids
                 .into_iter()
+                .flatten()
+                .map(RegionId)
+                .collect(),
+            topic_ids: input.topic_ids.into_iter().flatten().map(TopicId).collect(),
+            funding: input
+                .funding
+                .into_iter()
+                .flatten()
                 .map(|f| FundingLine {
-                    funding_source_id: f.funding_source_id,
-                    role: f.role.as_str().to_owned(),
+                    funding_source_id: FundingSourceId(f.funding_source_id),
+                    role: f.role,
                     amount_cents: f.amount_cents,
                 })
                 .collect(),
         })
     }
-}
-
-/// Stores the relation sets of a project written just now.
-fn write_relations(
-    conn: &mut DbConnection,
-    project: projects::Project,
-    data: ProjectData,
-) -> Result<ProjectRecord, ApiError> {
-    let id = project.id.0;
-    project_regions::replace(conn, id, &data.region_ids)?;
-    project_topics::replace(conn, id, &data.topic_ids)?;
-    projects::replace_funding(conn, id, &data.funding)?;
-    Ok(ProjectRecord {
-        project,
-        region_ids: data.region_ids,
-        topic_ids: data.topic_ids,
-        funding: data.funding,
-    })
 }
 
 /// Filters of the project list.
@@ -314,104 +240,25 @@ list_response!(
     ProjectView
 );
 
-/// The projects resource.
-pub struct Projects;
-
 impl Resource for Projects {
-    const NAME: &'static str = "project";
     const COLLECTION: &'static str = "/projects";
-    type Id = ProjectId;
     type Input = ProjectInput;
-    type Record = ProjectRecord;
     type View = ProjectView;
     type Query = ProjectQuery;
-    type Sort = ProjectSort;
 
-    fn id(record: &ProjectRecord) -> ProjectId {
-        record.project.id
-    }
-
-    fn version(record: &ProjectRecord) -> i64 {
-        record.project.version
-    }
-
-    fn owner_org(record: &ProjectRecord) -> Option<i64> {
-        record.project.owner_org_id
-    }
-
-    fn to_input(record: ProjectRecord) -> ProjectInput {
-        record.into()
-    }
-
-    fn find(conn: &mut DbConnection, id: ProjectId) -> Result<Option<ProjectRecord>, ApiError> {
-        let rows: Vec<_> = projects::find(conn, id)?.into_iter().collect();
-        Ok(projects::with_relations(conn, rows)?.pop())
-    }
-
-    fn insert(
-        conn: &mut DbConnection,
-        input: ProjectInput,
-        by: &Actor,
-    ) -> Result<ProjectRecord, ApiError> {
-        let data = input.into_data(conn)?;
-        conn.transaction(|conn| {
-            let project = projects::insert(conn, &data.fields, by)?;
-            write_relations(conn, project, data)
-        })
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: ProjectId,
-        expected_version: Option<i64>,
-        input: ProjectInput,
-        by: &Actor,
-    ) -> Result<ProjectRecord, ApiError> {
-        let data = input.into_data(conn)?;
-        conn.transaction(|conn| {
-            let project = projects::update(conn, id, expected_version, &data.fields, by)
-                .map_err(|e| ApiError::from_write(e, Self::NAME, id))?;
-            write_relations(conn, project, data)
-        })
-    }
-
-    fn delete(
-        conn: &mut DbConnection,
-        id: ProjectId,
-        expected_version: Option<i64>,
-    ) -> Result<(), ApiError> {
-        ensure_unreferenced(
-            Self::NAME,
-            id,
-            &[
-                (
-                    company_projects::count_owners(conn, id.0)?,
-                    "company",
-                    "companies",
-                ),
-                (events::count_in_project(conn, id.0)?, "event", "events"),
-            ],
-        )?;
-        projects::delete(conn, id, expected_version)
-            .map_err(|e| ApiError::from_write(e, Self::NAME, id))
-    }
-
-    fn list(
-        conn: &mut DbConnection,
+    fn filter(
         query: ProjectQuery,
         updated_since: Option<NaiveDateTime>,
-        page: &PageRequest<ProjectSort>,
-    ) -> Result<Page<ProjectRecord>, ApiError> {
-        let filter = ProjectFilter {
+    ) -> Result<ProjectFilter, ApiError> {
+        Ok(ProjectFilter {
             q: query.q,
-            status: query.status.map(|s| s.as_str().to_owned()),
+            status: query.status,
             region_id: filter_id("region_id", query.region_id)?,
             topic_id: filter_id("topic_id", query.topic_id)?,
             funding_source_id: filter_id("funding_source_id", query.funding_source_id)?,
             active_on: query.active_on,
             updated_since,
-        };
-        Ok(projects::list(conn, &filter, page)?)
+        })
     }
 }
 

@@ -5,17 +5,13 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::api::body::not_blank;
+use crate::api::body::{not_blank, required};
 use crate::api::error::ApiError;
 use crate::api::paging::{SortField, list_response};
-use crate::api::relations::{ensure_unreferenced, unique_conflict};
 use crate::api::resource::{Resource, resource_endpoints};
-use crate::db::DbConnection;
-use crate::domain::{Actor, RegionId};
-use crate::models::links::project_regions;
-use crate::models::page::{Page, PageRequest};
-use crate::models::regions::{self, Region, RegionFields, RegionFilter, RegionSort};
-use crate::models::{WriteError, companies, events};
+use crate::domain::regions::{NewRegion, Regions};
+use crate::domain::{DomainError, RegionId};
+use crate::models::regions::{Region, RegionFilter, RegionSort};
 
 /// A project region (*Projektraum*), e.g. "Schöningen/Samtgemeinde Heeseberg".
 #[derive(Debug, Serialize, ToSchema)]
@@ -98,15 +94,17 @@ pub struct RegionInput {
     pub description: Option<String>,
 }
 
-impl RegionInput {
-    fn into_fields(self) -> RegionFields {
-        RegionFields::new(
-            self.name.unwrap_or_default(),
-            self.district,
-            self.state,
-            self.commercial_area,
-            self.description,
-        )
+impl TryFrom<RegionInput> for NewRegion {
+    type Error = DomainError;
+
+    fn try_from(input: RegionInput) -> Result<Self, DomainError> {
+        Ok(Self {
+            name: required(input.name, "name")?,
+            district: input.district,
+            state: input.state,
+            commercial_area: input.commercial_area,
+            description: input.description,
+        })
     }
 }
 
@@ -165,102 +163,23 @@ pub struct RegionPatch {
     description: Option<String>,
 }
 
-/// The regions resource.
-pub struct Regions;
-
 impl Resource for Regions {
-    const NAME: &'static str = "region";
     const COLLECTION: &'static str = "/regions";
-    type Id = RegionId;
     type Input = RegionInput;
-    type Record = Region;
     type View = RegionView;
     type Query = RegionQuery;
-    type Sort = RegionSort;
 
-    fn id(record: &Region) -> RegionId {
-        record.id
-    }
-
-    fn version(record: &Region) -> i64 {
-        record.version
-    }
-
-    fn owner_org(record: &Region) -> Option<i64> {
-        record.owner_org_id
-    }
-
-    fn to_input(record: Region) -> RegionInput {
-        record.into()
-    }
-
-    fn find(conn: &mut DbConnection, id: RegionId) -> Result<Option<Region>, ApiError> {
-        Ok(regions::find(conn, id)?)
-    }
-
-    fn insert(conn: &mut DbConnection, input: RegionInput, by: &Actor) -> Result<Region, ApiError> {
-        let fields = input.into_fields();
-        regions::insert(conn, &fields, by).map_err(|e| duplicate_name(e, &fields.name))
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: RegionId,
-        expected_version: Option<i64>,
-        input: RegionInput,
-        by: &Actor,
-    ) -> Result<Region, ApiError> {
-        let fields = input.into_fields();
-        regions::update(conn, id, expected_version, &fields, by).map_err(|e| match e {
-            WriteError::Db(e) => duplicate_name(e, &fields.name),
-            other => ApiError::from_write(other, Self::NAME, id),
-        })
-    }
-
-    fn delete(
-        conn: &mut DbConnection,
-        id: RegionId,
-        expected_version: Option<i64>,
-    ) -> Result<(), ApiError> {
-        ensure_unreferenced(
-            Self::NAME,
-            id,
-            &[
-                (
-                    companies::count_in_region(conn, id.0)?,
-                    "company",
-                    "companies",
-                ),
-                (
-                    project_regions::count_owners(conn, id.0)?,
-                    "project",
-                    "projects",
-                ),
-                (events::count_in_region(conn, id.0)?, "event", "events"),
-            ],
-        )?;
-        regions::delete(conn, id, expected_version)
-            .map_err(|e| ApiError::from_write(e, Self::NAME, id))
-    }
-
-    fn list(
-        conn: &mut DbConnection,
+    fn filter(
         query: RegionQuery,
         updated_since: Option<NaiveDateTime>,
-        page: &PageRequest<RegionSort>,
-    ) -> Result<Page<Region>, ApiError> {
-        let filter = RegionFilter {
+    ) -> Result<RegionFilter, ApiError> {
+        Ok(RegionFilter {
             q: query.q,
             district: query.district,
             state: query.state,
             updated_since,
-        };
-        Ok(regions::list(conn, &filter, page)?)
+        })
     }
-}
-
-fn duplicate_name(e: diesel::result::Error, name: &str) -> ApiError {
-    unique_conflict(e, || format!("a region named {name:?} already exists"))
 }
 
 resource_endpoints! {

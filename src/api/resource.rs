@@ -1,13 +1,12 @@
-//! The contract every domain resource shares, written once: create (201 + Location), read
-//! (ETag, 304), replace, merge-patch, delete, optimistic locking with `If-Match`, keyset
-//! lists, role and organization rules. A resource implements `Resource` (its types and
-//! queries); `resource_endpoints!` declares its six documented handlers, each one line that
-//! calls the generic function here.
-
-use std::fmt::Display;
+//! The HTTP side of every domain resource, written once: create (201 + Location), read (ETag,
+//! 304), replace, merge-patch, delete, `If-Match` as the expected version, keyset lists. A
+//! resource implements `Resource` (its wire types); the rules and queries are the domain's
+//! (`domain::resource`). `resource_endpoints!` declares its six documented handlers, each one
+//! line that calls the generic function here.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::NaiveDateTime;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use validator::Validate;
@@ -16,101 +15,39 @@ use crate::api::body;
 use crate::api::conditional::{IfMatch, check_conditional_headers, etag, not_modified};
 use crate::api::error::ApiError;
 use crate::api::paging::{ListQuery, SortField, encode_cursor};
-use crate::auth::{Caller, Role};
-use crate::db::{Db, DbConnection};
-use crate::domain::Actor;
-use crate::models::WriteError;
-use crate::models::page::{Page, PageRequest};
+use crate::auth::Caller;
+use crate::db::Db;
+use crate::domain::DomainError;
+use crate::domain::resource::{self, Crud};
 
-/// How often a PATCH without `If-Match` retries when another writer changed the record
-/// between its read and its conditional write (each retry means another writer succeeded,
-/// so this only runs out under heavy contention; the answer is then 409).
-const PATCH_ATTEMPTS: usize = 16;
-
-/// One domain resource: its wire types and its queries.
-pub trait Resource: 'static {
-    /// The singular name in messages: `region`.
-    const NAME: &'static str;
+/// A domain resource over HTTP: its wire types. The rules are the domain's (`Crud`).
+pub trait Resource: Crud<Sort: SortField> {
     /// The collection's path below the API base: `/regions`.
     const COLLECTION: &'static str;
 
-    type Id: Copy + Display + Send + 'static;
-    /// The writable fields (POST/PUT body; PATCH merges onto it).
-    type Input: Serialize + DeserializeOwned + Validate + Send + 'static;
-    /// A stored record with its relations.
-    type Record: Send + 'static;
+    /// The writable fields (POST/PUT body; PATCH merges onto the stored record's). Parsed into
+    /// the domain's input by `TryFrom`, after its field rules have been checked.
+    type Input: Serialize
+        + DeserializeOwned
+        + Validate
+        + From<Self::Record>
+        + TryInto<Self::New, Error = DomainError>
+        + Send
+        + 'static;
     type View: Serialize + From<Self::Record>;
     /// The resource's own list filters.
     type Query: DeserializeOwned + Send + 'static;
-    type Sort: SortField + Send;
 
-    fn id(record: &Self::Record) -> Self::Id;
-    fn version(record: &Self::Record) -> i64;
-    /// The organization that created the record (partners may change only their own).
-    fn owner_org(record: &Self::Record) -> Option<i64>;
-    fn to_input(record: Self::Record) -> Self::Input;
-
-    /// Who may create: editors and admins unless a resource says otherwise.
-    fn may_create(caller: &Caller) -> Result<(), ApiError> {
-        caller.require_editor()
-    }
-
-    fn find(conn: &mut DbConnection, id: Self::Id) -> Result<Option<Self::Record>, ApiError>;
-    fn insert(
-        conn: &mut DbConnection,
-        input: Self::Input,
-        by: &Actor,
-    ) -> Result<Self::Record, ApiError>;
-    /// Replaces the fields, only at `expected_version` when given (412 otherwise).
-    fn update(
-        conn: &mut DbConnection,
-        id: Self::Id,
-        expected_version: Option<i64>,
-        input: Self::Input,
-        by: &Actor,
-    ) -> Result<Self::Record, ApiError>;
-    /// Deletes, only at `expected_version` when given; 409 naming what still references it.
-    fn delete(
-        conn: &mut DbConnection,
-        id: Self::Id,
-        expected_version: Option<i64>,
-    ) -> Result<(), ApiError>;
-    fn list(
-        conn: &mut DbConnection,
+    /// The domain's filter from the query parameters (400 for a bad one).
+    fn filter(
         query: Self::Query,
-        updated_since: Option<chrono::NaiveDateTime>,
-        page: &PageRequest<Self::Sort>,
-    ) -> Result<Page<Self::Record>, ApiError>;
+        updated_since: Option<NaiveDateTime>,
+    ) -> Result<Self::Filter, ApiError>;
 }
 
-/// Admins and editors may change anything; a partner only what its organization created.
-pub fn may_change(caller: &Caller, owner_org: Option<i64>, name: &str) -> Result<(), ApiError> {
-    match caller.role {
-        Role::Admin | Role::Editor => Ok(()),
-        Role::Partner if caller.org.is_some() && caller.org == owner_org => Ok(()),
-        Role::Partner => Err(ApiError::Forbidden(format!(
-            "this {name} belongs to another organization"
-        ))),
-        Role::Viewer => Err(ApiError::Forbidden(format!(
-            "the viewer role may not change this {name}"
-        ))),
-    }
-}
-
-/// Checks, for partners, that the caller's organization owns the record. Admins and editors
-/// skip the read.
-fn check_owner<R: Resource>(
-    conn: &mut DbConnection,
-    caller: &Caller,
-    id: R::Id,
-) -> Result<(), ApiError> {
-    if caller.role == Role::Partner {
-        let record = R::find(conn, id)?.ok_or_else(|| ApiError::not_found(R::NAME, id))?;
-        may_change(caller, R::owner_org(&record), R::NAME)?;
-    } else {
-        may_change(caller, None, R::NAME)?;
-    }
-    Ok(())
+/// A create or replace body as the domain's input, every bad field reported at once.
+fn parse<R: Resource>(body: serde_json::Value) -> Result<R::New, ApiError> {
+    Ok(body::parse::<R::Input>(body)?.try_into()?)
 }
 
 fn respond<R: Resource>(
@@ -118,7 +55,7 @@ fn respond<R: Resource>(
     record: R::Record,
 ) -> HttpResponse {
     response
-        .insert_header(header::ETag(etag(R::version(&record))))
+        .insert_header(header::ETag(etag(R::meta(&record).version)))
         .json(R::View::from(record))
 }
 
@@ -142,8 +79,9 @@ pub async fn list<R: Resource>(
         updated_since,
     } = query;
     let sort = page.sort;
+    let filter = R::filter(filter, updated_since)?;
     let found = db
-        .run(move |conn| R::list(conn, filter, updated_since, &page))
+        .run(move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page)?))
         .await?;
     Ok(HttpResponse::Ok().json(ListPage {
         items: found.items.into_iter().map(R::View::from).collect(),
@@ -157,15 +95,17 @@ pub async fn create<R: Resource>(
     db: web::Data<Db>,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    R::may_create(&caller)?;
-    let input = body::parse::<R::Input>(body.into_inner())?;
     let by = caller.actor();
-    let record = db.write(move |conn| R::insert(conn, input, &by)).await?;
+    R::may_create(&by)?;
+    let new = parse::<R>(body.into_inner())?;
+    let record = db
+        .write(move |conn| Ok::<_, ApiError>(resource::create::<R>(conn, &by, new)?))
+        .await?;
     let location = format!(
         "{}{}/{}",
         crate::api::API_BASE,
         R::COLLECTION,
-        R::id(&record)
+        R::meta(&record).id
     );
     Ok(respond::<R>(
         HttpResponse::Created()
@@ -183,10 +123,9 @@ pub async fn read<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     check_conditional_headers(&req)?;
     let record = db
-        .run(move |conn| R::find(conn, id))
-        .await?
-        .ok_or_else(|| ApiError::not_found(R::NAME, id))?;
-    if let Some(response) = not_modified(&req, R::version(&record)) {
+        .run(move |conn| Ok::<_, ApiError>(resource::find::<R>(conn, id)?))
+        .await?;
+    if let Some(response) = not_modified(&req, R::meta(&record).version) {
         return Ok(response);
     }
     Ok(respond::<R>(HttpResponse::Ok(), record))
@@ -202,11 +141,9 @@ pub async fn replace<R: Resource>(
     let by = caller.actor();
     let record = db
         .write(move |conn| {
-            // Who may change it is settled before what the body says, so a caller without the
-            // right learns nothing from validation answers.
-            check_owner::<R>(conn, &caller, id)?;
-            let input = body::parse::<R::Input>(body.into_inner())?;
-            R::update(conn, id, if_match.0, input, &by)
+            resource::replace::<R, ApiError>(conn, &by, id, if_match.0, || {
+                parse::<R>(body.into_inner())
+            })
         })
         .await?;
     Ok(respond::<R>(HttpResponse::Ok(), record))
@@ -223,31 +160,10 @@ pub async fn update<R: Resource>(
     let by = caller.actor();
     let record = db
         .write(move |conn| {
-            // Read, merge, then write only if the version read is still current. Without
-            // If-Match a concurrent change makes us merge again onto the newer state.
-            for _ in 0..PATCH_ATTEMPTS {
-                let current = R::find(conn, id)?.ok_or_else(|| ApiError::not_found(R::NAME, id))?;
-                may_change(&caller, R::owner_org(&current), R::NAME)?;
-                let base_version = R::version(&current);
-                // The patch is judged before the precondition: an invalid patch is 422 at any
-                // version.
-                let input = body::merge_patch(&R::to_input(current), patch.clone())?;
-                if if_match.0.is_some_and(|v| v != base_version) {
-                    return Err(ApiError::from_write(
-                        WriteError::VersionMismatch,
-                        R::NAME,
-                        id,
-                    ));
-                }
-                match R::update(conn, id, Some(base_version), input, &by) {
-                    Err(ApiError::PreconditionFailed(_)) if if_match.0.is_none() => continue,
-                    result => return result,
-                }
-            }
-            Err(ApiError::conflict(format!(
-                "{} {id} is being changed concurrently; try again",
-                R::NAME
-            )))
+            resource::patch::<R, ApiError>(conn, &by, id, if_match.0, |current| {
+                let merged = body::merge_patch(&R::Input::from(current), patch.clone())?;
+                Ok(merged.try_into()?)
+            })
         })
         .await?;
     Ok(respond::<R>(HttpResponse::Ok(), record))
@@ -259,11 +175,9 @@ pub async fn delete<R: Resource>(
     id: R::Id,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    db.write(move |conn| {
-        check_owner::<R>(conn, &caller, id)?;
-        R::delete(conn, id, if_match.0)
-    })
-    .await?;
+    let by = caller.actor();
+    db.write(move |conn| Ok::<_, ApiError>(resource::delete::<R>(conn, &by, id, if_match.0)?))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -5,17 +5,14 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::api::body::not_blank;
+use crate::api::body::{not_blank, required};
 use crate::api::error::ApiError;
 use crate::api::paging::{SortField, list_response};
-use crate::api::relations::{ensure_unreferenced, unique_conflict};
 use crate::api::resource::{Resource, resource_endpoints};
-use crate::db::DbConnection;
+use crate::domain::topics::{NewTopic, Topics};
 use crate::domain::values::{TopicCategory, slug};
-use crate::domain::{Actor, TopicId};
-use crate::models::links::{company_topics, event_topics, project_topics};
-use crate::models::page::{Page, PageRequest};
-use crate::models::topics::{self, Topic, TopicFields, TopicFilter, TopicSort};
+use crate::domain::{DomainError, TopicId};
+use crate::models::topics::{Topic, TopicFilter, TopicSort};
 
 /// A skilled-labour topic.
 #[derive(Debug, Serialize, ToSchema)]
@@ -45,7 +42,7 @@ impl From<Topic> for TopicView {
             id: t.id,
             key: t.key,
             name: t.name,
-            category: t.category.parse().unwrap_or(TopicCategory::Other),
+            category: t.category,
             description: t.description,
             created_at: t.created_at.and_utc(),
             updated_at: t.updated_at.and_utc(),
@@ -105,20 +102,22 @@ impl From<Topic> for TopicInput {
         Self {
             key: Some(t.key),
             name: Some(t.name),
-            category: t.category.parse().ok(),
+            category: Some(t.category),
             description: t.description,
         }
     }
 }
 
-impl TopicInput {
-    fn into_fields(self) -> TopicFields {
-        TopicFields::new(
-            self.key.unwrap_or_default(),
-            self.name.unwrap_or_default(),
-            self.category.unwrap_or(TopicCategory::Other).as_str(),
-            self.description,
-        )
+impl TryFrom<TopicInput> for NewTopic {
+    type Error = DomainError;
+
+    fn try_from(input: TopicInput) -> Result<Self, DomainError> {
+        Ok(Self {
+            key: required(input.key, "key")?,
+            name: required(input.name, "name")?,
+            category: required(input.category, "category")?,
+            description: input.description,
+        })
     }
 }
 
@@ -146,100 +145,21 @@ list_response!(
     TopicView
 );
 
-/// The topics resource.
-pub struct Topics;
-
-fn key_taken(e: diesel::result::Error, key: &str) -> ApiError {
-    unique_conflict(e, || format!("a topic with the key {key:?} already exists"))
-}
-
 impl Resource for Topics {
-    const NAME: &'static str = "topic";
     const COLLECTION: &'static str = "/topics";
-    type Id = TopicId;
     type Input = TopicInput;
-    type Record = Topic;
     type View = TopicView;
     type Query = TopicQuery;
-    type Sort = TopicSort;
 
-    fn id(record: &Topic) -> TopicId {
-        record.id
-    }
-
-    fn version(record: &Topic) -> i64 {
-        record.version
-    }
-
-    fn owner_org(record: &Topic) -> Option<i64> {
-        record.owner_org_id
-    }
-
-    fn to_input(record: Topic) -> TopicInput {
-        record.into()
-    }
-
-    fn find(conn: &mut DbConnection, id: TopicId) -> Result<Option<Topic>, ApiError> {
-        Ok(topics::find(conn, id)?)
-    }
-
-    fn insert(conn: &mut DbConnection, input: TopicInput, by: &Actor) -> Result<Topic, ApiError> {
-        let fields = input.into_fields();
-        topics::insert(conn, &fields, by).map_err(|e| key_taken(e, &fields.key))
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: TopicId,
-        expected_version: Option<i64>,
-        input: TopicInput,
-        by: &Actor,
-    ) -> Result<Topic, ApiError> {
-        let fields = input.into_fields();
-        topics::update(conn, id, expected_version, &fields, by).map_err(|e| match e {
-            crate::models::WriteError::Db(e) => key_taken(e, &fields.key),
-            other => ApiError::from_write(other, Self::NAME, id),
-        })
-    }
-
-    fn delete(
-        conn: &mut DbConnection,
-        id: TopicId,
-        expected_version: Option<i64>,
-    ) -> Result<(), ApiError> {
-        ensure_unreferenced(
-            Self::NAME,
-            id,
-            &[
-                (
-                    company_topics::count_owners(conn, id.0)?,
-                    "company",
-                    "companies",
-                ),
-                (
-                    project_topics::count_owners(conn, id.0)?,
-                    "project",
-                    "projects",
-                ),
-                (event_topics::count_owners(conn, id.0)?, "event", "events"),
-            ],
-        )?;
-        topics::delete(conn, id, expected_version)
-            .map_err(|e| ApiError::from_write(e, Self::NAME, id))
-    }
-
-    fn list(
-        conn: &mut DbConnection,
+    fn filter(
         query: TopicQuery,
         updated_since: Option<NaiveDateTime>,
-        page: &PageRequest<TopicSort>,
-    ) -> Result<Page<Topic>, ApiError> {
-        let filter = TopicFilter {
+    ) -> Result<TopicFilter, ApiError> {
+        Ok(TopicFilter {
             q: query.q,
-            category: query.category.map(|c| c.as_str().to_owned()),
+            category: query.category,
             updated_since,
-        };
-        Ok(topics::list(conn, &filter, page)?)
+        })
     }
 }
 

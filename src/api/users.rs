@@ -14,10 +14,10 @@ use crate::api::body::{self, not_blank};
 use crate::api::conditional::{IfMatch, etag};
 use crate::api::error::{ApiError, Problem};
 use crate::api::paging::{ListParams, ListQuery, SortField, filter_id, list_response};
-use crate::api::relations::unique_conflict;
 use crate::auth::password::{Hasher, check_password};
 use crate::auth::{Caller, Role, Subject};
 use crate::db::{Db, DbConnection};
+use crate::domain::OrganizationId;
 use crate::models::users::{self, User, UserFields, UserFilter, UserSort};
 use crate::models::{WriteError, organizations, refresh_tokens};
 
@@ -135,17 +135,19 @@ pub fn check_organization(
             "required",
             "organization_id is required for the partner role",
         )),
-        (_, Some(id)) if !organizations::exists(conn, id)? => Err(ApiError::invalid(
-            "organization_id",
-            "not_found",
-            format!("organization {id} does not exist"),
-        )),
+        (_, Some(id)) if !organizations::exists(conn, OrganizationId(id))? => {
+            Err(ApiError::invalid(
+                "organization_id",
+                "not_found",
+                format!("organization {id} does not exist"),
+            ))
+        }
         _ => Ok(()),
     }
 }
 
 fn taken(e: diesel::result::Error, username: &str) -> ApiError {
-    unique_conflict(e, || format!("the username {username:?} is taken"))
+    crate::domain::DomainError::unique(e, || format!("the username {username:?} is taken")).into()
 }
 
 fn user_response(

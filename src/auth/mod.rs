@@ -1,61 +1,15 @@
 //! Authentication and authorization: signing keys, access tokens, password and secret
-//! hashing, and `Caller`, the extractor every protected handler takes as an argument, so no
-//! handler can forget to authenticate.
+//! hashing, and `Caller`, the verified caller of a request. Every protected handler takes it as
+//! an argument (its extractor is in `api::caller`), so no handler can forget to authenticate.
 
 pub mod keys;
 pub mod password;
 pub mod secrets;
 pub mod tokens;
 
-use std::future::{Ready, ready};
-use std::str::FromStr;
-
-use actix_web::{FromRequest, HttpRequest, http::header, web};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
-
-use crate::api::error::ApiError;
-use crate::domain::Actor;
+pub use crate::domain::Role;
+use crate::domain::{Actor, DomainError, OrganizationId};
 pub use tokens::TokenService;
-
-/// What a person or machine client may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything, including users, clients and deletes.
-    Admin,
-    /// Create, update and delete all domain resources (sponsor staff).
-    Editor,
-    /// Read all; create companies and events; change only its own organization's records.
-    Partner,
-    /// Read only.
-    Viewer,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Admin => "admin",
-            Self::Editor => "editor",
-            Self::Partner => "partner",
-            Self::Viewer => "viewer",
-        }
-    }
-}
-
-impl FromStr for Role {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "admin" => Ok(Self::Admin),
-            "editor" => Ok(Self::Editor),
-            "partner" => Ok(Self::Partner),
-            "viewer" => Ok(Self::Viewer),
-            other => Err(format!("unknown role {other:?}")),
-        }
-    }
-}
 
 /// Who a token was issued to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,63 +51,13 @@ impl Caller {
     pub fn actor(&self) -> Actor {
         Actor {
             label: self.subject.to_claim(),
-            org: self.org,
-        }
-    }
-
-    /// Admins and editors: create, change and delete any domain record.
-    pub fn require_editor(&self) -> Result<(), ApiError> {
-        match self.role {
-            Role::Admin | Role::Editor => Ok(()),
-            role => Err(ApiError::Forbidden(format!(
-                "the {} role may not change this resource",
-                role.as_str()
-            ))),
+            role: self.role,
+            org: self.org.map(OrganizationId),
         }
     }
 
     /// Admins only: users, clients.
-    pub fn require_admin(&self) -> Result<(), ApiError> {
-        match self.role {
-            Role::Admin => Ok(()),
-            role => Err(ApiError::Forbidden(format!(
-                "only admins may do this; the caller is {}",
-                role.as_str()
-            ))),
-        }
+    pub fn require_admin(&self) -> Result<(), DomainError> {
+        crate::domain::require_admin(self.role)
     }
-}
-
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
-
-    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        ready(authenticate(req))
-    }
-}
-
-fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
-        return Err(ApiError::Unauthorized(None));
-    };
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-        })
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            ApiError::Unauthorized(Some(
-                "the Authorization header must be: Bearer <token>".into(),
-            ))
-        })?;
-    let tokens = req
-        .app_data::<web::Data<TokenService>>()
-        .ok_or_else(|| ApiError::Internal("no token service".into()))?;
-    tokens
-        .verify(token)
-        .map_err(|e| ApiError::Unauthorized(Some(e.to_string())))
 }

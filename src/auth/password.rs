@@ -14,7 +14,10 @@ use std::sync::{Arc, LazyLock};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 
-use crate::api::error::ApiError;
+/// Hashing did not happen (argon2 failed, or its thread is gone): a bug, not a wrong password.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct HashError(String);
 
 /// Shortest accepted password.
 pub const MIN_PASSWORD_LEN: usize = 12;
@@ -61,24 +64,24 @@ impl Hasher {
     async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, HashError> {
         let (done, result) = tokio::sync::oneshot::channel();
         self.threads.spawn(move || {
             let _ = done.send(f());
         });
         result
             .await
-            .map_err(|_| ApiError::Internal("password hashing failed".into()))
+            .map_err(|_| HashError("password hashing failed".into()))
     }
 
-    pub async fn hash(&self, password: String) -> Result<String, ApiError> {
+    pub async fn hash(&self, password: String) -> Result<String, HashError> {
         self.run(move || hash_now(&password))
             .await?
-            .map_err(|e| ApiError::Internal(format!("hashing failed: {e}")))
+            .map_err(|e| HashError(format!("hashing failed: {e}")))
     }
 
     /// Verifies `password` against `hash`, or against a dummy hash when there is none.
-    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, ApiError> {
+    pub async fn verify(&self, password: String, hash: Option<String>) -> Result<bool, HashError> {
         self.run(move || match hash {
             Some(hash) => verify_now(&password, &hash),
             None => {

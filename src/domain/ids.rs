@@ -62,3 +62,33 @@ typed_id!(
     /// Id of an event.
     EventId
 );
+
+/// A set of ids, as the id arrays of a record are: sorted, without repeats, so that order and
+/// repeats in a request don't matter and two equal sets compare equal.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdSet<T>(Vec<T>);
+
+impl<T> Default for IdSet<T> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<T: Ord> FromIterator<T> for IdSet<T> {
+    fn from_iter<I: IntoIterator<Item = T>>(ids: I) -> Self {
+        let mut ids: Vec<T> = ids.into_iter().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        Self(ids)
+    }
+}
+
+impl<T> IdSet<T> {
+    pub fn as_slice(&self) -> &[T] {
+        &self.0
+    }
+
+    pub fn into_vec(self) -> Vec<T> {
+        self.0
+    }
+}

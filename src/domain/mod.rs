@@ -1,10 +1,26 @@
-//! Domain values: typed ids and the values every resource shares. They parse (or are built
-//! by the server) instead of being checked after the fact.
+//! The domain layer: typed ids, the values every resource shares, and per resource its
+//! parsed input and the operations that hold its rules (`create`, `replace`, `patch`,
+//! `delete`, `find`, `list` in `resource`, the rules in `<resource>.rs`). The HTTP handlers,
+//! the seed and the command line all write through it; it never imports `api`.
 
+pub mod companies;
+pub mod error;
+pub mod events;
+pub mod funding_sources;
 mod ids;
+pub mod organizations;
+pub mod projects;
+pub mod regions;
+pub mod relations;
+pub mod resource;
+pub mod topics;
 pub mod values;
 
-pub use ids::{CompanyId, EventId, FundingSourceId, OrganizationId, ProjectId, RegionId, TopicId};
+pub use error::{DomainError, FieldError};
+pub use ids::{
+    CompanyId, EventId, FundingSourceId, IdSet, OrganizationId, ProjectId, RegionId, TopicId,
+};
+pub use values::Role;
 
 use chrono::{NaiveDateTime, SubsecRound as _, Utc};
 
@@ -19,11 +35,64 @@ pub fn name_key(name: &str) -> String {
     name.trim().to_lowercase()
 }
 
-/// Who makes a change: recorded as `created_by`/`updated_by`, and the organization that owns
-/// what a partner creates.
+/// Who makes a change: recorded as `created_by`/`updated_by`; its role decides what it may
+/// do, and its organization owns what a partner creates.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
-    /// `user:<id>` or `client:<client_id>`.
+    /// `user:<id>`, `client:<client_id>`, or the command line's name (`seed`).
     pub label: String,
-    pub org: Option<i64>,
+    pub role: Role,
+    pub org: Option<OrganizationId>,
+}
+
+impl Actor {
+    /// The command line and the demo seed: the rights of an admin, no organization.
+    pub fn command_line(label: &str) -> Self {
+        Self {
+            label: label.to_owned(),
+            role: Role::Admin,
+            org: None,
+        }
+    }
+
+    /// Admins and editors: create, change and delete any domain record.
+    pub fn require_editor(&self) -> Result<(), DomainError> {
+        require_editor(self.role)
+    }
+
+    /// Admins and editors may change anything; a partner only what its organization created.
+    pub fn may_change(&self, owner: Option<OrganizationId>, what: &str) -> Result<(), DomainError> {
+        match self.role {
+            Role::Admin | Role::Editor => Ok(()),
+            Role::Partner if self.org.is_some() && self.org == owner => Ok(()),
+            Role::Partner => Err(DomainError::Forbidden(format!(
+                "this {what} belongs to another organization"
+            ))),
+            Role::Viewer => Err(DomainError::Forbidden(format!(
+                "the viewer role may not change this {what}"
+            ))),
+        }
+    }
+}
+
+/// Admins and editors: create, change and delete any domain record.
+pub fn require_editor(role: Role) -> Result<(), DomainError> {
+    match role {
+        Role::Admin | Role::Editor => Ok(()),
+        role => Err(DomainError::Forbidden(format!(
+            "the {} role may not change this resource",
+            role.as_str()
+        ))),
+    }
+}
+
+/// Admins only: users, clients.
+pub fn require_admin(role: Role) -> Result<(), DomainError> {
+    match role {
+        Role::Admin => Ok(()),
+        role => Err(DomainError::Forbidden(format!(
+            "only admins may do this; the caller is {}",
+            role.as_str()
+        ))),
+    }
 }

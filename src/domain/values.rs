@@ -1,16 +1,24 @@
 //! Value types of the domain: enums stored as text, and the checks of formatted text fields
 //! (used by the API's validation, so each violation names its field).
+//!
+//! The enums are column types of their own (as crates.io's `pg_enum!` and vaultwarden's
+//! text macro make them): a row reads `kind: EventKind`, and a stored text the code does not
+//! know fails the read with an error naming it, instead of showing as some other value.
 
 use std::str::FromStr;
 
-/// Declares an enum with its wire/database names (snake_case), `as_str`, `FromStr` and an
-/// OpenAPI schema of its own.
+/// Declares an enum with its wire/database names (snake_case), `as_str`, `FromStr`, an
+/// OpenAPI schema of its own, and its diesel mapping to a `Text` column on every backend.
 macro_rules! text_enum {
     ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         // `rename_all` (not a rename per variant): utoipa reads it for the schema's enum values.
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
+            utoipa::ToSchema, diesel::AsExpression, diesel::FromSqlRow,
+        )]
         #[serde(rename_all = "snake_case")]
+        #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name {
             $($(#[$vdoc])* $variant),+
         }
@@ -35,8 +43,47 @@ macro_rules! text_enum {
                 }
             }
         }
+
+        impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+        {
+            fn to_sql<'b>(
+                &'b self,
+                out: &mut diesel::serialize::Output<'b, '_, DB>,
+            ) -> diesel::serialize::Result {
+                <str as diesel::serialize::ToSql<diesel::sql_types::Text, DB>>::to_sql(self.as_str(), out)
+            }
+        }
+
+        impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for $name
+        where
+            DB: diesel::backend::Backend,
+            String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+        {
+            fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+                let text =
+                    <String as diesel::deserialize::FromSql<diesel::sql_types::Text, DB>>::from_sql(bytes)?;
+                Ok(text.parse::<$name>()?)
+            }
+        }
     };
 }
+
+text_enum!(
+    /// What a person or machine client may do.
+    Role {
+        /// Everything, including users, clients and deletes.
+        Admin = "admin",
+        /// Create, update and delete all domain resources (sponsor staff).
+        Editor = "editor",
+        /// Read all; create companies and events; change only its own organization's records.
+        Partner = "partner",
+        /// Read only.
+        Viewer = "viewer",
+    }
+);
 
 text_enum!(
     /// What a skilled-labour topic is about.
@@ -217,5 +264,6 @@ mod tests {
         names_agree(FundingRole::ALL, FundingRole::as_str);
         names_agree(EventKind::ALL, EventKind::as_str);
         names_agree(EventFormat::ALL, EventFormat::as_str);
+        names_agree(Role::ALL, Role::as_str);
     }
 }

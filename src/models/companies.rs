@@ -5,7 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{self, companies};
-use crate::domain::{CompanyId, name_key};
+use crate::domain::{CompanyId, OrganizationId, RegionId, name_key};
 use crate::models::links::{company_projects, company_topics};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
 use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
@@ -19,7 +19,7 @@ pub struct Company {
     pub legal_form: Option<String>,
     pub sector: Option<String>,
     pub trade: Option<String>,
-    pub region_id: i64,
+    pub region_id: RegionId,
     pub street: Option<String>,
     pub postal_code: Option<String>,
     pub city: Option<String>,
@@ -33,7 +33,7 @@ pub struct Company {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
-    pub owner_org_id: Option<i64>,
+    pub owner_org_id: Option<OrganizationId>,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
 }
@@ -47,7 +47,7 @@ pub struct CompanyFields {
     pub legal_form: Option<String>,
     pub sector: Option<String>,
     pub trade: Option<String>,
-    pub region_id: i64,
+    pub region_id: RegionId,
     pub street: Option<String>,
     pub postal_code: Option<String>,
     pub city: Option<String>,
@@ -58,47 +58,6 @@ pub struct CompanyFields {
     pub website: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
-}
-
-/// The company's own fields as a client sends them (the derived columns are computed).
-#[derive(Debug, Clone, Default)]
-pub struct CompanyData {
-    pub name: String,
-    pub legal_form: Option<String>,
-    pub sector: Option<String>,
-    pub trade: Option<String>,
-    pub region_id: i64,
-    pub street: Option<String>,
-    pub postal_code: Option<String>,
-    pub city: Option<String>,
-    pub employee_count: Option<i64>,
-    pub apprentice_count: Option<i64>,
-    pub website: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-}
-
-impl From<CompanyData> for CompanyFields {
-    fn from(d: CompanyData) -> Self {
-        Self {
-            name_key: name_key(&d.name),
-            city_key: d.city.as_deref().map(name_key).unwrap_or_default(),
-            employee_sort: d.employee_count.unwrap_or(-1),
-            name: d.name,
-            legal_form: d.legal_form,
-            sector: d.sector,
-            trade: d.trade,
-            region_id: d.region_id,
-            street: d.street,
-            postal_code: d.postal_code,
-            city: d.city,
-            employee_count: d.employee_count,
-            apprentice_count: d.apprentice_count,
-            website: d.website,
-            email: d.email,
-            phone: d.phone,
-        }
-    }
 }
 
 /// A company with the ids it lists.
@@ -135,7 +94,7 @@ pub struct CompanyFilter {
 record_queries!(companies, Company, CompanyFields, CompanyId);
 
 /// How many companies are in a region.
-pub fn count_in_region(conn: &mut DbConnection, region: i64) -> QueryResult<i64> {
+pub fn count_in_region(conn: &mut DbConnection, region: RegionId) -> QueryResult<i64> {
     companies::table
         .filter(companies::region_id.eq(region))
         .count()
@@ -304,14 +263,13 @@ pub fn list(
 pub fn id_by_name_in_region(
     conn: &mut DbConnection,
     name: &str,
-    region: i64,
-) -> QueryResult<Option<i64>> {
+    region: RegionId,
+) -> QueryResult<Option<CompanyId>> {
     companies::table
         .filter(companies::name_key.eq(name_key(name)))
         .filter(companies::region_id.eq(region))
         .order(companies::id)
         .select(companies::id)
-        .first::<CompanyId>(conn)
+        .first(conn)
         .optional()
-        .map(|id| id.map(|id| id.0))
 }

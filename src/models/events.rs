@@ -5,7 +5,8 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{self, events};
-use crate::domain::{EventId, name_key};
+use crate::domain::values::{EventFormat, EventKind};
+use crate::domain::{EventId, OrganizationId, ProjectId, RegionId, name_key};
 use crate::models::links::{event_companies, event_organizations, event_topics};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
 use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
@@ -16,18 +17,18 @@ pub struct Event {
     pub id: EventId,
     pub title: String,
     pub title_key: String,
-    pub kind: String,
-    pub project_id: i64,
-    pub region_id: Option<i64>,
+    pub kind: EventKind,
+    pub project_id: ProjectId,
+    pub region_id: Option<RegionId>,
     pub starts_at: NaiveDateTime,
     pub ends_at: Option<NaiveDateTime>,
     pub location: Option<String>,
-    pub format: Option<String>,
+    pub format: Option<EventFormat>,
     pub notes: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
-    pub owner_org_id: Option<i64>,
+    pub owner_org_id: Option<OrganizationId>,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
 }
@@ -37,13 +38,13 @@ pub struct Event {
 pub struct EventFields {
     pub title: String,
     pub title_key: String,
-    pub kind: String,
-    pub project_id: i64,
-    pub region_id: Option<i64>,
+    pub kind: EventKind,
+    pub project_id: ProjectId,
+    pub region_id: Option<RegionId>,
     pub starts_at: NaiveDateTime,
     pub ends_at: Option<NaiveDateTime>,
     pub location: Option<String>,
-    pub format: Option<String>,
+    pub format: Option<EventFormat>,
     pub notes: Option<String>,
 }
 
@@ -67,7 +68,7 @@ pub enum EventSort {
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub q: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<EventKind>,
     pub project_id: Option<i64>,
     pub region_id: Option<i64>,
     pub topic_id: Option<i64>,
@@ -76,22 +77,16 @@ pub struct EventFilter {
     pub updated_since: Option<NaiveDateTime>,
 }
 
-impl EventFields {
-    pub fn title_key(title: &str) -> String {
-        name_key(title)
-    }
-}
-
 record_queries!(events, Event, EventFields, EventId);
 
-pub fn count_in_region(conn: &mut DbConnection, region: i64) -> QueryResult<i64> {
+pub fn count_in_region(conn: &mut DbConnection, region: RegionId) -> QueryResult<i64> {
     events::table
         .filter(events::region_id.eq(region))
         .count()
         .get_result(conn)
 }
 
-pub fn count_in_project(conn: &mut DbConnection, project: i64) -> QueryResult<i64> {
+pub fn count_in_project(conn: &mut DbConnection, project: ProjectId) -> QueryResult<i64> {
     events::table
         .filter(events::project_id.eq(project))
         .count()
@@ -155,7 +150,7 @@ pub fn list(
             query = query.filter(events::title_key.like(contains_pattern(q)).escape('\\'));
         }
         if let Some(kind) = &filter.kind {
-            query = query.filter(events::kind.eq(kind.clone()));
+            query = query.filter(events::kind.eq(*kind));
         }
         if let Some(project) = filter.project_id {
             query = query.filter(events::project_id.eq(project));
@@ -233,14 +228,13 @@ pub fn list(
 pub fn id_by_title_in_project(
     conn: &mut DbConnection,
     title: &str,
-    project: i64,
-) -> QueryResult<Option<i64>> {
+    project: ProjectId,
+) -> QueryResult<Option<EventId>> {
     events::table
         .filter(events::title_key.eq(name_key(title)))
         .filter(events::project_id.eq(project))
         .order(events::id)
         .select(events::id)
-        .first::<EventId>(conn)
+        .first(conn)
         .optional()
-        .map(|id| id.map(|id| id.0))
 }

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::funding_sources;
-use crate::domain::{FundingSourceId, name_key};
+use crate::domain::funding_sources::NewFundingSource;
+use crate::domain::values::FundingKind;
+use crate::domain::{FundingSourceId, OrganizationId, name_key};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
 use crate::models::{ListError, contains_pattern, record_queries};
 
@@ -15,7 +17,7 @@ pub struct FundingSource {
     pub id: FundingSourceId,
     pub name: String,
     pub name_key: String,
-    pub kind: String,
+    pub kind: FundingKind,
     pub provider: Option<String>,
     pub programme: Option<String>,
     pub website: Option<String>,
@@ -23,7 +25,7 @@ pub struct FundingSource {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
-    pub owner_org_id: Option<i64>,
+    pub owner_org_id: Option<OrganizationId>,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
 }
@@ -33,30 +35,23 @@ pub struct FundingSource {
 pub struct FundingSourceFields {
     pub name: String,
     pub name_key: String,
-    pub kind: String,
+    pub kind: FundingKind,
     pub provider: Option<String>,
     pub programme: Option<String>,
     pub website: Option<String>,
     pub description: Option<String>,
 }
 
-impl FundingSourceFields {
-    pub fn new(
-        name: String,
-        kind: &str,
-        provider: Option<String>,
-        programme: Option<String>,
-        website: Option<String>,
-        description: Option<String>,
-    ) -> Self {
+impl From<NewFundingSource> for FundingSourceFields {
+    fn from(new: NewFundingSource) -> Self {
         Self {
-            name_key: name_key(&name),
-            name,
-            kind: kind.to_owned(),
-            provider,
-            programme,
-            website,
-            description,
+            name_key: name_key(&new.name),
+            name: new.name,
+            kind: new.kind,
+            provider: new.provider,
+            programme: new.programme,
+            website: new.website,
+            description: new.description,
         }
     }
 }
@@ -72,7 +67,7 @@ pub enum FundingSourceSort {
 #[derive(Debug, Clone, Default)]
 pub struct FundingSourceFilter {
     pub q: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<FundingKind>,
     pub updated_since: Option<NaiveDateTime>,
 }
 
@@ -98,7 +93,7 @@ pub fn list(
             );
         }
         if let Some(kind) = &filter.kind {
-            query = query.filter(funding_sources::kind.eq(kind.clone()));
+            query = query.filter(funding_sources::kind.eq(*kind));
         }
         if let Some(since) = filter.updated_since {
             query = query.filter(funding_sources::updated_at.ge(since));
@@ -150,7 +145,7 @@ pub fn list(
         |f: &FundingSource| Keyset {
             key: match sort {
                 FundingSourceSort::Name => SortKey::Text(f.name_key.clone()),
-                FundingSourceSort::Kind => SortKey::Text(f.kind.clone()),
+                FundingSourceSort::Kind => SortKey::Text(f.kind.as_str().to_owned()),
                 FundingSourceSort::CreatedAt => SortKey::time(f.created_at),
                 FundingSourceSort::UpdatedAt => SortKey::time(f.updated_at),
             },
@@ -160,11 +155,10 @@ pub fn list(
 }
 
 /// The id of the funding source with this name (case-insensitively), if any.
-pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<i64>> {
+pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<FundingSourceId>> {
     funding_sources::table
         .filter(funding_sources::name_key.eq(name_key(name)))
         .select(funding_sources::id)
-        .first::<FundingSourceId>(conn)
+        .first(conn)
         .optional()
-        .map(|id| id.map(|id| id.0))
 }

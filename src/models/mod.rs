@@ -57,6 +57,17 @@ pub fn contains_pattern(q: &str) -> String {
 /// version, `… WHERE id = ? AND version = ?`; the row count tells a lost race from success.
 macro_rules! record_queries {
     ($table:ident, $row:ty, $fields:ty, $id:ty) => {
+        impl $row {
+            /// The id, version and owner, as every record has them.
+            pub fn meta(&self) -> crate::domain::resource::RecordMeta<$id> {
+                crate::domain::resource::RecordMeta {
+                    id: self.id,
+                    version: self.version,
+                    owner: self.owner_org_id,
+                }
+            }
+        }
+
         pub fn insert(
             conn: &mut crate::db::DbConnection,
             fields: &$fields,
@@ -140,16 +151,15 @@ macro_rules! record_queries {
         /// Which of `ids` exist (for checking the ids a client sends).
         pub fn existing(
             conn: &mut crate::db::DbConnection,
-            ids: &[i64],
-        ) -> diesel::QueryResult<Vec<i64>> {
+            ids: &[$id],
+        ) -> diesel::QueryResult<Vec<$id>> {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
             $table::table
-                .filter($table::id.eq_any(ids.iter().copied().map(<$id>::from_raw)))
+                .filter($table::id.eq_any(ids))
                 .select($table::id)
                 .load::<$id>(conn)
-                .map(|v| v.into_iter().map(|id| id.0).collect())
         }
     };
 }

@@ -5,7 +5,9 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::organizations;
-use crate::domain::{Actor, OrganizationId, name_key};
+use crate::domain::organizations::NewOrganization;
+use crate::domain::values::OrganizationKind;
+use crate::domain::{OrganizationId, name_key};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
 use crate::models::{ListError, contains_pattern, record_queries};
 
@@ -15,14 +17,14 @@ pub struct Organization {
     pub id: OrganizationId,
     pub name: String,
     pub name_key: String,
-    pub kind: String,
+    pub kind: OrganizationKind,
     pub city: Option<String>,
     pub website: Option<String>,
     pub description: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
-    pub owner_org_id: Option<i64>,
+    pub owner_org_id: Option<OrganizationId>,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
 }
@@ -32,27 +34,21 @@ pub struct Organization {
 pub struct OrganizationFields {
     pub name: String,
     pub name_key: String,
-    pub kind: String,
+    pub kind: OrganizationKind,
     pub city: Option<String>,
     pub website: Option<String>,
     pub description: Option<String>,
 }
 
-impl OrganizationFields {
-    pub fn new(
-        name: String,
-        kind: &str,
-        city: Option<String>,
-        website: Option<String>,
-        description: Option<String>,
-    ) -> Self {
+impl From<NewOrganization> for OrganizationFields {
+    fn from(new: NewOrganization) -> Self {
         Self {
-            name_key: name_key(&name),
-            name,
-            kind: kind.to_owned(),
-            city,
-            website,
-            description,
+            name_key: name_key(&new.name),
+            name: new.name,
+            kind: new.kind,
+            city: new.city,
+            website: new.website,
+            description: new.description,
         }
     }
 }
@@ -68,7 +64,7 @@ pub enum OrganizationSort {
 #[derive(Debug, Clone, Default)]
 pub struct OrganizationFilter {
     pub q: Option<String>,
-    pub kind: Option<String>,
+    pub kind: Option<OrganizationKind>,
     pub updated_since: Option<NaiveDateTime>,
 }
 
@@ -79,39 +75,21 @@ record_queries!(
     OrganizationId
 );
 
-pub fn exists(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(
-        organizations::table.find(OrganizationId(id)),
-    ))
-    .get_result(conn)
+pub fn exists(conn: &mut DbConnection, id: OrganizationId) -> QueryResult<bool> {
+    diesel::select(diesel::dsl::exists(organizations::table.find(id))).get_result(conn)
 }
 
 /// Finds an organization by name (case-insensitively) or id, for the command line.
-pub fn find_id(conn: &mut DbConnection, name_or_id: &str) -> QueryResult<Option<i64>> {
+pub fn find_id(conn: &mut DbConnection, name_or_id: &str) -> QueryResult<Option<OrganizationId>> {
     if let Ok(id) = name_or_id.parse::<i64>() {
+        let id = OrganizationId(id);
         return Ok(exists(conn, id)?.then_some(id));
     }
     organizations::table
         .filter(organizations::name_key.eq(name_key(name_or_id)))
         .select(organizations::id)
-        .first::<OrganizationId>(conn)
+        .first(conn)
         .optional()
-        .map(|id| id.map(|id| id.0))
-}
-
-/// Creates an organization with just a name and kind (the command line, tests).
-pub fn create_named(
-    conn: &mut DbConnection,
-    name: &str,
-    kind: &str,
-    by: &Actor,
-) -> QueryResult<i64> {
-    insert(
-        conn,
-        &OrganizationFields::new(name.to_owned(), kind, None, None, None),
-        by,
-    )
-    .map(|o| o.id.0)
 }
 
 pub fn list(
@@ -129,7 +107,7 @@ pub fn list(
             );
         }
         if let Some(kind) = &filter.kind {
-            query = query.filter(organizations::kind.eq(kind.clone()));
+            query = query.filter(organizations::kind.eq(*kind));
         }
         if let Some(since) = filter.updated_since {
             query = query.filter(organizations::updated_at.ge(since));
@@ -181,7 +159,7 @@ pub fn list(
         |o: &Organization| Keyset {
             key: match sort {
                 OrganizationSort::Name => SortKey::Text(o.name_key.clone()),
-                OrganizationSort::Kind => SortKey::Text(o.kind.clone()),
+                OrganizationSort::Kind => SortKey::Text(o.kind.as_str().to_owned()),
                 OrganizationSort::CreatedAt => SortKey::time(o.created_at),
                 OrganizationSort::UpdatedAt => SortKey::time(o.updated_at),
             },
@@ -193,7 +171,7 @@ pub fn list(
 /// What still references an organization: (count, singular, plural) per kind.
 pub fn usage(
     conn: &mut DbConnection,
-    id: i64,
+    id: OrganizationId,
 ) -> QueryResult<Vec<(i64, &'static str, &'static str)>> {
     use crate::db::schema::{
         clients, companies, event_organizations, events, funding_sources, projects, regions,

@@ -104,7 +104,7 @@ pub struct Page<T> {
 }
 
 /// The cursor names a key of another type than the sort field: it belongs to another sort.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the cursor does not belong to this sort order")]
 pub struct CursorMismatch;
 

@@ -7,7 +7,8 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{self, project_funding, projects};
-use crate::domain::{ProjectId, name_key};
+use crate::domain::values::{FundingRole, ProjectStatus};
+use crate::domain::{FundingSourceId, OrganizationId, ProjectId, name_key};
 use crate::models::links::{project_regions, project_topics};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
 use crate::models::{ListError, contains_pattern, record_queries};
@@ -41,9 +42,9 @@ pub struct Project {
     pub name: String,
     pub name_key: String,
     pub description: Option<String>,
-    pub sponsor_id: Option<i64>,
+    pub sponsor_id: Option<OrganizationId>,
     pub programme: Option<String>,
-    pub status: String,
+    pub status: ProjectStatus,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     pub start_sort: NaiveDate,
@@ -51,7 +52,7 @@ pub struct Project {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
-    pub owner_org_id: Option<i64>,
+    pub owner_org_id: Option<OrganizationId>,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
 }
@@ -62,9 +63,9 @@ pub struct ProjectFields {
     pub name: String,
     pub name_key: String,
     pub description: Option<String>,
-    pub sponsor_id: Option<i64>,
+    pub sponsor_id: Option<OrganizationId>,
     pub programme: Option<String>,
-    pub status: String,
+    pub status: ProjectStatus,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     pub start_sort: NaiveDate,
@@ -72,12 +73,14 @@ pub struct ProjectFields {
 }
 
 impl ProjectFields {
+    /// The columns of a project, with its sort keys.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         name: String,
         description: Option<String>,
-        sponsor_id: Option<i64>,
+        sponsor_id: Option<OrganizationId>,
         programme: Option<String>,
-        status: &str,
+        status: ProjectStatus,
         start_date: Option<NaiveDate>,
         end_date: Option<NaiveDate>,
     ) -> Self {
@@ -87,7 +90,7 @@ impl ProjectFields {
             description,
             sponsor_id,
             programme,
-            status: status.to_owned(),
+            status,
             start_date,
             end_date,
             start_sort: sort_start(start_date),
@@ -99,8 +102,8 @@ impl ProjectFields {
 /// One funding line of a project.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable)]
 pub struct FundingLine {
-    pub funding_source_id: i64,
-    pub role: String,
+    pub funding_source_id: FundingSourceId,
+    pub role: FundingRole,
     pub amount_cents: Option<i64>,
 }
 
@@ -125,7 +128,7 @@ pub enum ProjectSort {
 #[derive(Debug, Clone, Default)]
 pub struct ProjectFilter {
     pub q: Option<String>,
-    pub status: Option<String>,
+    pub status: Option<ProjectStatus>,
     pub region_id: Option<i64>,
     pub topic_id: Option<i64>,
     pub funding_source_id: Option<i64>,
@@ -144,7 +147,7 @@ pub fn load_funding(
     if ids.is_empty() {
         return Ok(map);
     }
-    let rows: Vec<(i64, i64, String, Option<i64>)> = project_funding::table
+    let rows: Vec<(i64, FundingSourceId, FundingRole, Option<i64>)> = project_funding::table
         .filter(project_funding::project_id.eq_any(ids))
         .select((
             project_funding::project_id,
@@ -180,7 +183,7 @@ pub fn replace_funding(
             .values((
                 project_funding::project_id.eq(project),
                 project_funding::funding_source_id.eq(line.funding_source_id),
-                project_funding::role.eq(&line.role),
+                project_funding::role.eq(line.role),
                 project_funding::amount_cents.eq(line.amount_cents),
             ))
             .execute(conn)?;
@@ -189,7 +192,10 @@ pub fn replace_funding(
 }
 
 /// How many projects a funding source pays for.
-pub fn count_funded_by(conn: &mut DbConnection, funding_source: i64) -> QueryResult<i64> {
+pub fn count_funded_by(
+    conn: &mut DbConnection,
+    funding_source: FundingSourceId,
+) -> QueryResult<i64> {
     project_funding::table
         .filter(project_funding::funding_source_id.eq(funding_source))
         .select(project_funding::project_id)
@@ -199,7 +205,10 @@ pub fn count_funded_by(conn: &mut DbConnection, funding_source: i64) -> QueryRes
 }
 
 /// How many projects an organization sponsors.
-pub fn count_sponsored_by(conn: &mut DbConnection, organization: i64) -> QueryResult<i64> {
+pub fn count_sponsored_by(
+    conn: &mut DbConnection,
+    organization: OrganizationId,
+) -> QueryResult<i64> {
     projects::table
         .filter(projects::sponsor_id.eq(organization))
         .count()
@@ -240,7 +249,7 @@ pub fn list(
             query = query.filter(projects::name_key.like(contains_pattern(q)).escape('\\'));
         }
         if let Some(status) = &filter.status {
-            query = query.filter(projects::status.eq(status.clone()));
+            query = query.filter(projects::status.eq(*status));
         }
         if let Some(region) = filter.region_id {
             query = query.filter(
@@ -342,12 +351,11 @@ pub fn list(
 }
 
 /// The id of the first project with this name (case-insensitively), if any.
-pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<i64>> {
+pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<ProjectId>> {
     projects::table
         .filter(projects::name_key.eq(name_key(name)))
         .order(projects::id)
         .select(projects::id)
-        .first::<ProjectId>(conn)
+        .first(conn)
         .optional()
-        .map(|id| id.map(|id| id.0))
 }

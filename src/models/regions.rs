@@ -5,7 +5,8 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::regions;
-use crate::domain::{RegionId, name_key};
+use crate::domain::regions::NewRegion;
+use crate::domain::{OrganizationId, RegionId, name_key};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
 use crate::models::{ListError, contains_pattern, record_queries};
 
@@ -25,7 +26,7 @@ pub struct Region {
     pub version: i64,
     /// The organization whose user or client created the region (partners may change only
     /// their own organization's records).
-    pub owner_org_id: Option<i64>,
+    pub owner_org_id: Option<OrganizationId>,
     /// Who created it and who changed it last (`user:<id>` or `client:<client_id>`).
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
@@ -43,21 +44,15 @@ pub struct RegionFields {
     pub description: Option<String>,
 }
 
-impl RegionFields {
-    pub fn new(
-        name: String,
-        district: Option<String>,
-        state: Option<String>,
-        commercial_area: Option<String>,
-        description: Option<String>,
-    ) -> Self {
+impl From<NewRegion> for RegionFields {
+    fn from(new: NewRegion) -> Self {
         Self {
-            name_key: name_key(&name),
-            name,
-            district,
-            state,
-            commercial_area,
-            description,
+            name_key: name_key(&new.name),
+            name: new.name,
+            district: new.district,
+            state: new.state,
+            commercial_area: new.commercial_area,
+            description: new.description,
         }
     }
 }
@@ -154,11 +149,10 @@ pub fn list(
 }
 
 /// The id of the region with this name (case-insensitively), if any.
-pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<i64>> {
+pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<RegionId>> {
     regions::table
         .filter(regions::name_key.eq(name_key(name)))
         .select(regions::id)
-        .first::<RegionId>(conn)
+        .first(conn)
         .optional()
-        .map(|id| id.map(|id| id.0))
 }

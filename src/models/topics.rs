@@ -5,7 +5,9 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::topics;
-use crate::domain::{TopicId, name_key};
+use crate::domain::topics::NewTopic;
+use crate::domain::values::TopicCategory;
+use crate::domain::{OrganizationId, TopicId, name_key};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
 use crate::models::{ListError, contains_pattern, record_queries};
 
@@ -16,12 +18,12 @@ pub struct Topic {
     pub key: String,
     pub name: String,
     pub name_key: String,
-    pub category: String,
+    pub category: TopicCategory,
     pub description: Option<String>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub version: i64,
-    pub owner_org_id: Option<i64>,
+    pub owner_org_id: Option<OrganizationId>,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
 }
@@ -32,18 +34,18 @@ pub struct TopicFields {
     pub key: String,
     pub name: String,
     pub name_key: String,
-    pub category: String,
+    pub category: TopicCategory,
     pub description: Option<String>,
 }
 
-impl TopicFields {
-    pub fn new(key: String, name: String, category: &str, description: Option<String>) -> Self {
+impl From<NewTopic> for TopicFields {
+    fn from(new: NewTopic) -> Self {
         Self {
-            key,
-            name_key: name_key(&name),
-            name,
-            category: category.to_owned(),
-            description,
+            key: new.key,
+            name_key: name_key(&new.name),
+            name: new.name,
+            category: new.category,
+            description: new.description,
         }
     }
 }
@@ -59,7 +61,7 @@ pub enum TopicSort {
 #[derive(Debug, Clone, Default)]
 pub struct TopicFilter {
     pub q: Option<String>,
-    pub category: Option<String>,
+    pub category: Option<TopicCategory>,
     pub updated_since: Option<NaiveDateTime>,
 }
 
@@ -76,7 +78,7 @@ pub fn list(
             query = query.filter(topics::name_key.like(contains_pattern(q)).escape('\\'));
         }
         if let Some(category) = &filter.category {
-            query = query.filter(topics::category.eq(category.clone()));
+            query = query.filter(topics::category.eq(*category));
         }
         if let Some(since) = filter.updated_since {
             query = query.filter(topics::updated_at.ge(since));
@@ -125,11 +127,10 @@ pub fn list(
 }
 
 /// The id of the topic with this key, if any.
-pub fn id_by_key(conn: &mut DbConnection, key: &str) -> QueryResult<Option<i64>> {
+pub fn id_by_key(conn: &mut DbConnection, key: &str) -> QueryResult<Option<TopicId>> {
     topics::table
         .filter(topics::key.eq(key))
         .select(topics::id)
-        .first::<TopicId>(conn)
+        .first(conn)
         .optional()
-        .map(|id| id.map(|id| id.0))
 }

@@ -1,10 +1,10 @@
-//! Id arrays on the wire: normalized to sets, checked against the database (422 naming each
-//! unknown id), and the 409 that names what still references a record being deleted.
+//! Rules about the ids a record names: at most `MAX_IDS` in one array, each an existing record
+//! (one field error per unknown id), and no delete while others still reference a record.
 
 use std::fmt::Display;
 
-use crate::api::error::{ApiError, FieldError};
 use crate::db::DbConnection;
+use crate::domain::{DomainError, FieldError};
 
 /// The most ids one array may name.
 pub const MAX_IDS: usize = 1000;
@@ -25,30 +25,25 @@ pub fn id_array(ids: &[i64]) -> Result<(), validator::ValidationError> {
     Ok(())
 }
 
-/// An id array as a set: sorted, without repeats (`null` or absent is empty).
-pub fn id_set(ids: Option<Vec<i64>>) -> Vec<i64> {
-    let mut ids = ids.unwrap_or_default();
-    ids.sort_unstable();
-    ids.dedup();
-    ids
-}
+/// Which of the given ids exist: a `record_queries!` `existing` function.
+pub type Existing<T> = fn(&mut DbConnection, &[T]) -> diesel::QueryResult<Vec<T>>;
 
-/// Collects the ids a request names that don't exist, field by field, into one 422.
+/// Collects the ids a write names that don't exist, field by field, into one `Invalid`.
 #[derive(Default)]
 pub struct IdCheck {
     errors: Vec<FieldError>,
 }
 
 impl IdCheck {
-    /// Checks the ids of `field` against `existing` (a `record_queries!` `existing` function).
-    pub fn ids(
+    /// Checks the ids of the array `field`.
+    pub fn ids<T: Copy + PartialEq + Display>(
         mut self,
         conn: &mut DbConnection,
         field: &str,
         what: &str,
-        ids: &[i64],
-        existing: fn(&mut DbConnection, &[i64]) -> diesel::QueryResult<Vec<i64>>,
-    ) -> Result<Self, ApiError> {
+        ids: &[T],
+        existing: Existing<T>,
+    ) -> Result<Self, DomainError> {
         let found = existing(conn, ids)?;
         for (index, id) in ids.iter().enumerate() {
             if !found.contains(id) {
@@ -63,14 +58,14 @@ impl IdCheck {
     }
 
     /// Checks a single optional id.
-    pub fn id(
+    pub fn id<T: Copy + Display>(
         mut self,
         conn: &mut DbConnection,
         field: &str,
         what: &str,
-        id: Option<i64>,
-        existing: fn(&mut DbConnection, &[i64]) -> diesel::QueryResult<Vec<i64>>,
-    ) -> Result<Self, ApiError> {
+        id: Option<T>,
+        existing: Existing<T>,
+    ) -> Result<Self, DomainError> {
         if let Some(id) = id
             && existing(conn, &[id])?.is_empty()
         {
@@ -83,22 +78,22 @@ impl IdCheck {
         Ok(self)
     }
 
-    pub fn finish(self) -> Result<(), ApiError> {
+    pub fn finish(self) -> Result<(), DomainError> {
         if self.errors.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Validation(self.errors))
+            Err(DomainError::Invalid(self.errors))
         }
     }
 }
 
-/// 409 when anything still references the record: "region 3 is used by 12 companies and 1
-/// project". `uses` are (count, singular, plural) of each kind of referencing record.
+/// A conflict when anything still references the record: "region 3 is used by 12 companies
+/// and 1 project". `uses` are (count, singular, plural) of each kind of referencing record.
 pub fn ensure_unreferenced(
     name: &str,
     id: impl Display,
     uses: &[(i64, &str, &str)],
-) -> Result<(), ApiError> {
+) -> Result<(), DomainError> {
     let parts: Vec<String> = uses
         .iter()
         .filter(|(count, _, _)| *count > 0)
@@ -112,25 +107,15 @@ pub fn ensure_unreferenced(
     } else {
         format!("{} and {last}", rest.join(", "))
     };
-    Err(ApiError::conflict(format!(
+    Err(DomainError::Conflict(format!(
         "{name} {id} is used by {list}; remove those references first"
     )))
-}
-
-/// Maps a unique violation to a 409 with a useful message; other errors as usual.
-pub fn unique_conflict(e: diesel::result::Error, message: impl FnOnce() -> String) -> ApiError {
-    use diesel::result::{DatabaseErrorKind, Error};
-    match e {
-        Error::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
-            ApiError::conflict(message())
-        }
-        other => other.into(),
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::IdSet;
 
     #[test]
     fn reference_messages_read_naturally() {
@@ -148,6 +133,6 @@ mod tests {
             "region 3 is used by 12 companies and 1 project; remove those references first"
         );
         assert!(ensure_unreferenced("region", 3, &[(0, "company", "companies")]).is_ok());
-        assert_eq!(id_set(Some(vec![3, 1, 3])), vec![1, 3]);
+        assert_eq!(IdSet::from_iter([3, 1, 3]).into_vec(), vec![1, 3]);
     }
 }

@@ -1,0 +1,193 @@
+//! Participating companies: in an existing region, with existing topics and projects, and no
+//! delete while an event lists the company. Partners create companies too, and change only
+//! their own organization's.
+
+use diesel::Connection as _;
+
+use crate::db::DbConnection;
+use crate::domain::relations::{IdCheck, ensure_unreferenced};
+use crate::domain::resource::{Crud, RecordMeta};
+use crate::domain::{
+    Actor, CompanyId, DomainError, IdSet, ProjectId, RegionId, Role, TopicId, name_key,
+};
+use crate::models::companies::{
+    self, Company, CompanyFields, CompanyFilter, CompanyRecord, CompanySort,
+};
+use crate::models::links::{company_projects, company_topics, event_companies};
+use crate::models::page::{Page, PageRequest};
+use crate::models::{projects, regions, topics};
+
+/// A company to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewCompany {
+    pub name: String,
+    pub legal_form: Option<String>,
+    pub sector: Option<String>,
+    pub trade: Option<String>,
+    pub region_id: RegionId,
+    pub street: Option<String>,
+    /// Five digits.
+    pub postal_code: Option<String>,
+    pub city: Option<String>,
+    pub employee_count: Option<i64>,
+    pub apprentice_count: Option<i64>,
+    pub website: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub topic_ids: IdSet<TopicId>,
+    pub project_ids: IdSet<ProjectId>,
+}
+
+/// The companies resource.
+pub struct Companies;
+
+/// A checked company, split into its columns and relation sets.
+struct CompanyWrite {
+    fields: CompanyFields,
+    topic_ids: Vec<i64>,
+    project_ids: Vec<i64>,
+}
+
+/// Checks that every id names an existing record.
+fn check(conn: &mut DbConnection, new: NewCompany) -> Result<CompanyWrite, DomainError> {
+    IdCheck::default()
+        .id(
+            conn,
+            "region_id",
+            "region",
+            Some(new.region_id),
+            regions::existing,
+        )?
+        .ids(
+            conn,
+            "topic_ids",
+            "topic",
+            new.topic_ids.as_slice(),
+            topics::existing,
+        )?
+        .ids(
+            conn,
+            "project_ids",
+            "project",
+            new.project_ids.as_slice(),
+            projects::existing,
+        )?
+        .finish()?;
+    Ok(CompanyWrite {
+        topic_ids: new.topic_ids.as_slice().iter().map(|t| t.0).collect(),
+        project_ids: new.project_ids.as_slice().iter().map(|p| p.0).collect(),
+        fields: CompanyFields {
+            name_key: name_key(&new.name),
+            // Derived columns (see the migration): the city's key, and unknown sizes first.
+            city_key: new.city.as_deref().map(name_key).unwrap_or_default(),
+            employee_sort: new.employee_count.unwrap_or(-1),
+            name: new.name,
+            legal_form: new.legal_form,
+            sector: new.sector,
+            trade: new.trade,
+            region_id: new.region_id,
+            street: new.street,
+            postal_code: new.postal_code,
+            city: new.city,
+            employee_count: new.employee_count,
+            apprentice_count: new.apprentice_count,
+            website: new.website,
+            email: new.email,
+            phone: new.phone,
+        },
+    })
+}
+
+fn write_relations(
+    conn: &mut DbConnection,
+    company: Company,
+    write: CompanyWrite,
+) -> Result<CompanyRecord, DomainError> {
+    let id = company.id.0;
+    company_topics::replace(conn, id, &write.topic_ids)?;
+    company_projects::replace(conn, id, &write.project_ids)?;
+    Ok(CompanyRecord {
+        company,
+        topic_ids: write.topic_ids,
+        project_ids: write.project_ids,
+    })
+}
+
+impl Crud for Companies {
+    const NAME: &'static str = "company";
+    type Id = CompanyId;
+    type New = NewCompany;
+    type Record = CompanyRecord;
+    type Filter = CompanyFilter;
+    type Sort = CompanySort;
+
+    fn meta(record: &CompanyRecord) -> RecordMeta<CompanyId> {
+        record.company.meta()
+    }
+
+    /// Partners register the companies of their region, too.
+    fn may_create(actor: &Actor) -> Result<(), DomainError> {
+        if actor.role == Role::Partner {
+            Ok(())
+        } else {
+            actor.require_editor()
+        }
+    }
+
+    fn find(conn: &mut DbConnection, id: CompanyId) -> Result<Option<CompanyRecord>, DomainError> {
+        Ok(companies::find_record(conn, id)?)
+    }
+
+    fn insert(
+        conn: &mut DbConnection,
+        new: NewCompany,
+        by: &Actor,
+    ) -> Result<CompanyRecord, DomainError> {
+        let write = check(conn, new)?;
+        conn.transaction(|conn| {
+            let company = companies::insert(conn, &write.fields, by)?;
+            write_relations(conn, company, write)
+        })
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        id: CompanyId,
+        expected_version: Option<i64>,
+        new: NewCompany,
+        by: &Actor,
+    ) -> Result<CompanyRecord, DomainError> {
+        let write = check(conn, new)?;
+        conn.transaction(|conn| {
+            let company = companies::update(conn, id, expected_version, &write.fields, by)
+                .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
+            write_relations(conn, company, write)
+        })
+    }
+
+    fn remove(
+        conn: &mut DbConnection,
+        id: CompanyId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError> {
+        ensure_unreferenced(
+            Self::NAME,
+            id,
+            &[(
+                event_companies::count_owners(conn, id.0)?,
+                "event",
+                "events",
+            )],
+        )?;
+        companies::delete(conn, id, expected_version)
+            .map_err(|e| DomainError::from_write(e, Self::NAME, id))
+    }
+
+    fn query(
+        conn: &mut DbConnection,
+        filter: &CompanyFilter,
+        page: &PageRequest<CompanySort>,
+    ) -> Result<Page<CompanyRecord>, DomainError> {
+        Ok(companies::list(conn, filter, page)?)
+    }
+}

@@ -1,0 +1,97 @@
+//! Who pays for projects: a unique name, and no delete while a project is funded by it.
+
+use crate::db::DbConnection;
+use crate::domain::relations::ensure_unreferenced;
+use crate::domain::resource::{Crud, RecordMeta};
+use crate::domain::values::FundingKind;
+use crate::domain::{Actor, DomainError, FundingSourceId};
+use crate::models::funding_sources::{
+    self, FundingSource, FundingSourceFields, FundingSourceFilter, FundingSourceSort,
+};
+use crate::models::page::{Page, PageRequest};
+use crate::models::projects;
+
+/// A funding source to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewFundingSource {
+    /// Unique, case-insensitively.
+    pub name: String,
+    pub kind: FundingKind,
+    pub provider: Option<String>,
+    pub programme: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The funding sources resource.
+pub struct FundingSources;
+
+fn name_taken(e: diesel::result::Error, name: &str) -> DomainError {
+    DomainError::unique(e, || {
+        format!("a funding source named {name:?} already exists")
+    })
+}
+
+impl Crud for FundingSources {
+    const NAME: &'static str = "funding source";
+    type Id = FundingSourceId;
+    type New = NewFundingSource;
+    type Record = FundingSource;
+    type Filter = FundingSourceFilter;
+    type Sort = FundingSourceSort;
+
+    fn meta(record: &FundingSource) -> RecordMeta<FundingSourceId> {
+        record.meta()
+    }
+
+    fn find(
+        conn: &mut DbConnection,
+        id: FundingSourceId,
+    ) -> Result<Option<FundingSource>, DomainError> {
+        Ok(funding_sources::find(conn, id)?)
+    }
+
+    fn insert(
+        conn: &mut DbConnection,
+        new: NewFundingSource,
+        by: &Actor,
+    ) -> Result<FundingSource, DomainError> {
+        let fields = FundingSourceFields::from(new);
+        funding_sources::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.name))
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        id: FundingSourceId,
+        expected_version: Option<i64>,
+        new: NewFundingSource,
+        by: &Actor,
+    ) -> Result<FundingSource, DomainError> {
+        let fields = FundingSourceFields::from(new);
+        funding_sources::update(conn, id, expected_version, &fields, by).map_err(|e| {
+            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.name))
+        })
+    }
+
+    fn remove(
+        conn: &mut DbConnection,
+        id: FundingSourceId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError> {
+        ensure_unreferenced(
+            Self::NAME,
+            id,
+            &[(projects::count_funded_by(conn, id)?, "project", "projects")],
+        )?;
+        funding_sources::delete(conn, id, expected_version)
+            .map_err(|e| DomainError::from_write(e, Self::NAME, id))
+    }
+
+    fn query(
+        conn: &mut DbConnection,
+        filter: &FundingSourceFilter,
+        page: &PageRequest<FundingSourceSort>,
+    ) -> Result<Page<FundingSource>, DomainError> {
+        Ok(funding_sources::list(conn, filter, page)?)
+    }
+}

@@ -1,0 +1,105 @@
+//! Sponsors, chambers, agencies and consultancies: a unique name, and no delete while users,
+//! clients, projects, events or records it created still refer to the organization.
+
+use crate::db::DbConnection;
+use crate::domain::relations::ensure_unreferenced;
+use crate::domain::resource::{Crud, RecordMeta};
+use crate::domain::values::OrganizationKind;
+use crate::domain::{Actor, DomainError, OrganizationId};
+use crate::models::organizations::{
+    self, Organization, OrganizationFields, OrganizationFilter, OrganizationSort,
+};
+use crate::models::page::{Page, PageRequest};
+
+/// An organization to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrganization {
+    /// Unique, case-insensitively.
+    pub name: String,
+    pub kind: OrganizationKind,
+    pub city: Option<String>,
+    pub website: Option<String>,
+    pub description: Option<String>,
+}
+
+impl NewOrganization {
+    /// An organization with just a name and kind (the command line).
+    pub fn named(name: String, kind: OrganizationKind) -> Self {
+        Self {
+            name,
+            kind,
+            city: None,
+            website: None,
+            description: None,
+        }
+    }
+}
+
+/// The organizations resource.
+pub struct Organizations;
+
+fn name_taken(e: diesel::result::Error, name: &str) -> DomainError {
+    DomainError::unique(e, || {
+        format!("an organization named {name:?} already exists")
+    })
+}
+
+impl Crud for Organizations {
+    const NAME: &'static str = "organization";
+    type Id = OrganizationId;
+    type New = NewOrganization;
+    type Record = Organization;
+    type Filter = OrganizationFilter;
+    type Sort = OrganizationSort;
+
+    fn meta(record: &Organization) -> RecordMeta<OrganizationId> {
+        record.meta()
+    }
+
+    fn find(
+        conn: &mut DbConnection,
+        id: OrganizationId,
+    ) -> Result<Option<Organization>, DomainError> {
+        Ok(organizations::find(conn, id)?)
+    }
+
+    fn insert(
+        conn: &mut DbConnection,
+        new: NewOrganization,
+        by: &Actor,
+    ) -> Result<Organization, DomainError> {
+        let fields = OrganizationFields::from(new);
+        organizations::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.name))
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        id: OrganizationId,
+        expected_version: Option<i64>,
+        new: NewOrganization,
+        by: &Actor,
+    ) -> Result<Organization, DomainError> {
+        let fields = OrganizationFields::from(new);
+        organizations::update(conn, id, expected_version, &fields, by).map_err(|e| {
+            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.name))
+        })
+    }
+
+    fn remove(
+        conn: &mut DbConnection,
+        id: OrganizationId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError> {
+        ensure_unreferenced(Self::NAME, id, &organizations::usage(conn, id)?)?;
+        organizations::delete(conn, id, expected_version)
+            .map_err(|e| DomainError::from_write(e, Self::NAME, id))
+    }
+
+    fn query(
+        conn: &mut DbConnection,
+        filter: &OrganizationFilter,
+        page: &PageRequest<OrganizationSort>,
+    ) -> Result<Page<Organization>, DomainError> {
+        Ok(organizations::list(conn, filter, page)?)
+    }
+}

@@ -1,0 +1,220 @@
+//! Projects with their regions, topics and funding: the end not before the start, each
+//! funding source at most once per role, every id an existing record, and no delete while
+//! companies or events take part.
+
+use chrono::NaiveDate;
+use diesel::Connection as _;
+
+use crate::db::DbConnection;
+use crate::domain::relations::{IdCheck, ensure_unreferenced};
+use crate::domain::resource::{Crud, RecordMeta};
+use crate::domain::values::ProjectStatus;
+use crate::domain::{
+    Actor, DomainError, FieldError, FundingSourceId, IdSet, OrganizationId, ProjectId, RegionId,
+    TopicId,
+};
+use crate::models::links::{company_projects, project_regions, project_topics};
+use crate::models::page::{Page, PageRequest};
+use crate::models::projects::{
+    self, FundingLine, Project, ProjectFields, ProjectFilter, ProjectRecord, ProjectSort,
+};
+use crate::models::{events, funding_sources, organizations, regions, topics};
+
+/// A project to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewProject {
+    pub name: String,
+    pub description: Option<String>,
+    /// The sponsoring organization (*Projektträger*).
+    pub sponsor_id: Option<OrganizationId>,
+    pub programme: Option<String>,
+    pub status: ProjectStatus,
+    pub start_date: Option<NaiveDate>,
+    /// Not before `start_date`.
+    pub end_date: Option<NaiveDate>,
+    pub region_ids: IdSet<RegionId>,
+    pub topic_ids: IdSet<TopicId>,
+    /// Each funding source at most once per role, in the order given.
+    pub funding: Vec<FundingLine>,
+}
+
+/// The projects resource.
+pub struct Projects;
+
+/// A checked project, split into its columns and relation sets.
+struct ProjectWrite {
+    fields: ProjectFields,
+    region_ids: IdSet<RegionId>,
+    topic_ids: IdSet<TopicId>,
+    funding: Vec<FundingLine>,
+}
+
+/// Checks what spans fields or rows: the date order, repeated funding lines, and that every
+/// id names an existing record.
+fn check(conn: &mut DbConnection, new: NewProject) -> Result<ProjectWrite, DomainError> {
+    if let (Some(start), Some(end)) = (new.start_date, new.end_date)
+        && end < start
+    {
+        return Err(DomainError::invalid(
+            "end_date",
+            "range",
+            "end_date must not be before start_date",
+        ));
+    }
+    let funding = new.funding;
+    let mut errors = Vec::new();
+    for (i, line) in funding.iter().enumerate() {
+        if funding[..i]
+            .iter()
+            .any(|f| f.funding_source_id == line.funding_source_id && f.role == line.role)
+        {
+            errors.push(FieldError::new(
+                format!("funding[{i}]"),
+                "duplicate",
+                "this funding source already has this role",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(DomainError::Invalid(errors));
+    }
+    let source_ids: Vec<FundingSourceId> = funding.iter().map(|f| f.funding_source_id).collect();
+    IdCheck::default()
+        .id(
+            conn,
+            "sponsor_id",
+            "organization",
+            new.sponsor_id,
+            organizations::existing,
+        )?
+        .ids(
+            conn,
+            "region_ids",
+            "region",
+            new.region_ids.as_slice(),
+            regions::existing,
+        )?
+        .ids(
+            conn,
+            "topic_ids",
+            "topic",
+            new.topic_ids.as_slice(),
+            topics::existing,
+        )?
+        .ids(
+            conn,
+            "funding",
+            "funding source",
+            &source_ids,
+            funding_sources::existing,
+        )?
+        .finish()?;
+    Ok(ProjectWrite {
+        fields: ProjectFields::new(
+            new.name,
+            new.description,
+            new.sponsor_id,
+            new.programme,
+            new.status,
+            new.start_date,
+            new.end_date,
+        ),
+        region_ids: new.region_ids,
+        topic_ids: new.topic_ids,
+        funding,
+    })
+}
+
+/// Stores the relation sets of a project written just now.
+fn write_relations(
+    conn: &mut DbConnection,
+    project: Project,
+    write: ProjectWrite,
+) -> Result<ProjectRecord, DomainError> {
+    let id = project.id.0;
+    let region_ids: Vec<i64> = write.region_ids.as_slice().iter().map(|r| r.0).collect();
+    let topic_ids: Vec<i64> = write.topic_ids.as_slice().iter().map(|t| t.0).collect();
+    project_regions::replace(conn, id, &region_ids)?;
+    project_topics::replace(conn, id, &topic_ids)?;
+    projects::replace_funding(conn, id, &write.funding)?;
+    Ok(ProjectRecord {
+        project,
+        region_ids,
+        topic_ids,
+        funding: write.funding,
+    })
+}
+
+impl Crud for Projects {
+    const NAME: &'static str = "project";
+    type Id = ProjectId;
+    type New = NewProject;
+    type Record = ProjectRecord;
+    type Filter = ProjectFilter;
+    type Sort = ProjectSort;
+
+    fn meta(record: &ProjectRecord) -> RecordMeta<ProjectId> {
+        record.project.meta()
+    }
+
+    fn find(conn: &mut DbConnection, id: ProjectId) -> Result<Option<ProjectRecord>, DomainError> {
+        let rows: Vec<_> = projects::find(conn, id)?.into_iter().collect();
+        Ok(projects::with_relations(conn, rows)?.pop())
+    }
+
+    fn insert(
+        conn: &mut DbConnection,
+        new: NewProject,
+        by: &Actor,
+    ) -> Result<ProjectRecord, DomainError> {
+        let write = check(conn, new)?;
+        conn.transaction(|conn| {
+            let project = projects::insert(conn, &write.fields, by)?;
+            write_relations(conn, project, write)
+        })
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        id: ProjectId,
+        expected_version: Option<i64>,
+        new: NewProject,
+        by: &Actor,
+    ) -> Result<ProjectRecord, DomainError> {
+        let write = check(conn, new)?;
+        conn.transaction(|conn| {
+            let project = projects::update(conn, id, expected_version, &write.fields, by)
+                .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
+            write_relations(conn, project, write)
+        })
+    }
+
+    fn remove(
+        conn: &mut DbConnection,
+        id: ProjectId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError> {
+        ensure_unreferenced(
+            Self::NAME,
+            id,
+            &[
+                (
+                    company_projects::count_owners(conn, id.0)?,
+                    "company",
+                    "companies",
+                ),
+                (events::count_in_project(conn, id)?, "event", "events"),
+            ],
+        )?;
+        projects::delete(conn, id, expected_version)
+            .map_err(|e| DomainError::from_write(e, Self::NAME, id))
+    }
+
+    fn query(
+        conn: &mut DbConnection,
+        filter: &ProjectFilter,
+        page: &PageRequest<ProjectSort>,
+    ) -> Result<Page<ProjectRecord>, DomainError> {
+        Ok(projects::list(conn, filter, page)?)
+    }
+}

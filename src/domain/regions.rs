@@ -1,0 +1,98 @@
+//! Project regions (*Projekträume*): a unique name, and no delete while companies, projects
+//! or events are in the region.
+
+use crate::db::DbConnection;
+use crate::domain::relations::ensure_unreferenced;
+use crate::domain::resource::{Crud, RecordMeta};
+use crate::domain::{Actor, DomainError, RegionId};
+use crate::models::links::project_regions;
+use crate::models::page::{Page, PageRequest};
+use crate::models::regions::{self, Region, RegionFields, RegionFilter, RegionSort};
+use crate::models::{companies, events};
+
+/// A region to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewRegion {
+    /// Unique, case-insensitively.
+    pub name: String,
+    pub district: Option<String>,
+    pub state: Option<String>,
+    pub commercial_area: Option<String>,
+    pub description: Option<String>,
+}
+
+/// The regions resource.
+pub struct Regions;
+
+fn name_taken(e: diesel::result::Error, name: &str) -> DomainError {
+    DomainError::unique(e, || format!("a region named {name:?} already exists"))
+}
+
+impl Crud for Regions {
+    const NAME: &'static str = "region";
+    type Id = RegionId;
+    type New = NewRegion;
+    type Record = Region;
+    type Filter = RegionFilter;
+    type Sort = RegionSort;
+
+    fn meta(record: &Region) -> RecordMeta<RegionId> {
+        record.meta()
+    }
+
+    fn find(conn: &mut DbConnection, id: RegionId) -> Result<Option<Region>, DomainError> {
+        Ok(regions::find(conn, id)?)
+    }
+
+    fn insert(conn: &mut DbConnection, new: NewRegion, by: &Actor) -> Result<Region, DomainError> {
+        let fields = RegionFields::from(new);
+        regions::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.name))
+    }
+
+    fn update(
+        conn: &mut DbConnection,
+        id: RegionId,
+        expected_version: Option<i64>,
+        new: NewRegion,
+        by: &Actor,
+    ) -> Result<Region, DomainError> {
+        let fields = RegionFields::from(new);
+        regions::update(conn, id, expected_version, &fields, by).map_err(|e| {
+            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.name))
+        })
+    }
+
+    fn remove(
+        conn: &mut DbConnection,
+        id: RegionId,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError> {
+        ensure_unreferenced(
+            Self::NAME,
+            id,
+            &[
+                (
+                    companies::count_in_region(conn, id)?,
+                    "company",
+                    "companies",
+                ),
+                (
+                    project_regions::count_owners(conn, id.0)?,
+                    "project",
+                    "projects",
+                ),
+                (events::count_in_region(conn, id)?, "event", "events"),
+            ],
+        )?;
+        regions::delete(conn, id, expected_version)
+            .map_err(|e| DomainError::from_write(e, Self::NAME, id))
+    }
+
+    fn query(
+        conn: &mut DbConnection,
+        filter: &RegionFilter,
+        page: &PageRequest<RegionSort>,
+    ) -> Result<Page<Region>, DomainError> {
+        Ok(regions::list(conn, filter, page)?)
+    }
+}

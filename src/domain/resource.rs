@@ -1,0 +1,172 @@
+//! What every domain resource shares, written once: `Crud` is a resource's queries and rules
+//! (Lemmy's `Crud` at the persistence layer), the functions here are the operations callers
+//! use, with the role and organization rules and optimistic locking.
+
+use std::fmt::Display;
+
+use crate::db::DbConnection;
+use crate::domain::{Actor, DomainError, OrganizationId, Role};
+use crate::models::page::{Page, PageRequest};
+
+/// How often a patch without an expected version merges again when another writer changed
+/// the record between its read and its conditional write (each retry means another writer
+/// succeeded, so this only runs out under heavy contention; the answer is then a conflict).
+const PATCH_ATTEMPTS: usize = 16;
+
+/// What every stored record carries besides its fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordMeta<Id> {
+    pub id: Id,
+    /// Incremented by every change.
+    pub version: i64,
+    /// The organization that created the record (partners may change only their own).
+    pub owner: Option<OrganizationId>,
+}
+
+/// One domain resource: its parsed input, its stored record, and the queries and rules that
+/// create, replace, delete and list it.
+pub trait Crud: 'static {
+    /// The singular name in messages: `region`.
+    const NAME: &'static str;
+
+    type Id: Copy + Display + Send + 'static;
+    /// A parsed, well-formed record to write (what `create` and `replace` take).
+    type New: Send + 'static;
+    /// A stored record with its relations.
+    type Record: Send + 'static;
+    /// The list's filters.
+    type Filter: Send + 'static;
+    /// The list's sortable fields.
+    type Sort: Copy + Send + 'static;
+
+    fn meta(record: &Self::Record) -> RecordMeta<Self::Id>;
+
+    /// Who may create: editors and admins unless a resource says otherwise.
+    fn may_create(actor: &Actor) -> Result<(), DomainError> {
+        actor.require_editor()
+    }
+
+    fn find(conn: &mut DbConnection, id: Self::Id) -> Result<Option<Self::Record>, DomainError>;
+    /// Checks the rules that need the database (references, uniqueness) and stores `new`.
+    fn insert(
+        conn: &mut DbConnection,
+        new: Self::New,
+        by: &Actor,
+    ) -> Result<Self::Record, DomainError>;
+    /// Replaces the fields, only at `expected_version` when given (`Stale` otherwise).
+    fn update(
+        conn: &mut DbConnection,
+        id: Self::Id,
+        expected_version: Option<i64>,
+        new: Self::New,
+        by: &Actor,
+    ) -> Result<Self::Record, DomainError>;
+    /// Deletes, only at `expected_version` when given; a conflict naming what still
+    /// references it.
+    fn remove(
+        conn: &mut DbConnection,
+        id: Self::Id,
+        expected_version: Option<i64>,
+    ) -> Result<(), DomainError>;
+    fn query(
+        conn: &mut DbConnection,
+        filter: &Self::Filter,
+        page: &PageRequest<Self::Sort>,
+    ) -> Result<Page<Self::Record>, DomainError>;
+}
+
+/// One record, or `NotFound`.
+pub fn find<R: Crud>(conn: &mut DbConnection, id: R::Id) -> Result<R::Record, DomainError> {
+    R::find(conn, id)?.ok_or_else(|| DomainError::not_found(R::NAME, id))
+}
+
+/// One page of the filtered, sorted list.
+pub fn list<R: Crud>(
+    conn: &mut DbConnection,
+    filter: &R::Filter,
+    page: &PageRequest<R::Sort>,
+) -> Result<Page<R::Record>, DomainError> {
+    R::query(conn, filter, page)
+}
+
+pub fn create<R: Crud>(
+    conn: &mut DbConnection,
+    by: &Actor,
+    new: R::New,
+) -> Result<R::Record, DomainError> {
+    R::may_create(by)?;
+    R::insert(conn, new, by)
+}
+
+/// Replaces a record with what `new` parses. Who may change it is settled before `new` runs,
+/// so a caller without the right learns nothing from validation answers.
+pub fn replace<R: Crud, E: From<DomainError>>(
+    conn: &mut DbConnection,
+    by: &Actor,
+    id: R::Id,
+    expected_version: Option<i64>,
+    new: impl FnOnce() -> Result<R::New, E>,
+) -> Result<R::Record, E> {
+    check_owner::<R>(conn, by, id)?;
+    let new = new()?;
+    Ok(R::update(conn, id, expected_version, new, by)?)
+}
+
+/// Changes a record by `merge`, which makes the new record from the current one. The write
+/// happens only if the version read is still current; without `expected_version`, a
+/// concurrent change makes it merge again onto the newer state.
+pub fn patch<R: Crud, E: From<DomainError>>(
+    conn: &mut DbConnection,
+    by: &Actor,
+    id: R::Id,
+    expected_version: Option<i64>,
+    mut merge: impl FnMut(R::Record) -> Result<R::New, E>,
+) -> Result<R::Record, E> {
+    for _ in 0..PATCH_ATTEMPTS {
+        let current = find::<R>(conn, id)?;
+        let meta = R::meta(&current);
+        by.may_change(meta.owner, R::NAME)?;
+        // The change is judged before the version: an invalid one is invalid at any version.
+        let new = merge(current)?;
+        if expected_version.is_some_and(|v| v != meta.version) {
+            return Err(stale::<R>(id).into());
+        }
+        match R::update(conn, id, Some(meta.version), new, by) {
+            Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
+            result => return Ok(result?),
+        }
+    }
+    Err(DomainError::Conflict(format!(
+        "{} {id} is being changed concurrently; try again",
+        R::NAME
+    ))
+    .into())
+}
+
+pub fn delete<R: Crud>(
+    conn: &mut DbConnection,
+    by: &Actor,
+    id: R::Id,
+    expected_version: Option<i64>,
+) -> Result<(), DomainError> {
+    check_owner::<R>(conn, by, id)?;
+    R::remove(conn, id, expected_version)
+}
+
+fn stale<R: Crud>(id: R::Id) -> DomainError {
+    DomainError::Stale {
+        what: R::NAME,
+        id: id.to_string(),
+    }
+}
+
+/// Checks, for partners, that the actor's organization owns the record. Admins and editors
+/// skip the read.
+fn check_owner<R: Crud>(conn: &mut DbConnection, by: &Actor, id: R::Id) -> Result<(), DomainError> {
+    let owner = if by.role == Role::Partner {
+        R::meta(&find::<R>(conn, id)?).owner
+    } else {
+        None
+    };
+    by.may_change(owner, R::NAME)
+}
