@@ -65,7 +65,7 @@ pub fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
     check_password(&password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
     let mut conn = connect(settings)?;
     let org = organization(&mut conn, role, org.as_deref())?;
-    let fields = users::UserFields::new(username, role.as_str(), org, display_name, None, false);
+    let fields = users::UserFields::new(username, role, org, display_name, None, false);
     let user =
         users::insert(&mut conn, &fields, &hash_blocking(&password)?).with_context(|| {
             format!(
@@ -91,7 +91,7 @@ pub fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<()>
     let org = organization(&mut conn, role, org.as_deref())?;
     let secret = random_token(32)?;
     let client_id = format!("bnc_{}", random_token(12)?);
-    let fields = clients::ClientFields::new(name, role.as_str(), org, false);
+    let fields = clients::ClientFields::new(name, role, org, false);
     clients::insert(&mut conn, &fields, &client_id, &token_hash(&secret))?;
     println!("client_id={client_id}\nclient_secret={secret}\n(the secret is shown only this once)");
     Ok(())

@@ -179,7 +179,7 @@ fn bootstrap_admin(conn: &mut DbConnection, settings: &Settings) -> anyhow::Resu
     };
     let fields = users::UserFields::new(
         "admin".into(),
-        "admin",
+        crate::domain::Role::Admin,
         None,
         Some("Administrator".into()),
         None,

@@ -219,17 +219,17 @@ async fn password_grant(
             ));
         }
     };
-    let role: Role = user.role.parse().map_err(ApiError::Internal)?;
+    let role = user.role;
     let refresh = random_token(32)?;
     let family = uuid::Uuid::new_v4().to_string();
     let refresh_ttl =
         chrono::Duration::from_std(tokens.refresh_ttl()).unwrap_or(chrono::Duration::days(30));
     {
         let hash = token_hash(&refresh);
-        let (user_id, role_text) = (user.id, user.role.clone());
+        let (user_id, role) = (user.id, user.role);
         db.write(move |conn| -> Result<(), ApiError> {
             login_failures::clear(conn, &key)?;
-            refresh_tokens::insert(conn, &hash, &family, user_id, &role_text, refresh_ttl)?;
+            refresh_tokens::insert(conn, &hash, &family, user_id, role, refresh_ttl)?;
             Ok(())
         })
         .await?;
@@ -293,7 +293,7 @@ async fn client_grant(
     };
     db.write(move |conn| login_failures::clear(conn, &key).map_err(ApiError::from))
         .await?;
-    let role: Role = client.role.parse().map_err(ApiError::Internal)?;
+    let role = client.role;
     let (access_token, expires_in) = tokens
         .issue(
             &Subject::Client(client.client_id.clone()),
@@ -358,14 +358,14 @@ async fn refresh_grant(
                 &next_hash,
                 &token.family,
                 user.id,
-                &user.role,
+                user.role,
                 refresh_ttl,
             )?;
             Ok(Some(user))
         })
         .await?
         .ok_or_else(invalid)?;
-    let role: Role = user.role.parse().map_err(ApiError::Internal)?;
+    let role = user.role;
     let (access_token, expires_in) = tokens
         .issue(&Subject::User(user.id), role, user.organization_id)
         .map_err(|e| ApiError::Internal(e.to_string()))?;

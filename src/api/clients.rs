@@ -44,7 +44,7 @@ impl From<Client> for ClientView {
     fn from(c: Client) -> Self {
         Self {
             // Roles in the database are constrained by a CHECK to the four known ones.
-            role: c.role.parse().unwrap_or(Role::Viewer),
+            role: c.role,
             id: c.id,
             client_id: c.client_id,
             name: c.name,
@@ -102,7 +102,7 @@ impl From<&Client> for ClientInput {
     fn from(c: &Client) -> Self {
         Self {
             name: Some(c.name.clone()),
-            role: c.role.parse().ok(),
+            role: Some(c.role),
             organization_id: c.organization_id,
             disabled: Some(c.disabled),
         }
@@ -117,7 +117,7 @@ impl ClientInput {
     fn fields(&self) -> ClientFields {
         ClientFields::new(
             self.name.clone().unwrap_or_default(),
-            self.role().as_str(),
+            self.role(),
             self.organization_id,
             self.disabled.unwrap_or(false),
         )
@@ -180,7 +180,7 @@ pub async fn list_clients(
     } = query;
     let filter = ClientFilter {
         q: filter.q,
-        role: filter.role.map(|r| r.as_str().to_owned()),
+        role: filter.role,
         organization_id: filter_id("organization_id", filter.organization_id)?,
         updated_since,
     };

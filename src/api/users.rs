@@ -100,7 +100,7 @@ impl From<&User> for UserInput {
         Self {
             username: Some(u.username.clone()),
             password: None,
-            role: u.role.parse().ok(),
+            role: Some(u.role),
             organization_id: u.organization_id,
             display_name: u.display_name.clone(),
             email: u.email.clone(),
@@ -113,7 +113,7 @@ impl UserInput {
     fn fields(&self) -> UserFields {
         UserFields::new(
             self.username.clone().unwrap_or_default(),
-            self.role.unwrap_or(Role::Viewer).as_str(),
+            self.role.unwrap_or(Role::Viewer),
             self.organization_id,
             self.display_name.clone(),
             self.email.clone(),
@@ -187,7 +187,7 @@ list_response!(
 impl From<User> for UserView {
     fn from(u: User) -> Self {
         // Roles in the database are constrained by a CHECK to the four known ones.
-        let role = u.role.parse().unwrap_or(Role::Viewer);
+        let role = u.role;
         Self {
             role,
             id: u.id,
@@ -228,7 +228,7 @@ pub async fn list_users(
     } = query;
     let filter = UserFilter {
         q: filter.q,
-        role: filter.role.map(|r| r.as_str().to_owned()),
+        role: filter.role,
         organization_id: filter_id("organization_id", filter.organization_id)?,
         updated_since,
     };

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::clients;
+use crate::domain::Role;
 use crate::domain::{name_key, now};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
 use crate::models::{ListError, WriteError, contains_pattern, missing_or_stale};
@@ -17,7 +18,7 @@ pub struct Client {
     pub name: String,
     pub name_key: String,
     pub secret_hash: String,
-    pub role: String,
+    pub role: Role,
     pub organization_id: Option<i64>,
     pub disabled: bool,
     pub created_at: NaiveDateTime,
@@ -30,17 +31,17 @@ pub struct Client {
 pub struct ClientFields {
     pub name: String,
     pub name_key: String,
-    pub role: String,
+    pub role: Role,
     pub organization_id: Option<i64>,
     pub disabled: bool,
 }
 
 impl ClientFields {
-    pub fn new(name: String, role: &str, organization_id: Option<i64>, disabled: bool) -> Self {
+    pub fn new(name: String, role: Role, organization_id: Option<i64>, disabled: bool) -> Self {
         Self {
             name_key: name_key(&name),
             name,
-            role: role.to_owned(),
+            role,
             organization_id,
             disabled,
         }
@@ -57,7 +58,7 @@ pub enum ClientSort {
 #[derive(Debug, Clone, Default)]
 pub struct ClientFilter {
     pub q: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub organization_id: Option<i64>,
     pub updated_since: Option<NaiveDateTime>,
 }
@@ -151,7 +152,7 @@ pub fn list(
             query = query.filter(clients::name_key.like(contains_pattern(q)).escape('\\'));
         }
         if let Some(role) = &filter.role {
-            query = query.filter(clients::role.eq(role.clone()));
+            query = query.filter(clients::role.eq(*role));
         }
         if let Some(org) = filter.organization_id {
             query = query.filter(clients::organization_id.eq(org));

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::refresh_tokens;
+use crate::domain::Role;
 use crate::domain::now;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -14,7 +15,7 @@ pub struct RefreshToken {
     pub token_hash: String,
     pub family: String,
     pub user_id: i64,
-    pub role: String,
+    pub role: Role,
     pub created_at: NaiveDateTime,
     pub expires_at: NaiveDateTime,
     pub used_at: Option<NaiveDateTime>,
@@ -26,7 +27,7 @@ pub fn insert(
     token_hash: &str,
     family: &str,
     user_id: i64,
-    role: &str,
+    role: Role,
     ttl: Duration,
 ) -> QueryResult<()> {
     let at = now();

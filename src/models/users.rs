@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::users;
+use crate::domain::Role;
 use crate::domain::{name_key, now};
 use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
 use crate::models::{ListError, WriteError, contains_pattern, missing_or_stale};
@@ -16,7 +17,7 @@ pub struct User {
     pub username: String,
     pub username_key: String,
     pub password_hash: String,
-    pub role: String,
+    pub role: Role,
     pub organization_id: Option<i64>,
     pub display_name: Option<String>,
     pub email: Option<String>,
@@ -32,7 +33,7 @@ pub struct User {
 pub struct UserFields {
     pub username: String,
     pub username_key: String,
-    pub role: String,
+    pub role: Role,
     pub organization_id: Option<i64>,
     pub display_name: Option<String>,
     pub email: Option<String>,
@@ -42,7 +43,7 @@ pub struct UserFields {
 impl UserFields {
     pub fn new(
         username: String,
-        role: &str,
+        role: Role,
         organization_id: Option<i64>,
         display_name: Option<String>,
         email: Option<String>,
@@ -51,7 +52,7 @@ impl UserFields {
         Self {
             username_key: name_key(&username),
             username,
-            role: role.to_owned(),
+            role,
             organization_id,
             display_name,
             email,
@@ -70,7 +71,7 @@ pub enum UserSort {
 #[derive(Debug, Clone, Default)]
 pub struct UserFilter {
     pub q: Option<String>,
-    pub role: Option<String>,
+    pub role: Option<Role>,
     pub organization_id: Option<i64>,
     pub updated_since: Option<NaiveDateTime>,
 }
@@ -174,7 +175,7 @@ pub fn list(
             query = query.filter(users::username_key.like(contains_pattern(q)).escape('\\'));
         }
         if let Some(role) = &filter.role {
-            query = query.filter(users::role.eq(role.clone()));
+            query = query.filter(users::role.eq(*role));
         }
         if let Some(org) = filter.organization_id {
             query = query.filter(users::organization_id.eq(org));

@@ -846,3 +846,45 @@ api_test!(
         assert_eq!(page["total"], 48);
     }
 );
+
+api_test!(
+    a_stored_value_the_code_does_not_know_is_an_error_not_another_value,
+    |app| async move {
+        let topic = app
+            .create(
+                "/api/v1/topics",
+                json!({"key": "retention", "name": "Mitarbeiterbindung", "category": "retention"}),
+            )
+            .await;
+        // A row written behind the service's back (an old version, a hand-made fix) with a
+        // category this version does not know.
+        let on_postgres = app.on_postgres();
+        app.db
+            .run(move |conn| {
+                use diesel::connection::SimpleConnection as _;
+                let bypass = if on_postgres {
+                    "ALTER TABLE topics DROP CONSTRAINT topics_category_check;"
+                } else {
+                    "PRAGMA ignore_check_constraints = ON;"
+                };
+                conn.batch_execute(&format!(
+                    "{bypass} UPDATE topics SET category = 'future_category';"
+                ))?;
+                Ok::<_, betriebsnachbarschaften::db::DbError>(())
+            })
+            .await
+            .unwrap();
+
+        let read = app.get(&format!("/api/v1/topics/{}", topic["id"])).await;
+        let problem = assert_problem(read, StatusCode::INTERNAL_SERVER_ERROR).await;
+        assert!(
+            !problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("future_category"),
+            "the cause goes to the log, not to the client: {problem}"
+        );
+        let list = app.get("/api/v1/topics").await;
+        assert_problem(list, StatusCode::INTERNAL_SERVER_ERROR).await;
+    }
+);
