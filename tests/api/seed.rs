@@ -210,3 +210,39 @@ api_test!(
         );
     }
 );
+
+api_test!(
+    every_demo_record_passes_the_api_field_rules,
+    |app| async move {
+        // The seed writes domain values, not request bodies: replacing each record with its
+        // own writable fields holds them to every rule a client's PUT meets.
+        seed(&app).await;
+        for collection in [
+            "topics",
+            "organizations",
+            "funding-sources",
+            "regions",
+            "projects",
+            "companies",
+            "events",
+        ] {
+            for record in all(&app, &format!("/api/v1/{collection}")).await {
+                let mut body = record.clone();
+                let fields = body.as_object_mut().unwrap();
+                for read_only in ["id", "created_at", "updated_at", "version"] {
+                    fields.remove(read_only);
+                }
+                let path = format!("/api/v1/{collection}/{}", record["id"]);
+                let response = app.put_json(&path, &body).await;
+                let status = response.status();
+                let replaced: Value = response.json().await.unwrap();
+                assert_eq!(status, reqwest::StatusCode::OK, "{path}: {replaced}");
+                assert_eq!(
+                    replaced.as_object().unwrap().get("name"),
+                    record.as_object().unwrap().get("name"),
+                    "{path} reads back the same"
+                );
+            }
+        }
+    }
+);
