@@ -20,6 +20,8 @@
 //!
 //! tokio-postgres is used without TLS here, so pass `sslmode=disable` to both for a fair pair.
 
+#![allow(clippy::unwrap_used)] // a failing unwrap in a test is a failing test
+
 use std::rc::Rc;
 use std::sync::Arc;
 

@@ -48,6 +48,7 @@ fn main() -> anyhow::Result<()> {
 /// glibc also gives threads up to 8 arenas per core, each keeping its own free memory: two
 /// arenas hold idle RSS under 30 MiB and the peak under load ~15 MiB lower, at no throughput
 /// measurable on this 2-core machine (BENCHMARKS.md).
+#[allow(unsafe_code)] // the crate's one unsafe call (Cargo.toml denies the rest)
 fn keep_memory_small() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.

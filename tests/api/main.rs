@@ -2,6 +2,8 @@
 //! on a fresh SQLite file and, as its `#[ignore]`d `postgres` variant (`--run-ignored all`
 //! with `TEST_DATABASE_URL` set), on a fresh PostgreSQL schema.
 
+#![allow(clippy::unwrap_used)] // a failing unwrap in a test is a failing test
+
 mod helpers;
 
 mod auth;
