@@ -16,4 +16,4 @@ pub mod seed;
 pub mod startup;
 pub mod synthetic;
 
-pub use api::openapi;
+pub use api::openapi::openapi;
