@@ -146,36 +146,6 @@ pub struct CompanyInput {
     pub project_ids: Option<Vec<i64>>,
 }
 
-/// A JSON Merge Patch of a company: any subset of the writable fields (arrays are replaced whole).
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
-pub struct CompanyPatch {
-    #[schema(nullable = false, min_length = 1, max_length = 300)]
-    name: Option<String>,
-    legal_form: Option<String>,
-    sector: Option<String>,
-    trade: Option<String>,
-    #[schema(nullable = false, minimum = 1)]
-    region_id: Option<i64>,
-    street: Option<String>,
-    #[schema(pattern = "^[0-9]{5}$", max_length = 5)]
-    postal_code: Option<String>,
-    city: Option<String>,
-    #[schema(minimum = 0)]
-    employee_count: Option<i64>,
-    #[schema(minimum = 0)]
-    apprentice_count: Option<i64>,
-    #[schema(format = "uri")]
-    website: Option<String>,
-    #[schema(format = Email, max_length = 254)]
-    email: Option<String>,
-    phone: Option<String>,
-    #[schema(max_items = 1000)]
-    topic_ids: Option<Vec<i64>>,
-    #[schema(max_items = 1000)]
-    project_ids: Option<Vec<i64>>,
-}
-
 impl From<CompanyRecord> for CompanyInput {
     fn from(r: CompanyRecord) -> Self {
         let c: Company = r.company;
@@ -273,6 +243,7 @@ list_response!(
 
 impl Resource for Companies {
     const COLLECTION: &'static str = "/companies";
+    const PATCH_DOC: &'static str = "A JSON Merge Patch of a company: any subset of the writable fields (arrays are replaced whole).";
     type Input = CompanyInput;
     type View = CompanyView;
     type Query = CompanyQuery;
@@ -304,7 +275,6 @@ resource_endpoints! {
     plural: "companies",
     collection: "/companies",
     input: CompanyInput,
-    patch: CompanyPatch,
     view: CompanyView,
     list: CompanyList,
     query: CompanyQuery,

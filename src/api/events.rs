@@ -125,31 +125,6 @@ pub struct EventInput {
     pub notes: Option<String>,
 }
 
-/// A JSON Merge Patch of an event: any subset of the writable fields (arrays are replaced whole).
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
-pub struct EventPatch {
-    #[schema(nullable = false, min_length = 1, max_length = 300)]
-    title: Option<String>,
-    #[schema(nullable = false)]
-    kind: Option<EventKind>,
-    #[schema(nullable = false, minimum = 1)]
-    project_id: Option<i64>,
-    region_id: Option<i64>,
-    #[schema(nullable = false)]
-    starts_at: Option<DateTime<Utc>>,
-    ends_at: Option<DateTime<Utc>>,
-    location: Option<String>,
-    format: Option<EventFormat>,
-    #[schema(max_items = 1000)]
-    topic_ids: Option<Vec<i64>>,
-    #[schema(max_items = 1000)]
-    organization_ids: Option<Vec<i64>>,
-    #[schema(max_items = 1000)]
-    company_ids: Option<Vec<i64>>,
-    notes: Option<String>,
-}
-
 impl From<EventRecord> for EventInput {
     fn from(r: EventRecord) -> Self {
         let e = r.event;
@@ -243,6 +218,7 @@ list_response!(
 
 impl Resource for Events {
     const COLLECTION: &'static str = "/events";
+    const PATCH_DOC: &'static str = "A JSON Merge Patch of an event: any subset of the writable fields (arrays are replaced whole).";
     type Input = EventInput;
     type View = EventView;
     type Query = EventQuery;
@@ -272,7 +248,6 @@ resource_endpoints! {
     plural: "events",
     collection: "/events",
     input: EventInput,
-    patch: EventPatch,
     view: EventView,
     list: EventList,
     query: EventQuery,

@@ -89,24 +89,6 @@ pub struct FundingSourceInput {
     pub description: Option<String>,
 }
 
-/// A JSON Merge Patch of a funding source: any subset of the writable fields.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
-pub struct FundingSourcePatch {
-    #[schema(nullable = false, min_length = 1, max_length = 200)]
-    name: Option<String>,
-    #[schema(nullable = false)]
-    kind: Option<FundingKind>,
-    #[schema(max_length = 300)]
-    provider: Option<String>,
-    #[schema(max_length = 300)]
-    programme: Option<String>,
-    #[schema(format = "uri", max_length = 2000)]
-    website: Option<String>,
-    #[schema(max_length = 10000)]
-    description: Option<String>,
-}
-
 impl From<FundingSource> for FundingSourceInput {
     fn from(f: FundingSource) -> Self {
         Self {
@@ -161,6 +143,8 @@ list_response!(
 
 impl Resource for FundingSources {
     const COLLECTION: &'static str = "/funding-sources";
+    const PATCH_DOC: &'static str =
+        "A JSON Merge Patch of a funding source: any subset of the writable fields.";
     type Input = FundingSourceInput;
     type View = FundingSourceView;
     type Query = FundingSourceQuery;
@@ -185,7 +169,6 @@ resource_endpoints! {
     plural: "funding sources",
     collection: "/funding-sources",
     input: FundingSourceInput,
-    patch: FundingSourcePatch,
     view: FundingSourceView,
     list: FundingSourceList,
     query: FundingSourceQuery,

@@ -7,6 +7,7 @@ use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
 use utoipa_actix_web::AppExt as _;
 
+use crate::api::resource::Resource;
 use crate::api::{API_BASE, error, paging, routes};
 
 #[derive(utoipa::OpenApi)]
@@ -97,9 +98,100 @@ pub fn openapi() -> serde_json::Value {
         .configure(routes)
         .split_for_parts();
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document_patches(&mut doc);
     document_authentication(&mut doc);
     document_failures(&mut doc);
     document_limits(doc)
+}
+
+/// The PATCH body of a domain resource, derived from its input type.
+struct PatchBody {
+    /// The path of the PATCH operation.
+    path: String,
+    input: String,
+    name: String,
+    description: &'static str,
+    notes: &'static [(&'static str, &'static str)],
+}
+
+fn patch_body<R: Resource>() -> PatchBody {
+    let input = <R::Input as utoipa::ToSchema>::name().into_owned();
+    let name = format!("{}Patch", input.strip_suffix("Input").unwrap_or(&input));
+    PatchBody {
+        path: format!("{API_BASE}{}/{{id}}", R::COLLECTION),
+        input,
+        name,
+        description: R::PATCH_DOC,
+        notes: R::PATCH_NOTES,
+    }
+}
+
+/// Every domain resource's PATCH body: its input schema as a merge patch, so the writable
+/// fields are declared once (in the input type). No field is required and there is no
+/// example; the input's field notes describe a whole record and give way to the patch's own.
+fn document_patches(doc: &mut OpenApi) {
+    use crate::domain::{companies, events, funding_sources, organizations, projects};
+    use crate::domain::{regions, topics};
+    use utoipa::openapi::schema::Schema;
+    use utoipa::openapi::{Ref, RefOr};
+
+    fn drop_description(property: &mut RefOr<Schema>) {
+        match property {
+            RefOr::Ref(r) => r.description = String::new(),
+            RefOr::T(Schema::Object(o)) => o.description = None,
+            RefOr::T(Schema::Array(a)) => a.description = None,
+            RefOr::T(Schema::OneOf(o)) => o.description = None,
+            RefOr::T(Schema::AllOf(o)) => o.description = None,
+            RefOr::T(Schema::AnyOf(o)) => o.description = None,
+            RefOr::T(_) => {}
+        }
+    }
+
+    let bodies = [
+        patch_body::<regions::Regions>(),
+        patch_body::<topics::Topics>(),
+        patch_body::<funding_sources::FundingSources>(),
+        patch_body::<organizations::Organizations>(),
+        patch_body::<projects::Projects>(),
+        patch_body::<companies::Companies>(),
+        patch_body::<events::Events>(),
+    ];
+    let Some(components) = doc.components.as_mut() else {
+        return;
+    };
+    for body in bodies {
+        let Some(RefOr::T(Schema::Object(input))) = components.schemas.get(&body.input) else {
+            continue;
+        };
+        let mut patch = input.clone();
+        patch.required.clear();
+        patch.example = None;
+        patch.examples.clear();
+        patch.description = Some(body.description.to_owned());
+        for property in patch.properties.values_mut() {
+            drop_description(property);
+        }
+        for (field, note) in body.notes {
+            if let Some(RefOr::T(Schema::Object(o))) = patch.properties.get_mut(*field) {
+                o.description = Some((*note).to_owned());
+            }
+        }
+        components
+            .schemas
+            .insert(body.name.clone(), RefOr::T(Schema::Object(patch)));
+        let operation = doc
+            .paths
+            .paths
+            .get_mut(&body.path)
+            .and_then(|item| item.patch.as_mut());
+        let content = match operation.and_then(|o| o.request_body.as_mut()) {
+            Some(RefOr::T(body)) => body.content.get_mut("application/merge-patch+json"),
+            _ => None,
+        };
+        if let Some(RefOr::T(content)) = content {
+            content.schema = Some(RefOr::Ref(Ref::from_schema_name(body.name)));
+        }
+    }
 }
 
 /// States the limits the service enforces where the schemas can't say them themselves:

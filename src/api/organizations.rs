@@ -82,22 +82,6 @@ pub struct OrganizationInput {
     pub description: Option<String>,
 }
 
-/// A JSON Merge Patch of an organization: any subset of the writable fields.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
-pub struct OrganizationPatch {
-    #[schema(nullable = false, min_length = 1, max_length = 200)]
-    name: Option<String>,
-    #[schema(nullable = false)]
-    kind: Option<OrganizationKind>,
-    #[schema(max_length = 200)]
-    city: Option<String>,
-    #[schema(format = "uri", max_length = 2000)]
-    website: Option<String>,
-    #[schema(max_length = 10000)]
-    description: Option<String>,
-}
-
 impl From<Organization> for OrganizationInput {
     fn from(o: Organization) -> Self {
         Self {
@@ -150,6 +134,8 @@ list_response!(
 
 impl Resource for Organizations {
     const COLLECTION: &'static str = "/organizations";
+    const PATCH_DOC: &'static str =
+        "A JSON Merge Patch of an organization: any subset of the writable fields.";
     type Input = OrganizationInput;
     type View = OrganizationView;
     type Query = OrganizationQuery;
@@ -174,7 +160,6 @@ resource_endpoints! {
     plural: "organizations",
     collection: "/organizations",
     input: OrganizationInput,
-    patch: OrganizationPatch,
     view: OrganizationView,
     list: OrganizationList,
     query: OrganizationQuery,

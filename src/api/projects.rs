@@ -132,27 +132,6 @@ pub struct ProjectInput {
     pub funding: Option<Vec<Funding>>,
 }
 
-/// A JSON Merge Patch of a project: any subset of the writable fields (arrays are replaced whole).
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
-pub struct ProjectPatch {
-    #[schema(nullable = false, min_length = 1, max_length = 300)]
-    name: Option<String>,
-    description: Option<String>,
-    sponsor_id: Option<i64>,
-    programme: Option<String>,
-    #[schema(nullable = false)]
-    status: Option<ProjectStatus>,
-    start_date: Option<NaiveDate>,
-    end_date: Option<NaiveDate>,
-    #[schema(max_items = 1000)]
-    region_ids: Option<Vec<i64>>,
-    #[schema(max_items = 1000)]
-    topic_ids: Option<Vec<i64>>,
-    #[schema(max_items = 1000)]
-    funding: Option<Vec<Funding>>,
-}
-
 impl From<ProjectRecord> for ProjectInput {
     fn from(r: ProjectRecord) -> Self {
         let p = r.project;
@@ -242,6 +221,7 @@ list_response!(
 
 impl Resource for Projects {
     const COLLECTION: &'static str = "/projects";
+    const PATCH_DOC: &'static str = "A JSON Merge Patch of a project: any subset of the writable fields (arrays are replaced whole).";
     type Input = ProjectInput;
     type View = ProjectView;
     type Query = ProjectQuery;
@@ -270,7 +250,6 @@ resource_endpoints! {
     plural: "projects",
     collection: "/projects",
     input: ProjectInput,
-    patch: ProjectPatch,
     view: ProjectView,
     list: ProjectList,
     query: ProjectQuery,

@@ -146,25 +146,12 @@ list_response!(
     RegionView
 );
 
-/// A JSON Merge Patch of a region: any subset of the writable fields; `null` clears one.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
-pub struct RegionPatch {
-    /// Can't be cleared: a region always has a name.
-    #[schema(nullable = false, min_length = 1, max_length = 200)]
-    name: Option<String>,
-    #[schema(max_length = 200)]
-    district: Option<String>,
-    #[schema(max_length = 200)]
-    state: Option<String>,
-    #[schema(max_length = 200)]
-    commercial_area: Option<String>,
-    #[schema(max_length = 10000)]
-    description: Option<String>,
-}
-
 impl Resource for Regions {
     const COLLECTION: &'static str = "/regions";
+    const PATCH_DOC: &'static str =
+        "A JSON Merge Patch of a region: any subset of the writable fields; `null` clears one.";
+    const PATCH_NOTES: &'static [(&'static str, &'static str)] =
+        &[("name", "Can't be cleared: a region always has a name.")];
     type Input = RegionInput;
     type View = RegionView;
     type Query = RegionQuery;
@@ -190,7 +177,6 @@ resource_endpoints! {
     plural: "regions",
     collection: "/regions",
     input: RegionInput,
-    patch: RegionPatch,
     view: RegionView,
     list: RegionList,
     query: RegionQuery,

@@ -24,11 +24,18 @@ use crate::domain::resource::{self, Crud};
 pub trait Resource: Crud<Sort: SortField> {
     /// The collection's path below the API base: `/regions`.
     const COLLECTION: &'static str;
+    /// The description of the PATCH body, `<Name>Patch`: the OpenAPI document derives its
+    /// schema from `Input`'s (`api::openapi`), so the fields are listed once.
+    const PATCH_DOC: &'static str;
+    /// Notes on fields that are particular to a patch (the input's own notes are dropped:
+    /// they describe a whole record).
+    const PATCH_NOTES: &'static [(&'static str, &'static str)] = &[];
 
     /// The writable fields (POST/PUT body; PATCH merges onto the stored record's). Parsed into
     /// the domain's input by `TryFrom`, after its field rules have been checked.
     type Input: Serialize
         + DeserializeOwned
+        + utoipa::ToSchema
         + Validate
         + From<Self::Record>
         + TryInto<Self::New, Error = DomainError>
@@ -196,7 +203,6 @@ macro_rules! resource_endpoints {
         plural: $plural:literal,
         collection: $collection:literal,
         input: $input:ty,
-        patch: $patch:ty,
         view: $view:ty,
         list: $list:ty,
         query: $query:ty,
@@ -317,7 +323,8 @@ macro_rules! resource_endpoints {
                 ("id" = i64, Path, description = "The record's id", minimum = 1),
                 ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
             ),
-            request_body(content = $patch, content_type = "application/merge-patch+json"),
+            // The document's PATCH pass points this at `<Name>Patch`, derived from the input.
+            request_body(content = $input, content_type = "application/merge-patch+json"),
             responses(
                 (status = 200, description = "The updated record", body = $view, headers(("ETag" = String, description = "The new version, quoted"))),
                 (status = 404, description = "No such record", body = $crate::api::error::Problem, content_type = "application/problem+json"),

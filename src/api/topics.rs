@@ -78,25 +78,6 @@ pub struct TopicInput {
     pub description: Option<String>,
 }
 
-/// A JSON Merge Patch of a topic: any subset of the writable fields.
-#[derive(ToSchema)]
-#[allow(dead_code)] // documents the PATCH body; the patch is applied as JSON
-pub struct TopicPatch {
-    #[schema(
-        nullable = false,
-        pattern = "^[a-z0-9_]+$",
-        min_length = 1,
-        max_length = 100
-    )]
-    key: Option<String>,
-    #[schema(nullable = false, min_length = 1, max_length = 200)]
-    name: Option<String>,
-    #[schema(nullable = false)]
-    category: Option<TopicCategory>,
-    #[schema(max_length = 10000)]
-    description: Option<String>,
-}
-
 impl From<Topic> for TopicInput {
     fn from(t: Topic) -> Self {
         Self {
@@ -147,6 +128,8 @@ list_response!(
 
 impl Resource for Topics {
     const COLLECTION: &'static str = "/topics";
+    const PATCH_DOC: &'static str =
+        "A JSON Merge Patch of a topic: any subset of the writable fields.";
     type Input = TopicInput;
     type View = TopicView;
     type Query = TopicQuery;
@@ -171,7 +154,6 @@ resource_endpoints! {
     plural: "topics",
     collection: "/topics",
     input: TopicInput,
-    patch: TopicPatch,
     view: TopicView,
     list: TopicList,
     query: TopicQuery,
