@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::schema::clients;
 use crate::domain::Role;
 use crate::domain::{name_key, now};
-use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, WriteError, contains_pattern, missing_or_stale};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -163,44 +163,17 @@ pub fn list(
         query
     };
     let query = filtered().select(Client::as_select());
-    let query = match page.sort.field {
-        ClientSort::Name => keyset_page!(
-            query,
-            clients::name_key,
-            clients::id,
-            page,
-            SortKey::as_text
-        ),
-        ClientSort::CreatedAt => keyset_page!(
-            query,
-            clients::created_at,
-            clients::id,
-            page,
-            SortKey::as_time
-        ),
-        ClientSort::UpdatedAt => keyset_page!(
-            query,
-            clients::updated_at,
-            clients::id,
-            page,
-            SortKey::as_time
-        ),
-    }?;
+    let (query, keyset) = sorted!(query, page, clients::id, |c: Client| {
+        ClientSort::Name => text(clients::name_key, c.name_key.clone()),
+        ClientSort::CreatedAt => time(clients::created_at, c.created_at),
+        ClientSort::UpdatedAt => time(clients::updated_at, c.updated_at),
+    });
+    let query = query?;
     let rows = query.limit(page.limit + 1).load(conn)?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {
         None
     };
-    let sort = page.sort.field;
-    Ok(Page::from_rows(rows, page.limit, total, |c: &Client| {
-        Keyset {
-            key: match sort {
-                ClientSort::Name => SortKey::Text(c.name_key.clone()),
-                ClientSort::CreatedAt => SortKey::time(c.created_at),
-                ClientSort::UpdatedAt => SortKey::time(c.updated_at),
-            },
-            id: c.id,
-        }
-    }))
+    Ok(Page::from_rows(rows, page.limit, total, keyset))
 }

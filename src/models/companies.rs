@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{self, companies};
 use crate::domain::{CompanyId, OrganizationId, RegionId, name_key};
 use crate::models::links::{company_projects, company_topics};
-use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -198,60 +198,21 @@ pub fn list(
         query
     };
     let query = filtered().select(Company::as_select());
-    let query = match page.sort.field {
-        CompanySort::Name => keyset_page!(
-            query,
-            companies::name_key,
-            companies::id,
-            page,
-            SortKey::as_text
-        ),
-        CompanySort::City => keyset_page!(
-            query,
-            companies::city_key,
-            companies::id,
-            page,
-            SortKey::as_text
-        ),
-        CompanySort::EmployeeCount => keyset_page!(
-            query,
-            companies::employee_sort,
-            companies::id,
-            page,
-            SortKey::as_int
-        ),
-        CompanySort::CreatedAt => keyset_page!(
-            query,
-            companies::created_at,
-            companies::id,
-            page,
-            SortKey::as_time
-        ),
-        CompanySort::UpdatedAt => keyset_page!(
-            query,
-            companies::updated_at,
-            companies::id,
-            page,
-            SortKey::as_time
-        ),
-    }?;
+    let (query, keyset) = sorted!(query, page, companies::id, |c: Company| {
+        CompanySort::Name => text(companies::name_key, c.name_key.clone()),
+        CompanySort::City => text(companies::city_key, c.city_key.clone()),
+        CompanySort::EmployeeCount => int(companies::employee_sort, c.employee_sort),
+        CompanySort::CreatedAt => time(companies::created_at, c.created_at),
+        CompanySort::UpdatedAt => time(companies::updated_at, c.updated_at),
+    });
+    let query = query?;
     let rows = query.limit(page.limit + 1).load(conn)?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {
         None
     };
-    let sort = page.sort.field;
-    let page = Page::from_rows(rows, page.limit, total, |c: &Company| Keyset {
-        key: match sort {
-            CompanySort::Name => SortKey::Text(c.name_key.clone()),
-            CompanySort::City => SortKey::Text(c.city_key.clone()),
-            CompanySort::EmployeeCount => SortKey::Int(c.employee_sort),
-            CompanySort::CreatedAt => SortKey::time(c.created_at),
-            CompanySort::UpdatedAt => SortKey::time(c.updated_at),
-        },
-        id: c.id.0,
-    });
+    let page = Page::from_rows(rows, page.limit, total, keyset);
     Ok(Page {
         items: with_relations(conn, page.items)?,
         next: page.next,

@@ -8,7 +8,7 @@ use crate::db::schema::{self, events};
 use crate::domain::values::{EventFormat, EventKind};
 use crate::domain::{EventId, OrganizationId, ProjectId, RegionId, name_key};
 use crate::models::links::{event_companies, event_organizations, event_topics};
-use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -179,44 +179,20 @@ pub fn list(
         query
     };
     let query = filtered().select(Event::as_select());
-    let query = match page.sort.field {
-        EventSort::StartsAt => {
-            keyset_page!(query, events::starts_at, events::id, page, SortKey::as_time)
-        }
-        EventSort::Title => {
-            keyset_page!(query, events::title_key, events::id, page, SortKey::as_text)
-        }
-        EventSort::CreatedAt => keyset_page!(
-            query,
-            events::created_at,
-            events::id,
-            page,
-            SortKey::as_time
-        ),
-        EventSort::UpdatedAt => keyset_page!(
-            query,
-            events::updated_at,
-            events::id,
-            page,
-            SortKey::as_time
-        ),
-    }?;
+    let (query, keyset) = sorted!(query, page, events::id, |e: Event| {
+        EventSort::StartsAt => time(events::starts_at, e.starts_at),
+        EventSort::Title => text(events::title_key, e.title_key.clone()),
+        EventSort::CreatedAt => time(events::created_at, e.created_at),
+        EventSort::UpdatedAt => time(events::updated_at, e.updated_at),
+    });
+    let query = query?;
     let rows = query.limit(page.limit + 1).load(conn)?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {
         None
     };
-    let sort = page.sort.field;
-    let page = Page::from_rows(rows, page.limit, total, |e: &Event| Keyset {
-        key: match sort {
-            EventSort::StartsAt => SortKey::time(e.starts_at),
-            EventSort::Title => SortKey::Text(e.title_key.clone()),
-            EventSort::CreatedAt => SortKey::time(e.created_at),
-            EventSort::UpdatedAt => SortKey::time(e.updated_at),
-        },
-        id: e.id.0,
-    });
+    let page = Page::from_rows(rows, page.limit, total, keyset);
     Ok(Page {
         items: with_relations(conn, page.items)?,
         next: page.next,

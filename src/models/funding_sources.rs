@@ -8,7 +8,7 @@ use crate::db::schema::funding_sources;
 use crate::domain::funding_sources::NewFundingSource;
 use crate::domain::values::FundingKind;
 use crate::domain::{FundingSourceId, OrganizationId, name_key};
-use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -101,57 +101,20 @@ pub fn list(
         query
     };
     let query = filtered().select(FundingSource::as_select());
-    let query = match page.sort.field {
-        FundingSourceSort::Name => keyset_page!(
-            query,
-            funding_sources::name_key,
-            funding_sources::id,
-            page,
-            SortKey::as_text
-        ),
-        FundingSourceSort::Kind => keyset_page!(
-            query,
-            funding_sources::kind,
-            funding_sources::id,
-            page,
-            SortKey::as_text
-        ),
-        FundingSourceSort::CreatedAt => keyset_page!(
-            query,
-            funding_sources::created_at,
-            funding_sources::id,
-            page,
-            SortKey::as_time
-        ),
-        FundingSourceSort::UpdatedAt => keyset_page!(
-            query,
-            funding_sources::updated_at,
-            funding_sources::id,
-            page,
-            SortKey::as_time
-        ),
-    }?;
+    let (query, keyset) = sorted!(query, page, funding_sources::id, |f: FundingSource| {
+        FundingSourceSort::Name => text(funding_sources::name_key, f.name_key.clone()),
+        FundingSourceSort::Kind => text(funding_sources::kind, f.kind.as_str().to_owned()),
+        FundingSourceSort::CreatedAt => time(funding_sources::created_at, f.created_at),
+        FundingSourceSort::UpdatedAt => time(funding_sources::updated_at, f.updated_at),
+    });
+    let query = query?;
     let rows = query.limit(page.limit + 1).load(conn)?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {
         None
     };
-    let sort = page.sort.field;
-    Ok(Page::from_rows(
-        rows,
-        page.limit,
-        total,
-        |f: &FundingSource| Keyset {
-            key: match sort {
-                FundingSourceSort::Name => SortKey::Text(f.name_key.clone()),
-                FundingSourceSort::Kind => SortKey::Text(f.kind.as_str().to_owned()),
-                FundingSourceSort::CreatedAt => SortKey::time(f.created_at),
-                FundingSourceSort::UpdatedAt => SortKey::time(f.updated_at),
-            },
-            id: f.id.0,
-        },
-    ))
+    Ok(Page::from_rows(rows, page.limit, total, keyset))
 }
 
 /// The id of the funding source with this name (case-insensitively), if any.

@@ -8,7 +8,7 @@ use crate::db::schema::organizations;
 use crate::domain::organizations::NewOrganization;
 use crate::domain::values::OrganizationKind;
 use crate::domain::{OrganizationId, name_key};
-use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -115,57 +115,20 @@ pub fn list(
         query
     };
     let query = filtered().select(Organization::as_select());
-    let query = match page.sort.field {
-        OrganizationSort::Name => keyset_page!(
-            query,
-            organizations::name_key,
-            organizations::id,
-            page,
-            SortKey::as_text
-        ),
-        OrganizationSort::Kind => keyset_page!(
-            query,
-            organizations::kind,
-            organizations::id,
-            page,
-            SortKey::as_text
-        ),
-        OrganizationSort::CreatedAt => keyset_page!(
-            query,
-            organizations::created_at,
-            organizations::id,
-            page,
-            SortKey::as_time
-        ),
-        OrganizationSort::UpdatedAt => keyset_page!(
-            query,
-            organizations::updated_at,
-            organizations::id,
-            page,
-            SortKey::as_time
-        ),
-    }?;
+    let (query, keyset) = sorted!(query, page, organizations::id, |o: Organization| {
+        OrganizationSort::Name => text(organizations::name_key, o.name_key.clone()),
+        OrganizationSort::Kind => text(organizations::kind, o.kind.as_str().to_owned()),
+        OrganizationSort::CreatedAt => time(organizations::created_at, o.created_at),
+        OrganizationSort::UpdatedAt => time(organizations::updated_at, o.updated_at),
+    });
+    let query = query?;
     let rows = query.limit(page.limit + 1).load(conn)?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {
         None
     };
-    let sort = page.sort.field;
-    Ok(Page::from_rows(
-        rows,
-        page.limit,
-        total,
-        |o: &Organization| Keyset {
-            key: match sort {
-                OrganizationSort::Name => SortKey::Text(o.name_key.clone()),
-                OrganizationSort::Kind => SortKey::Text(o.kind.as_str().to_owned()),
-                OrganizationSort::CreatedAt => SortKey::time(o.created_at),
-                OrganizationSort::UpdatedAt => SortKey::time(o.updated_at),
-            },
-            id: o.id.0,
-        },
-    ))
+    Ok(Page::from_rows(rows, page.limit, total, keyset))
 }
 
 /// What still references an organization: (count, singular, plural) per kind.

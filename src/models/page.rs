@@ -161,3 +161,66 @@ macro_rules! keyset_page {
     }};
 }
 pub(crate) use keyset_page;
+
+/// The two sides of a sort key's kind: reading it from a cursor, making it from a row.
+macro_rules! cursor_key {
+    (read text) => {
+        $crate::models::page::SortKey::as_text
+    };
+    (read int) => {
+        $crate::models::page::SortKey::as_int
+    };
+    (read time) => {
+        $crate::models::page::SortKey::as_time
+    };
+    (read day) => {
+        $crate::models::page::SortKey::as_day
+    };
+    (make text, $value:expr) => {
+        $crate::models::page::SortKey::Text($value)
+    };
+    (make int, $value:expr) => {
+        $crate::models::page::SortKey::Int($value)
+    };
+    (make time, $value:expr) => {
+        $crate::models::page::SortKey::time($value)
+    };
+    (make day, $value:expr) => {
+        $crate::models::page::SortKey::day($value)
+    };
+}
+pub(crate) use cursor_key;
+
+/// A list's sort orders, each declared once: the field, the kind of its key (`text`, `int`,
+/// `time`, `day`), the column, and the row's value of it. Orders the query (after a cursor,
+/// from the cursor on, see `keyset_page!`) and returns it with the function that reads the
+/// keyset of a row for the next cursor, so the column and the cursor can't disagree.
+///
+/// ```ignore
+/// let (query, keyset) = sorted!(query, page, topics::id, |t: Topic| {
+///     TopicSort::Name => text(topics::name_key, t.name_key.clone()),
+///     TopicSort::CreatedAt => time(topics::created_at, t.created_at),
+/// });
+/// ```
+macro_rules! sorted {
+    ($query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty| {
+        $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
+    }) => {{
+        let page = &$page;
+        let query = $query;
+        let query = match page.sort.field {
+            $($field => $crate::models::page::keyset_page!(
+                query, $col, $id, page, $crate::models::page::cursor_key!(read $kind)
+            ),)+
+        };
+        let sort = page.sort.field;
+        let keyset = move |$row: &$ty| $crate::models::page::Keyset {
+            key: match sort {
+                $($field => $crate::models::page::cursor_key!(make $kind, $key),)+
+            },
+            id: i64::from($row.id),
+        };
+        (query, keyset)
+    }};
+}
+pub(crate) use sorted;

@@ -10,7 +10,7 @@ use crate::db::schema::{self, project_funding, projects};
 use crate::domain::values::{FundingRole, ProjectStatus};
 use crate::domain::{FundingSourceId, OrganizationId, ProjectId, name_key};
 use crate::models::links::{project_regions, project_topics};
-use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries};
 
 /// Stand-ins for unknown dates in the NOT NULL sort columns: unknown starts sort first,
@@ -289,60 +289,21 @@ pub fn list(
         query
     };
     let query = filtered().select(Project::as_select());
-    let query = match page.sort.field {
-        ProjectSort::Name => keyset_page!(
-            query,
-            projects::name_key,
-            projects::id,
-            page,
-            SortKey::as_text
-        ),
-        ProjectSort::StartDate => keyset_page!(
-            query,
-            projects::start_sort,
-            projects::id,
-            page,
-            SortKey::as_day
-        ),
-        ProjectSort::EndDate => keyset_page!(
-            query,
-            projects::end_sort,
-            projects::id,
-            page,
-            SortKey::as_day
-        ),
-        ProjectSort::CreatedAt => keyset_page!(
-            query,
-            projects::created_at,
-            projects::id,
-            page,
-            SortKey::as_time
-        ),
-        ProjectSort::UpdatedAt => keyset_page!(
-            query,
-            projects::updated_at,
-            projects::id,
-            page,
-            SortKey::as_time
-        ),
-    }?;
+    let (query, keyset) = sorted!(query, page, projects::id, |p: Project| {
+        ProjectSort::Name => text(projects::name_key, p.name_key.clone()),
+        ProjectSort::StartDate => day(projects::start_sort, p.start_sort),
+        ProjectSort::EndDate => day(projects::end_sort, p.end_sort),
+        ProjectSort::CreatedAt => time(projects::created_at, p.created_at),
+        ProjectSort::UpdatedAt => time(projects::updated_at, p.updated_at),
+    });
+    let query = query?;
     let rows = query.limit(page.limit + 1).load(conn)?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {
         None
     };
-    let sort = page.sort.field;
-    let page = Page::from_rows(rows, page.limit, total, |p: &Project| Keyset {
-        key: match sort {
-            ProjectSort::Name => SortKey::Text(p.name_key.clone()),
-            ProjectSort::StartDate => SortKey::day(p.start_sort),
-            ProjectSort::EndDate => SortKey::day(p.end_sort),
-            ProjectSort::CreatedAt => SortKey::time(p.created_at),
-            ProjectSort::UpdatedAt => SortKey::time(p.updated_at),
-        },
-        id: p.id.0,
-    });
+    let page = Page::from_rows(rows, page.limit, total, keyset);
     Ok(Page {
         items: with_relations(conn, page.items)?,
         next: page.next,

@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::schema::regions;
 use crate::domain::regions::NewRegion;
 use crate::domain::{OrganizationId, RegionId, name_key};
-use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries};
 
 /// A stored region.
@@ -102,50 +102,19 @@ pub fn list(
     page: &PageRequest<RegionSort>,
 ) -> Result<Page<Region>, ListError> {
     let query = filtered(filter).select(Region::as_select());
-    let query = match page.sort.field {
-        RegionSort::Name => keyset_page!(
-            query,
-            regions::name_key,
-            regions::id,
-            page,
-            SortKey::as_text
-        ),
-        RegionSort::CreatedAt => {
-            keyset_page!(
-                query,
-                regions::created_at,
-                regions::id,
-                page,
-                SortKey::as_time
-            )
-        }
-        RegionSort::UpdatedAt => {
-            keyset_page!(
-                query,
-                regions::updated_at,
-                regions::id,
-                page,
-                SortKey::as_time
-            )
-        }
-    }?;
+    let (query, keyset) = sorted!(query, page, regions::id, |r: Region| {
+        RegionSort::Name => text(regions::name_key, r.name_key.clone()),
+        RegionSort::CreatedAt => time(regions::created_at, r.created_at),
+        RegionSort::UpdatedAt => time(regions::updated_at, r.updated_at),
+    });
+    let query = query?;
     let rows = query.limit(page.limit + 1).load(conn)?;
     let total = if page.with_total {
         Some(filtered(filter).count().get_result(conn)?)
     } else {
         None
     };
-    let sort = page.sort.field;
-    Ok(Page::from_rows(rows, page.limit, total, |r: &Region| {
-        Keyset {
-            key: match sort {
-                RegionSort::Name => SortKey::Text(r.name_key.clone()),
-                RegionSort::CreatedAt => SortKey::time(r.created_at),
-                RegionSort::UpdatedAt => SortKey::time(r.updated_at),
-            },
-            id: r.id.0,
-        }
-    }))
+    Ok(Page::from_rows(rows, page.limit, total, keyset))
 }
 
 /// The id of the region with this name (case-insensitively), if any.

@@ -8,7 +8,7 @@ use crate::db::schema::topics;
 use crate::domain::topics::NewTopic;
 use crate::domain::values::TopicCategory;
 use crate::domain::{OrganizationId, TopicId, name_key};
-use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -86,44 +86,20 @@ pub fn list(
         query
     };
     let query = filtered().select(Topic::as_select());
-    let query = match page.sort.field {
-        TopicSort::Key => keyset_page!(query, topics::key, topics::id, page, SortKey::as_text),
-        TopicSort::Name => {
-            keyset_page!(query, topics::name_key, topics::id, page, SortKey::as_text)
-        }
-        TopicSort::CreatedAt => keyset_page!(
-            query,
-            topics::created_at,
-            topics::id,
-            page,
-            SortKey::as_time
-        ),
-        TopicSort::UpdatedAt => keyset_page!(
-            query,
-            topics::updated_at,
-            topics::id,
-            page,
-            SortKey::as_time
-        ),
-    }?;
+    let (query, keyset) = sorted!(query, page, topics::id, |t: Topic| {
+        TopicSort::Key => text(topics::key, t.key.clone()),
+        TopicSort::Name => text(topics::name_key, t.name_key.clone()),
+        TopicSort::CreatedAt => time(topics::created_at, t.created_at),
+        TopicSort::UpdatedAt => time(topics::updated_at, t.updated_at),
+    });
+    let query = query?;
     let rows = query.limit(page.limit + 1).load(conn)?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {
         None
     };
-    let sort = page.sort.field;
-    Ok(Page::from_rows(rows, page.limit, total, |t: &Topic| {
-        Keyset {
-            key: match sort {
-                TopicSort::Key => SortKey::Text(t.key.clone()),
-                TopicSort::Name => SortKey::Text(t.name_key.clone()),
-                TopicSort::CreatedAt => SortKey::time(t.created_at),
-                TopicSort::UpdatedAt => SortKey::time(t.updated_at),
-            },
-            id: t.id.0,
-        }
-    }))
+    Ok(Page::from_rows(rows, page.limit, total, keyset))
 }
 
 /// The id of the topic with this key, if any.

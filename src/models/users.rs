@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::schema::users;
 use crate::domain::Role;
 use crate::domain::{name_key, now};
-use crate::models::page::{Keyset, Page, PageRequest, SortKey, keyset_page};
+use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, WriteError, contains_pattern, missing_or_stale};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -186,36 +186,17 @@ pub fn list(
         query
     };
     let query = filtered().select(User::as_select());
-    let query = match page.sort.field {
-        UserSort::Username => keyset_page!(
-            query,
-            users::username_key,
-            users::id,
-            page,
-            SortKey::as_text
-        ),
-        UserSort::CreatedAt => {
-            keyset_page!(query, users::created_at, users::id, page, SortKey::as_time)
-        }
-        UserSort::UpdatedAt => {
-            keyset_page!(query, users::updated_at, users::id, page, SortKey::as_time)
-        }
-    }?;
+    let (query, keyset) = sorted!(query, page, users::id, |u: User| {
+        UserSort::Username => text(users::username_key, u.username_key.clone()),
+        UserSort::CreatedAt => time(users::created_at, u.created_at),
+        UserSort::UpdatedAt => time(users::updated_at, u.updated_at),
+    });
+    let query = query?;
     let rows = query.limit(page.limit + 1).load(conn)?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {
         None
     };
-    let sort = page.sort.field;
-    Ok(Page::from_rows(rows, page.limit, total, |u: &User| {
-        Keyset {
-            key: match sort {
-                UserSort::Username => SortKey::Text(u.username_key.clone()),
-                UserSort::CreatedAt => SortKey::time(u.created_at),
-                UserSort::UpdatedAt => SortKey::time(u.updated_at),
-            },
-            id: u.id,
-        }
-    }))
+    Ok(Page::from_rows(rows, page.limit, total, keyset))
 }
