@@ -3,19 +3,131 @@
 //! `keygen` writes a signing key; `backup` snapshots the SQLite file; `healthcheck` asks a running server.
 
 use std::io::BufRead as _;
+use std::path::PathBuf;
 
 use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand};
 
 use crate::auth::Role;
 use crate::auth::password::{check_password, hash_blocking};
 use crate::auth::secrets::{random_token, token_hash};
-use crate::config::{ClientCommand, OrganizationCommand, Settings, UserCommand};
+use crate::config::Settings;
 use crate::db::{self, DbConnection};
 use crate::domain::Actor;
 use crate::domain::organizations::{NewOrganization, Organizations};
 use crate::domain::resource;
 use crate::domain::values::OrganizationKind;
 use crate::models::{clients, organizations, users};
+
+/// The command line: global settings plus an optional subcommand (`serve` by default).
+#[derive(Debug, Parser)]
+#[command(name = "betriebsnachbarschaften", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Print the OpenAPI document to stdout.
+    Openapi,
+    /// Load data: `--demo` loads the real Betriebsnachbarschaften project (idempotent);
+    /// `--synthetic N` adds N plainly synthetic companies to it, for benchmarks.
+    Seed {
+        /// Load the demo project.
+        #[arg(long)]
+        demo: bool,
+        /// Add this many synthetic companies ("Benchmark-Betrieb 1", …) with topics and the
+        /// project, spread over the demo regions (loads the demo project first).
+        #[arg(long, value_name = "N")]
+        synthetic: Option<u64>,
+    },
+    /// Manage people who sign in with a password.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage machine clients of partner organizations.
+    #[command(subcommand)]
+    Client(ClientCommand),
+    /// Manage organizations (for bootstrapping; admins and editors also have /api/v1/organizations).
+    #[command(subcommand)]
+    Organization(OrganizationCommand),
+    /// Write a new Ed25519 token signing key (PKCS#8 PEM, mode 0600) for a key rotation.
+    Keygen {
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Copy the SQLite database to a new file while the server runs (a consistent online
+    /// snapshot, `VACUUM INTO`). On PostgreSQL use `pg_dump`.
+    Backup {
+        /// The file to write; it must not exist yet.
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Exit 0 when the local server's `/health/ready` answers 200, else 1 (for container
+    /// health checks: the image needs no curl).
+    Healthcheck {
+        /// The readiness URL to ask. Default: `/health/ready` on this server's port, via the
+        /// loopback address when it listens on all addresses.
+        #[arg(long)]
+        url: Option<String>,
+        /// Seconds to wait for the answer.
+        #[arg(long, default_value_t = 3)]
+        timeout_secs: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from BN_PASSWORD or, if unset, from stdin (one
+    /// line) — never from a flag, which would leak into the shell history and `ps`.
+    Create {
+        #[arg(long)]
+        username: String,
+        /// admin, editor, partner or viewer.
+        #[arg(long)]
+        role: String,
+        /// Organization name or id (required for partner).
+        #[arg(long)]
+        organization: Option<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Create a machine client and print its client_id and secret (shown this once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Organization name or id (required for partner).
+        #[arg(long)]
+        organization: Option<String>,
+        /// admin, editor, partner or viewer.
+        #[arg(long, default_value = "partner")]
+        role: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrganizationCommand {
+    /// Create an organization and print its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// sponsor, chamber_of_crafts, chamber_of_commerce, economic_development,
+        /// municipality, ministry, consultancy, association or other.
+        #[arg(long)]
+        kind: String,
+    },
+}
 
 fn connect(settings: &Settings) -> anyhow::Result<db::PooledDb> {
     let pool = db::connect(settings)?;

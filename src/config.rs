@@ -1,122 +1,13 @@
 //! Configuration: one `Settings` struct, filled from environment variables or the matching
-//! command-line flags (flags win). `--help` lists every setting with its default.
+//! command-line flags (flags win). `--help` lists every setting with its default; the command
+//! tree that carries them is `cli::Cli`.
 
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
-
-/// The command line: global settings plus an optional subcommand (`serve` by default).
-#[derive(Debug, Parser)]
-#[command(name = "betriebsnachbarschaften", version, about, long_about = None)]
-pub struct Cli {
-    #[command(subcommand)]
-    pub command: Option<Command>,
-    #[command(flatten)]
-    pub settings: Settings,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Serve the HTTP API (the default).
-    Serve,
-    /// Apply pending database migrations and exit.
-    Migrate,
-    /// Print the OpenAPI document to stdout.
-    Openapi,
-    /// Load data: `--demo` loads the real Betriebsnachbarschaften project (idempotent);
-    /// `--synthetic N` adds N plainly synthetic companies to it, for benchmarks.
-    Seed {
-        /// Load the demo project.
-        #[arg(long)]
-        demo: bool,
-        /// Add this many synthetic companies ("Benchmark-Betrieb 1", …) with topics and the
-        /// project, spread over the demo regions (loads the demo project first).
-        #[arg(long, value_name = "N")]
-        synthetic: Option<u64>,
-    },
-    /// Manage people who sign in with a password.
-    #[command(subcommand)]
-    User(UserCommand),
-    /// Manage machine clients of partner organizations.
-    #[command(subcommand)]
-    Client(ClientCommand),
-    /// Manage organizations (for bootstrapping; admins and editors also have /api/v1/organizations).
-    #[command(subcommand)]
-    Organization(OrganizationCommand),
-    /// Write a new Ed25519 token signing key (PKCS#8 PEM, mode 0600) for a key rotation.
-    Keygen {
-        /// The file to write; it must not exist yet.
-        #[arg(long)]
-        to: PathBuf,
-    },
-    /// Copy the SQLite database to a new file while the server runs (a consistent online
-    /// snapshot, `VACUUM INTO`). On PostgreSQL use `pg_dump`.
-    Backup {
-        /// The file to write; it must not exist yet.
-        #[arg(long)]
-        to: PathBuf,
-    },
-    /// Exit 0 when the local server's `/health/ready` answers 200, else 1 (for container
-    /// health checks: the image needs no curl).
-    Healthcheck {
-        /// The readiness URL to ask. Default: `/health/ready` on this server's port, via the
-        /// loopback address when it listens on all addresses.
-        #[arg(long)]
-        url: Option<String>,
-        /// Seconds to wait for the answer.
-        #[arg(long, default_value_t = 3)]
-        timeout_secs: u64,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum UserCommand {
-    /// Create a user. The password is read from BN_PASSWORD or, if unset, from stdin (one
-    /// line) — never from a flag, which would leak into the shell history and `ps`.
-    Create {
-        #[arg(long)]
-        username: String,
-        /// admin, editor, partner or viewer.
-        #[arg(long)]
-        role: String,
-        /// Organization name or id (required for partner).
-        #[arg(long)]
-        organization: Option<String>,
-        #[arg(long)]
-        display_name: Option<String>,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ClientCommand {
-    /// Create a machine client and print its client_id and secret (shown this once).
-    Create {
-        #[arg(long)]
-        name: String,
-        /// Organization name or id (required for partner).
-        #[arg(long)]
-        organization: Option<String>,
-        /// admin, editor, partner or viewer.
-        #[arg(long, default_value = "partner")]
-        role: String,
-    },
-}
-
-#[derive(Debug, Subcommand)]
-pub enum OrganizationCommand {
-    /// Create an organization and print its id.
-    Create {
-        #[arg(long)]
-        name: String,
-        /// sponsor, chamber_of_crafts, chamber_of_commerce, economic_development,
-        /// municipality, ministry, consultancy, association or other.
-        #[arg(long)]
-        kind: String,
-    },
-}
+use clap::{Args, Parser, ValueEnum};
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -137,13 +28,15 @@ pub enum SqliteSynchronous {
     Normal,
 }
 
-/// Every setting of the service. Secrets (the database password) never appear in `Debug`.
-#[derive(Clone, Args)]
+/// Every setting of the service. Its `Debug` shows no secret: the database URL hides its
+/// password and the secrets are `Secret`s, so nobody has to remember them in a hand-written
+/// `Debug`.
+#[derive(Debug, Clone, Args)]
 pub struct Settings {
     /// Database URL: `postgres://…` selects PostgreSQL, anything else is an SQLite file path
     /// (`sqlite://` prefix optional). Default: `<data-dir>/betriebsnachbarschaften.sqlite3`.
     #[arg(long, env = "DATABASE_URL", global = true)]
-    pub database_url: Option<String>,
+    pub database_url: Option<DatabaseUrl>,
 
     /// Directory for the SQLite default database (created on start).
     #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
@@ -234,7 +127,7 @@ pub struct Settings {
         hide_env_values = true,
         global = true
     )]
-    pub bootstrap_admin_password: Option<String>,
+    pub bootstrap_admin_password: Option<Secret>,
 
     /// Threads that compute password hashes (each hash takes ~19 MiB and a core for ~25 ms;
     /// further sign-ins wait for a free one).
@@ -258,7 +151,7 @@ pub struct Settings {
     /// When set (not empty), `GET /metrics` requires `Authorization: Bearer <this token>`;
     /// else `/metrics` is open (block it at the ingress if the port is public).
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
 }
 
 /// The browser origins CORS admits; empty entries (an empty variable) are ignored.
@@ -291,7 +184,7 @@ impl Settings {
     /// The database to use: the configured URL, or the SQLite file in the data directory.
     pub fn database(&self) -> DatabaseUrl {
         match &self.database_url {
-            Some(url) => DatabaseUrl(url.clone()),
+            Some(url) => url.clone(),
             None => DatabaseUrl(
                 self.data_dir
                     .join("betriebsnachbarschaften.sqlite3")
@@ -329,48 +222,61 @@ impl Settings {
 
     /// Settings for tests and embedding: every default, the given database, port 0.
     pub fn for_database(url: impl Into<String>) -> Self {
-        let mut settings = Cli::parse_from(["betriebsnachbarschaften"]).settings;
-        settings.database_url = Some(url.into());
+        /// The settings alone, with their defaults (no subcommand, no arguments).
+        #[derive(Parser)]
+        struct Defaults {
+            #[command(flatten)]
+            settings: Settings,
+        }
+        let mut settings = Defaults::parse_from(["betriebsnachbarschaften"]).settings;
+        settings.database_url = Some(DatabaseUrl(url.into()));
         settings.port = 0;
         settings
-    }
-}
-
-impl fmt::Debug for Settings {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Settings")
-            .field("database", &self.database())
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("workers", &self.workers)
-            .field("db_pool_size", &self.db_pool_size)
-            .field("db_pool_timeout_secs", &self.db_pool_timeout_secs)
-            .field("db_connect_wait_secs", &self.db_connect_wait_secs)
-            .field("sqlite_synchronous", &self.sqlite_synchronous)
-            .field("migrate_on_start", &self.migrate_on_start)
-            .field("body_limit_bytes", &self.body_limit_bytes)
-            .field("shutdown_grace_secs", &self.shutdown_grace_secs)
-            .field("jwt_key_file", &self.jwt_key_path())
-            .field("jwt_verify_keys_dir", &self.jwt_verify_keys_dir)
-            .field("jwt_issuer", &self.jwt_issuer)
-            .field("jwt_audience", &self.jwt_audience)
-            .field("access_token_ttl_secs", &self.access_token_ttl_secs)
-            .field("refresh_token_ttl_secs", &self.refresh_token_ttl_secs)
-            .field(
-                "bootstrap_admin_password",
-                &self.bootstrap_admin_password.as_ref().map(|_| "***"),
-            )
-            .field("password_hash_concurrency", &self.password_hash_concurrency)
-            .field("log_format", &self.log_format)
-            .field("cors_allowed_origins", &self.cors_allowed_origins)
-            .field("metrics_token", &self.metrics_token.as_ref().map(|_| "***"))
-            .finish()
     }
 }
 
 /// A database URL or SQLite path. Its `Display`/`Debug` hide any password.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl(String);
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = std::convert::Infallible;
+
+    fn from_str(url: &str) -> Result<Self, Self::Err> {
+        Ok(Self(url.to_owned()))
+    }
+}
+
+/// A secret setting (a password, a token): its `Debug` and `Display` never show it; only
+/// `expose` does, where it is used.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(secret: &str) -> Self {
+        Self(secret.to_owned())
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(secret: &str) -> Result<Self, Self::Err> {
+        Ok(Self(secret.to_owned()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
 
 impl DatabaseUrl {
     pub fn is_postgres(&self) -> bool {
@@ -437,10 +343,20 @@ mod tests {
 
     #[test]
     fn defaults_are_sqlite_in_the_data_directory() {
-        let cli = Cli::try_parse_from(["bn"]).unwrap();
-        assert!(cli.command.is_none());
-        assert!(!cli.settings.database().is_postgres());
-        assert_eq!(cli.settings.port, 8080);
-        assert_eq!(cli.settings.body_limit_bytes, 1_048_576);
+        let settings = Settings::for_database("x.sqlite3");
+        assert!(!settings.database().is_postgres());
+        assert_eq!(settings.body_limit_bytes, 1_048_576);
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let mut settings = Settings::for_database("postgres://app:s3cret@db/bn");
+        settings.bootstrap_admin_password = Some(Secret::from("admin-pw-123456"));
+        settings.metrics_token = Some(Secret::from("scrape-token"));
+        let shown = format!("{settings:?}");
+        for secret in ["s3cret", "admin-pw-123456", "scrape-token"] {
+            assert!(!shown.contains(secret), "{shown}");
+        }
+        assert!(shown.contains("postgres://app:***@db/bn"), "{shown}");
     }
 }

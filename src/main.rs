@@ -3,7 +3,7 @@
 use anyhow::Context as _;
 use clap::Parser as _;
 
-use betriebsnachbarschaften::config::{Cli, Command};
+use betriebsnachbarschaften::cli::{Cli, Command};
 use betriebsnachbarschaften::{cli, db, logging, openapi, startup::Application};
 
 fn main() -> anyhow::Result<()> {

@@ -16,7 +16,7 @@ use crate::auth::TokenService;
 use crate::auth::keys::KeySet;
 use crate::auth::password::{Hasher, hash_blocking};
 use crate::auth::secrets::random_token;
-use crate::config::Settings;
+use crate::config::{Secret, Settings};
 use crate::db::{self, Db, DbConnection};
 use crate::metrics::Metrics;
 use crate::models::users;
@@ -57,7 +57,9 @@ impl Application {
         let body_limit = settings.body_limit_bytes;
         let app_db = web::Data::new(db.clone());
         let metrics = web::Data::new(Metrics::new(db.clone()));
-        let metrics_token = web::Data::new(MetricsToken::new(settings.metrics_token.as_deref()));
+        let metrics_token = web::Data::new(MetricsToken::new(
+            settings.metrics_token.as_ref().map(Secret::expose),
+        ));
         let origins = settings.cors_allowed_origins.0.clone();
 
         let mut server = HttpServer::new(move || {
@@ -174,7 +176,7 @@ fn bootstrap_admin(conn: &mut DbConnection, settings: &Settings) -> anyhow::Resu
         return Ok(());
     }
     let (password, generated) = match &settings.bootstrap_admin_password {
-        Some(password) => (password.clone(), false),
+        Some(password) => (password.expose().to_owned(), false),
         None => (random_token(18)?, true),
     };
     let fields = users::UserFields::new(

@@ -171,7 +171,7 @@ impl TestApp {
         init_logging();
         let mut settings = Settings::for_database(url);
         settings.data_dir = data_dir.path().to_owned();
-        settings.bootstrap_admin_password = Some(ADMIN_PASSWORD.to_owned());
+        settings.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
         settings.workers = 1;
         settings.db_pool_size = options.db_pool_size;
         settings.db_pool_timeout_secs = options.db_pool_timeout_secs;
@@ -179,7 +179,7 @@ impl TestApp {
         settings.migrate_on_start = options.migrate_on_start;
         settings.cors_allowed_origins =
             betriebsnachbarschaften::config::AllowedOrigins(options.cors_allowed_origins);
-        settings.metrics_token = options.metrics_token;
+        settings.metrics_token = options.metrics_token.as_deref().map(Into::into);
         settings.shutdown_grace_secs = 1;
         let app = Application::build(&settings).expect("the application starts");
         let address = format!("http://{}", app.addr());
