@@ -1,0 +1,7 @@
+//! The binary as ops run it, one module per topic, on the harness in `harness`.
+
+mod commands;
+mod harness;
+mod logs;
+mod signals;
+mod startup;
