@@ -19,16 +19,22 @@ pub fn parse<T: DeserializeOwned + Validate>(body: Value) -> Result<T, ApiError>
     from_object(object)
 }
 
-/// Applies a JSON Merge Patch (RFC 7396) to the writable fields of `current` and parses the
-/// result as a full replacement, so a patch is held to exactly the rules of a `PUT`.
-pub fn merge_patch<T>(current: &T, patch: Value) -> Result<T, ApiError>
+/// Applies a JSON Merge Patch (RFC 7396) to `current`, the stored record as clients read it
+/// (its read-only fields left out), and parses the result as a full replacement, so a patch is
+/// held to exactly the rules of a `PUT` and the writable fields are listed only in the wire
+/// types.
+pub fn merge_patch<T>(current: &impl Serialize, patch: Value) -> Result<T, ApiError>
 where
-    T: Serialize + DeserializeOwned + Validate,
+    T: DeserializeOwned + Validate,
 {
     let patch = as_object(patch)?;
     check_fields::<T>(&patch)?;
     let mut merged =
-        serde_json::to_value(current).map_err(|e| ApiError::Internal(e.to_string()))?;
+        as_object(serde_json::to_value(current).map_err(|e| ApiError::Internal(e.to_string()))?)?;
+    for field in READ_ONLY_FIELDS {
+        merged.remove(*field);
+    }
+    let mut merged = Value::Object(merged);
     json_patch::merge(&mut merged, &Value::Object(patch));
     from_object(as_object(merged)?)
 }

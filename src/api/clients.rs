@@ -289,7 +289,7 @@ pub async fn update_client(
         .write(move |conn| {
             let current =
                 clients::find(conn, id)?.ok_or_else(|| ApiError::not_found("client", id))?;
-            let input = body::merge_patch(&ClientInput::from(&current), patch)?;
+            let input: ClientInput = body::merge_patch(&ClientInput::from(&current), patch)?;
             if if_match.0.is_some_and(|v| v != current.version) {
                 return Err(ApiError::from_write(
                     WriteError::VersionMismatch,

@@ -14,7 +14,7 @@ use crate::domain::companies::{Companies, NewCompany};
 use crate::domain::relations::id_array;
 use crate::domain::values::{self, web_url};
 use crate::domain::{CompanyId, DomainError, ProjectId, RegionId, TopicId};
-use crate::models::companies::{Company, CompanyFilter, CompanyRecord, CompanySort};
+use crate::models::companies::{CompanyFilter, CompanyRecord, CompanySort};
 
 /// A participating company.
 #[derive(Debug, Serialize, ToSchema)]
@@ -144,29 +144,6 @@ pub struct CompanyInput {
     #[validate(custom(function = "id_array"))]
     #[schema(max_items = 1000)]
     pub project_ids: Option<Vec<i64>>,
-}
-
-impl From<CompanyRecord> for CompanyInput {
-    fn from(r: CompanyRecord) -> Self {
-        let c: Company = r.company;
-        Self {
-            name: Some(c.name),
-            legal_form: c.legal_form,
-            sector: c.sector,
-            trade: c.trade,
-            region_id: Some(c.region_id.0),
-            street: c.street,
-            postal_code: c.postal_code,
-            city: c.city,
-            employee_count: c.employee_count,
-            apprentice_count: c.apprentice_count,
-            website: c.website,
-            email: c.email,
-            phone: c.phone,
-            topic_ids: Some(r.topic_ids),
-            project_ids: Some(r.project_ids),
-        }
-    }
 }
 
 impl TryFrom<CompanyInput> for NewCompany {

@@ -125,26 +125,6 @@ pub struct EventInput {
     pub notes: Option<String>,
 }
 
-impl From<EventRecord> for EventInput {
-    fn from(r: EventRecord) -> Self {
-        let e = r.event;
-        Self {
-            title: Some(e.title),
-            kind: Some(e.kind),
-            project_id: Some(e.project_id.0),
-            region_id: e.region_id.map(|r| r.0),
-            starts_at: Some(e.starts_at.and_utc()),
-            ends_at: e.ends_at.map(|t| t.and_utc()),
-            location: e.location,
-            format: e.format,
-            topic_ids: Some(r.topic_ids),
-            organization_ids: Some(r.organization_ids),
-            company_ids: Some(r.company_ids),
-            notes: e.notes,
-        }
-    }
-}
-
 /// Times as the databases keep them: UTC, whole microseconds.
 fn micros(t: DateTime<Utc>) -> NaiveDateTime {
     chrono::SubsecRound::trunc_subsecs(t, 6).naive_utc()

@@ -89,19 +89,6 @@ pub struct FundingSourceInput {
     pub description: Option<String>,
 }
 
-impl From<FundingSource> for FundingSourceInput {
-    fn from(f: FundingSource) -> Self {
-        Self {
-            name: Some(f.name),
-            kind: Some(f.kind),
-            provider: f.provider,
-            programme: f.programme,
-            website: f.website,
-            description: f.description,
-        }
-    }
-}
-
 impl TryFrom<FundingSourceInput> for NewFundingSource {
     type Error = DomainError;
 

@@ -82,18 +82,6 @@ pub struct OrganizationInput {
     pub description: Option<String>,
 }
 
-impl From<Organization> for OrganizationInput {
-    fn from(o: Organization) -> Self {
-        Self {
-            name: Some(o.name),
-            kind: Some(o.kind),
-            city: o.city,
-            website: o.website,
-            description: o.description,
-        }
-    }
-}
-
 impl TryFrom<OrganizationInput> for NewOrganization {
     type Error = DomainError;
 

@@ -132,24 +132,6 @@ pub struct ProjectInput {
     pub funding: Option<Vec<Funding>>,
 }
 
-impl From<ProjectRecord> for ProjectInput {
-    fn from(r: ProjectRecord) -> Self {
-        let p = r.project;
-        Self {
-            name: Some(p.name),
-            description: p.description,
-            sponsor_id: p.sponsor_id.map(|o| o.0),
-            programme: p.programme,
-            status: Some(p.status),
-            start_date: p.start_date,
-            end_date: p.end_date,
-            region_ids: Some(r.region_ids),
-            topic_ids: Some(r.topic_ids),
-            funding: Some(funding_of(r.funding)),
-        }
-    }
-}
-
 impl TryFrom<ProjectInput> for NewProject {
     type Error = DomainError;
 

@@ -108,18 +108,6 @@ impl TryFrom<RegionInput> for NewRegion {
     }
 }
 
-impl From<Region> for RegionInput {
-    fn from(r: Region) -> Self {
-        Self {
-            name: Some(r.name),
-            district: r.district,
-            state: r.state,
-            commercial_area: r.commercial_area,
-            description: r.description,
-        }
-    }
-}
-
 /// Filters of the region list.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -31,13 +31,13 @@ pub trait Resource: Crud<Sort: SortField> {
     /// they describe a whole record).
     const PATCH_NOTES: &'static [(&'static str, &'static str)] = &[];
 
-    /// The writable fields (POST/PUT body; PATCH merges onto the stored record's). Parsed into
-    /// the domain's input by `TryFrom`, after its field rules have been checked.
+    /// The writable fields (POST/PUT body; PATCH merges onto the record's view without its
+    /// read-only fields, so the view shows every one of them). Parsed into the domain's input
+    /// by `TryFrom`, after its field rules have been checked.
     type Input: Serialize
         + DeserializeOwned
         + utoipa::ToSchema
         + Validate
-        + From<Self::Record>
         + TryInto<Self::New, Error = DomainError>
         + Send
         + 'static;
@@ -168,7 +168,7 @@ pub async fn update<R: Resource>(
     let record = db
         .write(move |conn| {
             resource::patch::<R, ApiError>(conn, &by, id, if_match.0, |current| {
-                let merged = body::merge_patch(&R::Input::from(current), patch.clone())?;
+                let merged: R::Input = body::merge_patch(&R::View::from(current), patch.clone())?;
                 Ok(merged.try_into()?)
             })
         })

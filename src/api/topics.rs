@@ -78,17 +78,6 @@ pub struct TopicInput {
     pub description: Option<String>,
 }
 
-impl From<Topic> for TopicInput {
-    fn from(t: Topic) -> Self {
-        Self {
-            key: Some(t.key),
-            name: Some(t.name),
-            category: Some(t.category),
-            description: t.description,
-        }
-    }
-}
-
 impl TryFrom<TopicInput> for NewTopic {
     type Error = DomainError;
 

@@ -351,7 +351,7 @@ pub async fn update_user(
         .run(move |conn| users::find(conn, id).map_err(ApiError::from))
         .await?
         .ok_or_else(|| ApiError::not_found("user", id))?;
-    let input = body::merge_patch(&UserInput::from(&current), patch.into_inner())?;
+    let input: UserInput = body::merge_patch(&UserInput::from(&current), patch.into_inner())?;
     // The whole patch is judged before the precondition: an invalid patch is 422 at any version.
     if let Some(password) = &input.password {
         check_password(password)
