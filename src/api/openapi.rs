@@ -343,22 +343,39 @@ fn sort_fields() -> Vec<(&'static str, Vec<&'static str>)> {
     ]
 }
 
+/// A response with a problem document.
+fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    ResponseBuilder::new()
+        .description(description)
+        .content(
+            error::PROBLEM_JSON,
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("Problem")))
+                .build(),
+        )
+        .build()
+        .into()
+}
+
+/// The operations of a path.
+fn operations(
+    item: &mut utoipa::openapi::PathItem,
+) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 /// Every operation can fail with 500 (a bug; the body is opaque) and, where it needs the
 /// database, with 503.
 fn document_failures(doc: &mut OpenApi) {
-    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-    let problem = |description: &str| -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                error::PROBLEM_JSON,
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            )
-            .build()
-            .into()
-    };
     for (path, item) in doc.paths.paths.iter_mut() {
         let uses_database = ![
             "/health/live",
@@ -366,16 +383,7 @@ fn document_failures(doc: &mut OpenApi) {
             &format!("{API_BASE}/openapi.json"),
         ]
         .contains(&path.as_str());
-        for operation in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for operation in operations(item) {
             let takes_input = operation.request_body.is_some()
                 || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
             let responses = &mut operation.responses.responses;
@@ -415,19 +423,7 @@ const PUBLIC_PATHS: &[&str] = &["/auth/token", "/auth/revoke", "/openapi.json"];
 /// here, once, keeps each handler's annotation about what is particular to it.
 fn document_authentication(doc: &mut OpenApi) {
     use utoipa::openapi::security::SecurityRequirement;
-    use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 
-    let problem = |description: &str| {
-        ResponseBuilder::new()
-            .description(description)
-            .content(
-                error::PROBLEM_JSON,
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            )
-            .build()
-    };
     for (path, item) in doc.paths.paths.iter_mut() {
         let Some(rest) = path.strip_prefix(API_BASE) else {
             continue;
@@ -435,27 +431,18 @@ fn document_authentication(doc: &mut OpenApi) {
         if PUBLIC_PATHS.contains(&rest) {
             continue;
         }
-        for operation in [
-            &mut item.get,
-            &mut item.post,
-            &mut item.put,
-            &mut item.patch,
-            &mut item.delete,
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for operation in operations(item) {
             operation.security = Some(vec![
                 SecurityRequirement::new("bearer", Vec::<String>::new()),
                 SecurityRequirement::new("oauth2", Vec::<String>::new()),
             ]);
             let responses = &mut operation.responses.responses;
             responses.entry("401".into()).or_insert_with(|| {
-                problem("No, expired or invalid bearer token (see WWW-Authenticate)").into()
+                problem("No, expired or invalid bearer token (see WWW-Authenticate)")
             });
-            responses.entry("403".into()).or_insert_with(|| {
-                problem("The caller's role or organization may not do this").into()
-            });
+            responses
+                .entry("403".into())
+                .or_insert_with(|| problem("The caller's role or organization may not do this"));
         }
     }
 }

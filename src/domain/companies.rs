@@ -7,9 +7,7 @@ use diesel::Connection as _;
 use crate::db::DbConnection;
 use crate::domain::relations::{IdCheck, ensure_unreferenced};
 use crate::domain::resource::{Crud, RecordMeta};
-use crate::domain::{
-    Actor, CompanyId, DomainError, IdSet, ProjectId, RegionId, Role, TopicId, name_key,
-};
+use crate::domain::{Actor, CompanyId, DomainError, IdSet, ProjectId, RegionId, TopicId, name_key};
 use crate::models::companies::{
     self, Company, CompanyFields, CompanyFilter, CompanyRecord, CompanySort,
 };
@@ -127,11 +125,7 @@ impl Crud for Companies {
 
     /// Partners register the companies of their region, too.
     fn may_create(actor: &Actor) -> Result<(), DomainError> {
-        if actor.role == Role::Partner {
-            Ok(())
-        } else {
-            actor.require_editor()
-        }
+        actor.require_contributor()
     }
 
     fn find(conn: &mut DbConnection, id: CompanyId) -> Result<Option<CompanyRecord>, DomainError> {

@@ -9,8 +9,8 @@ use crate::domain::relations::IdCheck;
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::{EventFormat, EventKind};
 use crate::domain::{
-    Actor, CompanyId, DomainError, EventId, IdSet, OrganizationId, ProjectId, RegionId, Role,
-    TopicId, name_key,
+    Actor, CompanyId, DomainError, EventId, IdSet, OrganizationId, ProjectId, RegionId, TopicId,
+    name_key,
 };
 use crate::models::events::{self, Event, EventFields, EventFilter, EventRecord, EventSort};
 use crate::models::links::{event_companies, event_organizations, event_topics};
@@ -148,11 +148,7 @@ impl Crud for Events {
 
     /// Partners announce their own events, too.
     fn may_create(actor: &Actor) -> Result<(), DomainError> {
-        if actor.role == Role::Partner {
-            Ok(())
-        } else {
-            actor.require_editor()
-        }
+        actor.require_contributor()
     }
 
     fn find(conn: &mut DbConnection, id: EventId) -> Result<Option<EventRecord>, DomainError> {

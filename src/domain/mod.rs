@@ -60,6 +60,15 @@ impl Actor {
         require_editor(self.role)
     }
 
+    /// Admins, editors and partners: create the records partners contribute (companies,
+    /// events).
+    pub fn require_contributor(&self) -> Result<(), DomainError> {
+        match self.role {
+            Role::Partner => Ok(()),
+            role => require_editor(role),
+        }
+    }
+
     /// Admins and editors may change anything; a partner only what its organization created.
     pub fn may_change(&self, owner: Option<OrganizationId>, what: &str) -> Result<(), DomainError> {
         match self.role {
