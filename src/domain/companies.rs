@@ -2,12 +2,14 @@
 //! delete while an event lists the company. Partners create companies too, and change only
 //! their own organization's.
 
-use diesel::Connection as _;
+use diesel::prelude::*;
+
+use crate::db::schema;
 
 use crate::db::DbConnection;
 use crate::domain::relations::{IdCheck, ensure_unreferenced};
 use crate::domain::resource::{Crud, RecordMeta};
-use crate::domain::{Actor, CompanyId, DomainError, IdSet, ProjectId, RegionId, TopicId, name_key};
+use crate::domain::{Actor, CompanyId, DomainError, IdSet, ProjectId, RegionId, TopicId};
 use crate::models::companies::{
     self, Company, CompanyFields, CompanyFilter, CompanyRecord, CompanySort,
 };
@@ -15,8 +17,11 @@ use crate::models::links::{company_projects, company_topics, event_companies};
 use crate::models::page::{Page, PageRequest};
 use crate::models::{projects, regions, topics};
 
-/// A company to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A company to write. Its columns are also its change set (`Insertable`, `AsChangeset`):
+/// the writable fields are listed once in the domain and the rows; `models::companies::
+/// CompanyFields` adds the derived keys.
+#[derive(Debug, Clone, PartialEq, Eq, Insertable, AsChangeset)]
+#[diesel(table_name = schema::companies, treat_none_as_null = true)]
 pub struct NewCompany {
     pub name: String,
     pub legal_form: Option<String>,
@@ -32,22 +37,17 @@ pub struct NewCompany {
     pub website: Option<String>,
     pub email: Option<String>,
     pub phone: Option<String>,
+    #[diesel(skip_insertion, skip_update)]
     pub topic_ids: IdSet<TopicId>,
+    #[diesel(skip_insertion, skip_update)]
     pub project_ids: IdSet<ProjectId>,
 }
 
 /// The companies resource.
 pub struct Companies;
 
-/// A checked company, split into its columns and relation sets.
-struct CompanyWrite {
-    fields: CompanyFields,
-    topic_ids: Vec<i64>,
-    project_ids: Vec<i64>,
-}
-
 /// Checks that every id names an existing record.
-fn check(conn: &mut DbConnection, new: NewCompany) -> Result<CompanyWrite, DomainError> {
+fn check(conn: &mut DbConnection, new: NewCompany) -> Result<CompanyFields, DomainError> {
     IdCheck::default()
         .id(
             conn,
@@ -71,43 +71,35 @@ fn check(conn: &mut DbConnection, new: NewCompany) -> Result<CompanyWrite, Domai
             projects::existing,
         )?
         .finish()?;
-    Ok(CompanyWrite {
-        topic_ids: new.topic_ids.as_slice().iter().map(|t| t.0).collect(),
-        project_ids: new.project_ids.as_slice().iter().map(|p| p.0).collect(),
-        fields: CompanyFields {
-            name_key: name_key(&new.name),
-            // Derived columns (see the migration): the city's key, and unknown sizes first.
-            city_key: new.city.as_deref().map(name_key).unwrap_or_default(),
-            employee_sort: new.employee_count.unwrap_or(-1),
-            name: new.name,
-            legal_form: new.legal_form,
-            sector: new.sector,
-            trade: new.trade,
-            region_id: new.region_id,
-            street: new.street,
-            postal_code: new.postal_code,
-            city: new.city,
-            employee_count: new.employee_count,
-            apprentice_count: new.apprentice_count,
-            website: new.website,
-            email: new.email,
-            phone: new.phone,
-        },
-    })
+    Ok(CompanyFields::from(new))
 }
 
 fn write_relations(
     conn: &mut DbConnection,
     company: Company,
-    write: CompanyWrite,
+    fields: CompanyFields,
 ) -> Result<CompanyRecord, DomainError> {
     let id = company.id.0;
-    company_topics::replace(conn, id, &write.topic_ids)?;
-    company_projects::replace(conn, id, &write.project_ids)?;
+    let topic_ids: Vec<i64> = fields
+        .company
+        .topic_ids
+        .as_slice()
+        .iter()
+        .map(|t| t.0)
+        .collect();
+    let project_ids: Vec<i64> = fields
+        .company
+        .project_ids
+        .as_slice()
+        .iter()
+        .map(|p| p.0)
+        .collect();
+    company_topics::replace(conn, id, &topic_ids)?;
+    company_projects::replace(conn, id, &project_ids)?;
     Ok(CompanyRecord {
         company,
-        topic_ids: write.topic_ids,
-        project_ids: write.project_ids,
+        topic_ids,
+        project_ids,
     })
 }
 
@@ -137,10 +129,10 @@ impl Crud for Companies {
         new: NewCompany,
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
-        let write = check(conn, new)?;
+        let fields = check(conn, new)?;
         conn.transaction(|conn| {
-            let company = companies::insert(conn, &write.fields, by)?;
-            write_relations(conn, company, write)
+            let company = companies::insert(conn, &fields, by)?;
+            write_relations(conn, company, fields)
         })
     }
 
@@ -151,11 +143,11 @@ impl Crud for Companies {
         new: NewCompany,
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
-        let write = check(conn, new)?;
+        let fields = check(conn, new)?;
         conn.transaction(|conn| {
-            let company = companies::update(conn, id, expected_version, &write.fields, by)
+            let company = companies::update(conn, id, expected_version, &fields, by)
                 .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-            write_relations(conn, company, write)
+            write_relations(conn, company, fields)
         })
     }
 

@@ -10,7 +10,6 @@ use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::{EventFormat, EventKind};
 use crate::domain::{
     Actor, CompanyId, DomainError, EventId, IdSet, OrganizationId, ProjectId, RegionId, TopicId,
-    name_key,
 };
 use crate::models::events::{self, Event, EventFields, EventFilter, EventRecord, EventSort};
 use crate::models::links::{event_companies, event_organizations, event_topics};
@@ -18,7 +17,8 @@ use crate::models::page::{Page, PageRequest};
 use crate::models::{companies, organizations, projects, regions, topics};
 
 /// An event to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
+#[diesel(table_name = crate::db::schema::events, treat_none_as_null = true)]
 pub struct NewEvent {
     pub title: String,
     pub kind: EventKind,
@@ -30,8 +30,11 @@ pub struct NewEvent {
     pub ends_at: Option<NaiveDateTime>,
     pub location: Option<String>,
     pub format: Option<EventFormat>,
+    #[diesel(skip_insertion, skip_update)]
     pub topic_ids: IdSet<TopicId>,
+    #[diesel(skip_insertion, skip_update)]
     pub organization_ids: IdSet<OrganizationId>,
+    #[diesel(skip_insertion, skip_update)]
     pub company_ids: IdSet<CompanyId>,
     pub notes: Option<String>,
 }
@@ -39,16 +42,8 @@ pub struct NewEvent {
 /// The events resource.
 pub struct Events;
 
-/// A checked event, split into its columns and relation sets.
-struct EventWrite {
-    fields: EventFields,
-    topic_ids: Vec<i64>,
-    organization_ids: Vec<i64>,
-    company_ids: Vec<i64>,
-}
-
 /// Checks the time order and that every id names an existing record.
-fn check(conn: &mut DbConnection, new: NewEvent) -> Result<EventWrite, DomainError> {
+fn check(conn: &mut DbConnection, new: NewEvent) -> Result<EventFields, DomainError> {
     if new.ends_at.is_some_and(|end| end < new.starts_at) {
         return Err(DomainError::invalid(
             "ends_at",
@@ -93,44 +88,32 @@ fn check(conn: &mut DbConnection, new: NewEvent) -> Result<EventWrite, DomainErr
             companies::existing,
         )?
         .finish()?;
-    Ok(EventWrite {
-        topic_ids: new.topic_ids.as_slice().iter().map(|t| t.0).collect(),
-        organization_ids: new
-            .organization_ids
-            .as_slice()
-            .iter()
-            .map(|o| o.0)
-            .collect(),
-        company_ids: new.company_ids.as_slice().iter().map(|c| c.0).collect(),
-        fields: EventFields {
-            title_key: name_key(&new.title),
-            title: new.title,
-            kind: new.kind,
-            project_id: new.project_id,
-            region_id: new.region_id,
-            starts_at: new.starts_at,
-            ends_at: new.ends_at,
-            location: new.location,
-            format: new.format,
-            notes: new.notes,
-        },
-    })
+    Ok(EventFields::from(new))
 }
 
 fn write_relations(
     conn: &mut DbConnection,
     event: Event,
-    write: EventWrite,
+    fields: EventFields,
 ) -> Result<EventRecord, DomainError> {
     let id = event.id.0;
-    event_topics::replace(conn, id, &write.topic_ids)?;
-    event_organizations::replace(conn, id, &write.organization_ids)?;
-    event_companies::replace(conn, id, &write.company_ids)?;
+    let new = fields.event;
+    let topic_ids: Vec<i64> = new.topic_ids.as_slice().iter().map(|t| t.0).collect();
+    let organization_ids: Vec<i64> = new
+        .organization_ids
+        .as_slice()
+        .iter()
+        .map(|o| o.0)
+        .collect();
+    let company_ids: Vec<i64> = new.company_ids.as_slice().iter().map(|c| c.0).collect();
+    event_topics::replace(conn, id, &topic_ids)?;
+    event_organizations::replace(conn, id, &organization_ids)?;
+    event_companies::replace(conn, id, &company_ids)?;
     Ok(EventRecord {
         event,
-        topic_ids: write.topic_ids,
-        organization_ids: write.organization_ids,
-        company_ids: write.company_ids,
+        topic_ids,
+        organization_ids,
+        company_ids,
     })
 }
 
@@ -160,10 +143,10 @@ impl Crud for Events {
         new: NewEvent,
         by: &Actor,
     ) -> Result<EventRecord, DomainError> {
-        let write = check(conn, new)?;
+        let fields = check(conn, new)?;
         conn.transaction(|conn| {
-            let event = events::insert(conn, &write.fields, by)?;
-            write_relations(conn, event, write)
+            let event = events::insert(conn, &fields, by)?;
+            write_relations(conn, event, fields)
         })
     }
 
@@ -174,11 +157,11 @@ impl Crud for Events {
         new: NewEvent,
         by: &Actor,
     ) -> Result<EventRecord, DomainError> {
-        let write = check(conn, new)?;
+        let fields = check(conn, new)?;
         conn.transaction(|conn| {
-            let event = events::update(conn, id, expected_version, &write.fields, by)
+            let event = events::update(conn, id, expected_version, &fields, by)
                 .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-            write_relations(conn, event, write)
+            write_relations(conn, event, fields)
         })
     }
 

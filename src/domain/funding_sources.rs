@@ -12,7 +12,8 @@ use crate::models::page::{Page, PageRequest};
 use crate::models::projects;
 
 /// A funding source to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
+#[diesel(table_name = crate::db::schema::funding_sources, treat_none_as_null = true)]
 pub struct NewFundingSource {
     /// Unique, case-insensitively.
     pub name: String,
@@ -57,7 +58,7 @@ impl Crud for FundingSources {
         by: &Actor,
     ) -> Result<FundingSource, DomainError> {
         let fields = FundingSourceFields::from(new);
-        funding_sources::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.name))
+        funding_sources::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.new.name))
     }
 
     fn update(
@@ -69,7 +70,7 @@ impl Crud for FundingSources {
     ) -> Result<FundingSource, DomainError> {
         let fields = FundingSourceFields::from(new);
         funding_sources::update(conn, id, expected_version, &fields, by).map_err(|e| {
-            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.name))
+            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.new.name))
         })
     }
 

@@ -12,7 +12,8 @@ use crate::models::organizations::{
 use crate::models::page::{Page, PageRequest};
 
 /// An organization to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
+#[diesel(table_name = crate::db::schema::organizations, treat_none_as_null = true)]
 pub struct NewOrganization {
     /// Unique, case-insensitively.
     pub name: String,
@@ -69,7 +70,7 @@ impl Crud for Organizations {
         by: &Actor,
     ) -> Result<Organization, DomainError> {
         let fields = OrganizationFields::from(new);
-        organizations::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.name))
+        organizations::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.new.name))
     }
 
     fn update(
@@ -81,7 +82,7 @@ impl Crud for Organizations {
     ) -> Result<Organization, DomainError> {
         let fields = OrganizationFields::from(new);
         organizations::update(conn, id, expected_version, &fields, by).map_err(|e| {
-            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.name))
+            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.new.name))
         })
     }
 

@@ -21,7 +21,8 @@ use crate::models::projects::{
 use crate::models::{events, funding_sources, organizations, regions, topics};
 
 /// A project to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
+#[diesel(table_name = crate::db::schema::projects, treat_none_as_null = true)]
 pub struct NewProject {
     pub name: String,
     pub description: Option<String>,
@@ -32,26 +33,21 @@ pub struct NewProject {
     pub start_date: Option<NaiveDate>,
     /// Not before `start_date`.
     pub end_date: Option<NaiveDate>,
+    #[diesel(skip_insertion, skip_update)]
     pub region_ids: IdSet<RegionId>,
+    #[diesel(skip_insertion, skip_update)]
     pub topic_ids: IdSet<TopicId>,
     /// Each funding source at most once per role, in the order given.
+    #[diesel(skip_insertion, skip_update)]
     pub funding: Vec<FundingLine>,
 }
 
 /// The projects resource.
 pub struct Projects;
 
-/// A checked project, split into its columns and relation sets.
-struct ProjectWrite {
-    fields: ProjectFields,
-    region_ids: IdSet<RegionId>,
-    topic_ids: IdSet<TopicId>,
-    funding: Vec<FundingLine>,
-}
-
 /// Checks what spans fields or rows: the date order, repeated funding lines, and that every
 /// id names an existing record.
-fn check(conn: &mut DbConnection, new: NewProject) -> Result<ProjectWrite, DomainError> {
+fn check(conn: &mut DbConnection, new: NewProject) -> Result<ProjectFields, DomainError> {
     if let (Some(start), Some(end)) = (new.start_date, new.end_date)
         && end < start
     {
@@ -61,7 +57,7 @@ fn check(conn: &mut DbConnection, new: NewProject) -> Result<ProjectWrite, Domai
             "end_date must not be before start_date",
         ));
     }
-    let funding = new.funding;
+    let funding = &new.funding;
     let mut errors = Vec::new();
     for (i, line) in funding.iter().enumerate() {
         if funding[..i]
@@ -109,39 +105,27 @@ fn check(conn: &mut DbConnection, new: NewProject) -> Result<ProjectWrite, Domai
             funding_sources::existing,
         )?
         .finish()?;
-    Ok(ProjectWrite {
-        fields: ProjectFields::new(
-            new.name,
-            new.description,
-            new.sponsor_id,
-            new.programme,
-            new.status,
-            new.start_date,
-            new.end_date,
-        ),
-        region_ids: new.region_ids,
-        topic_ids: new.topic_ids,
-        funding,
-    })
+    Ok(ProjectFields::from(new))
 }
 
 /// Stores the relation sets of a project written just now.
 fn write_relations(
     conn: &mut DbConnection,
     project: Project,
-    write: ProjectWrite,
+    fields: ProjectFields,
 ) -> Result<ProjectRecord, DomainError> {
     let id = project.id.0;
-    let region_ids: Vec<i64> = write.region_ids.as_slice().iter().map(|r| r.0).collect();
-    let topic_ids: Vec<i64> = write.topic_ids.as_slice().iter().map(|t| t.0).collect();
+    let new = fields.project;
+    let region_ids: Vec<i64> = new.region_ids.as_slice().iter().map(|r| r.0).collect();
+    let topic_ids: Vec<i64> = new.topic_ids.as_slice().iter().map(|t| t.0).collect();
     project_regions::replace(conn, id, &region_ids)?;
     project_topics::replace(conn, id, &topic_ids)?;
-    projects::replace_funding(conn, id, &write.funding)?;
+    projects::replace_funding(conn, id, &new.funding)?;
     Ok(ProjectRecord {
         project,
         region_ids,
         topic_ids,
-        funding: write.funding,
+        funding: new.funding,
     })
 }
 
@@ -167,10 +151,10 @@ impl Crud for Projects {
         new: NewProject,
         by: &Actor,
     ) -> Result<ProjectRecord, DomainError> {
-        let write = check(conn, new)?;
+        let fields = check(conn, new)?;
         conn.transaction(|conn| {
-            let project = projects::insert(conn, &write.fields, by)?;
-            write_relations(conn, project, write)
+            let project = projects::insert(conn, &fields, by)?;
+            write_relations(conn, project, fields)
         })
     }
 
@@ -181,11 +165,11 @@ impl Crud for Projects {
         new: NewProject,
         by: &Actor,
     ) -> Result<ProjectRecord, DomainError> {
-        let write = check(conn, new)?;
+        let fields = check(conn, new)?;
         conn.transaction(|conn| {
-            let project = projects::update(conn, id, expected_version, &write.fields, by)
+            let project = projects::update(conn, id, expected_version, &fields, by)
                 .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-            write_relations(conn, project, write)
+            write_relations(conn, project, fields)
         })
     }
 

@@ -11,7 +11,8 @@ use crate::models::regions::{self, Region, RegionFields, RegionFilter, RegionSor
 use crate::models::{companies, events};
 
 /// A region to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
+#[diesel(table_name = crate::db::schema::regions, treat_none_as_null = true)]
 pub struct NewRegion {
     /// Unique, case-insensitively.
     pub name: String,
@@ -46,7 +47,7 @@ impl Crud for Regions {
 
     fn insert(conn: &mut DbConnection, new: NewRegion, by: &Actor) -> Result<Region, DomainError> {
         let fields = RegionFields::from(new);
-        regions::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.name))
+        regions::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.new.name))
     }
 
     fn update(
@@ -58,7 +59,7 @@ impl Crud for Regions {
     ) -> Result<Region, DomainError> {
         let fields = RegionFields::from(new);
         regions::update(conn, id, expected_version, &fields, by).map_err(|e| {
-            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.name))
+            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.new.name))
         })
     }
 

@@ -11,7 +11,8 @@ use crate::models::page::{Page, PageRequest};
 use crate::models::topics::{self, Topic, TopicFields, TopicFilter, TopicSort};
 
 /// A topic to write.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
+#[diesel(table_name = crate::db::schema::topics, treat_none_as_null = true)]
 pub struct NewTopic {
     /// A unique slug of `[a-z0-9_]`.
     pub key: String,
@@ -45,7 +46,7 @@ impl Crud for Topics {
 
     fn insert(conn: &mut DbConnection, new: NewTopic, by: &Actor) -> Result<Topic, DomainError> {
         let fields = TopicFields::from(new);
-        topics::insert(conn, &fields, by).map_err(|e| key_taken(e, &fields.key))
+        topics::insert(conn, &fields, by).map_err(|e| key_taken(e, &fields.new.key))
     }
 
     fn update(
@@ -56,8 +57,9 @@ impl Crud for Topics {
         by: &Actor,
     ) -> Result<Topic, DomainError> {
         let fields = TopicFields::from(new);
-        topics::update(conn, id, expected_version, &fields, by)
-            .map_err(|e| DomainError::from_update(e, Self::NAME, id, |e| key_taken(e, &fields.key)))
+        topics::update(conn, id, expected_version, &fields, by).map_err(|e| {
+            DomainError::from_update(e, Self::NAME, id, |e| key_taken(e, &fields.new.key))
+        })
     }
 
     fn remove(

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{self, companies};
+use crate::domain::companies::NewCompany;
 use crate::domain::{CompanyId, OrganizationId, RegionId, name_key};
 use crate::models::links::{company_projects, company_topics};
 use crate::models::page::{Page, PageRequest, sorted};
@@ -38,26 +39,28 @@ pub struct Company {
     pub updated_by: Option<String>,
 }
 
-/// The writable columns; `city_key` and `employee_sort` are derived (see the migration).
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = companies, treat_none_as_null = true)]
+/// The inserted and updated columns: the domain's writable fields (`NewCompany` is their
+/// change set) and the keys derived from them (see the migration).
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = companies)]
 pub struct CompanyFields {
-    pub name: String,
+    #[diesel(embed)]
+    pub company: NewCompany,
     pub name_key: String,
-    pub legal_form: Option<String>,
-    pub sector: Option<String>,
-    pub trade: Option<String>,
-    pub region_id: RegionId,
-    pub street: Option<String>,
-    pub postal_code: Option<String>,
-    pub city: Option<String>,
     pub city_key: String,
-    pub employee_count: Option<i64>,
-    pub apprentice_count: Option<i64>,
+    /// Unknown sizes sort first.
     pub employee_sort: i64,
-    pub website: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+}
+
+impl From<NewCompany> for CompanyFields {
+    fn from(company: NewCompany) -> Self {
+        Self {
+            name_key: name_key(&company.name),
+            city_key: company.city.as_deref().map(name_key).unwrap_or_default(),
+            employee_sort: company.employee_count.unwrap_or(-1),
+            company,
+        }
+    }
 }
 
 /// A company with the ids it lists.

@@ -5,6 +5,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{self, events};
+use crate::domain::events::NewEvent;
 use crate::domain::values::{EventFormat, EventKind};
 use crate::domain::{EventId, OrganizationId, ProjectId, RegionId, name_key};
 use crate::models::links::{event_companies, event_organizations, event_topics};
@@ -33,19 +34,23 @@ pub struct Event {
     pub updated_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = events, treat_none_as_null = true)]
+/// The inserted and updated columns: the domain's writable fields (`NewEvent` is their change
+/// set) and the key of the title.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = events)]
 pub struct EventFields {
-    pub title: String,
+    #[diesel(embed)]
+    pub event: NewEvent,
     pub title_key: String,
-    pub kind: EventKind,
-    pub project_id: ProjectId,
-    pub region_id: Option<RegionId>,
-    pub starts_at: NaiveDateTime,
-    pub ends_at: Option<NaiveDateTime>,
-    pub location: Option<String>,
-    pub format: Option<EventFormat>,
-    pub notes: Option<String>,
+}
+
+impl From<NewEvent> for EventFields {
+    fn from(event: NewEvent) -> Self {
+        Self {
+            title_key: name_key(&event.title),
+            event,
+        }
+    }
 }
 
 /// An event with the ids it lists.

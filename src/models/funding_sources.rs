@@ -9,7 +9,7 @@ use crate::domain::funding_sources::NewFundingSource;
 use crate::domain::values::FundingKind;
 use crate::domain::{FundingSourceId, OrganizationId, name_key};
 use crate::models::page::{Page, PageRequest, sorted};
-use crate::models::{ListError, contains_pattern, record_queries};
+use crate::models::{ListError, contains_pattern, named_fields, record_queries};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = funding_sources)]
@@ -30,31 +30,12 @@ pub struct FundingSource {
     pub updated_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = funding_sources, treat_none_as_null = true)]
-pub struct FundingSourceFields {
-    pub name: String,
-    pub name_key: String,
-    pub kind: FundingKind,
-    pub provider: Option<String>,
-    pub programme: Option<String>,
-    pub website: Option<String>,
-    pub description: Option<String>,
-}
-
-impl From<NewFundingSource> for FundingSourceFields {
-    fn from(new: NewFundingSource) -> Self {
-        Self {
-            name_key: name_key(&new.name),
-            name: new.name,
-            kind: new.kind,
-            provider: new.provider,
-            programme: new.programme,
-            website: new.website,
-            description: new.description,
-        }
-    }
-}
+named_fields!(
+    /// The inserted and updated columns of a funding source.
+    FundingSourceFields,
+    funding_sources,
+    NewFundingSource
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FundingSourceSort {

@@ -165,6 +165,32 @@ macro_rules! record_queries {
 }
 pub(crate) use record_queries;
 
+/// Declares the inserted and updated columns of a table whose one derived column is
+/// `name_key`: the domain's writable fields (the domain type is their change set, embedded)
+/// and the key of their name.
+macro_rules! named_fields {
+    ($(#[$doc:meta])* $fields:ident, $table:ident, $new:ty) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, diesel::Insertable, diesel::AsChangeset)]
+        #[diesel(table_name = $table)]
+        pub struct $fields {
+            #[diesel(embed)]
+            pub new: $new,
+            pub name_key: String,
+        }
+
+        impl From<$new> for $fields {
+            fn from(new: $new) -> Self {
+                Self {
+                    name_key: crate::domain::name_key(&new.name),
+                    new,
+                }
+            }
+        }
+    };
+}
+pub(crate) use named_fields;
+
 /// After a conditional write touched no row: the row is at another version, or gone.
 pub fn missing_or_stale(exists: bool) -> WriteError {
     if exists {

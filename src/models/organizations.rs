@@ -9,7 +9,7 @@ use crate::domain::organizations::NewOrganization;
 use crate::domain::values::OrganizationKind;
 use crate::domain::{OrganizationId, name_key};
 use crate::models::page::{Page, PageRequest, sorted};
-use crate::models::{ListError, contains_pattern, record_queries};
+use crate::models::{ListError, contains_pattern, named_fields, record_queries};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = organizations)]
@@ -29,29 +29,12 @@ pub struct Organization {
     pub updated_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = organizations, treat_none_as_null = true)]
-pub struct OrganizationFields {
-    pub name: String,
-    pub name_key: String,
-    pub kind: OrganizationKind,
-    pub city: Option<String>,
-    pub website: Option<String>,
-    pub description: Option<String>,
-}
-
-impl From<NewOrganization> for OrganizationFields {
-    fn from(new: NewOrganization) -> Self {
-        Self {
-            name_key: name_key(&new.name),
-            name: new.name,
-            kind: new.kind,
-            city: new.city,
-            website: new.website,
-            description: new.description,
-        }
-    }
-}
+named_fields!(
+    /// The inserted and updated columns of a organization.
+    OrganizationFields,
+    organizations,
+    NewOrganization
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OrganizationSort {

@@ -7,6 +7,7 @@ use diesel::prelude::*;
 
 use crate::db::DbConnection;
 use crate::db::schema::{self, project_funding, projects};
+use crate::domain::projects::NewProject;
 use crate::domain::values::{FundingRole, ProjectStatus};
 use crate::domain::{FundingSourceId, OrganizationId, ProjectId, name_key};
 use crate::models::links::{project_regions, project_topics};
@@ -57,44 +58,25 @@ pub struct Project {
     pub updated_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = projects, treat_none_as_null = true)]
+/// The inserted and updated columns: the domain's writable fields (`NewProject` is their
+/// change set) and the keys derived from them.
+#[derive(Debug, Clone, Insertable, AsChangeset)]
+#[diesel(table_name = projects)]
 pub struct ProjectFields {
-    pub name: String,
+    #[diesel(embed)]
+    pub project: NewProject,
     pub name_key: String,
-    pub description: Option<String>,
-    pub sponsor_id: Option<OrganizationId>,
-    pub programme: Option<String>,
-    pub status: ProjectStatus,
-    pub start_date: Option<NaiveDate>,
-    pub end_date: Option<NaiveDate>,
     pub start_sort: NaiveDate,
     pub end_sort: NaiveDate,
 }
 
-impl ProjectFields {
-    /// The columns of a project, with its sort keys.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        name: String,
-        description: Option<String>,
-        sponsor_id: Option<OrganizationId>,
-        programme: Option<String>,
-        status: ProjectStatus,
-        start_date: Option<NaiveDate>,
-        end_date: Option<NaiveDate>,
-    ) -> Self {
+impl From<NewProject> for ProjectFields {
+    fn from(project: NewProject) -> Self {
         Self {
-            name_key: name_key(&name),
-            name,
-            description,
-            sponsor_id,
-            programme,
-            status,
-            start_date,
-            end_date,
-            start_sort: sort_start(start_date),
-            end_sort: sort_end(end_date),
+            name_key: name_key(&project.name),
+            start_sort: sort_start(project.start_date),
+            end_sort: sort_end(project.end_date),
+            project,
         }
     }
 }

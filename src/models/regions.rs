@@ -8,7 +8,7 @@ use crate::db::schema::regions;
 use crate::domain::regions::NewRegion;
 use crate::domain::{OrganizationId, RegionId, name_key};
 use crate::models::page::{Page, PageRequest, sorted};
-use crate::models::{ListError, contains_pattern, record_queries};
+use crate::models::{ListError, contains_pattern, named_fields, record_queries};
 
 /// A stored region.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -32,30 +32,12 @@ pub struct Region {
     pub updated_by: Option<String>,
 }
 
-/// The writable fields of a region, already validated. `None` stores NULL: a PUT replaces all.
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = regions, treat_none_as_null = true)]
-pub struct RegionFields {
-    pub name: String,
-    pub name_key: String,
-    pub district: Option<String>,
-    pub state: Option<String>,
-    pub commercial_area: Option<String>,
-    pub description: Option<String>,
-}
-
-impl From<NewRegion> for RegionFields {
-    fn from(new: NewRegion) -> Self {
-        Self {
-            name_key: name_key(&new.name),
-            name: new.name,
-            district: new.district,
-            state: new.state,
-            commercial_area: new.commercial_area,
-            description: new.description,
-        }
-    }
-}
+named_fields!(
+    /// The inserted and updated columns of a region.
+    RegionFields,
+    regions,
+    NewRegion
+);
 
 /// The fields a list can be sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

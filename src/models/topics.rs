@@ -7,9 +7,9 @@ use crate::db::DbConnection;
 use crate::db::schema::topics;
 use crate::domain::topics::NewTopic;
 use crate::domain::values::TopicCategory;
-use crate::domain::{OrganizationId, TopicId, name_key};
+use crate::domain::{OrganizationId, TopicId};
 use crate::models::page::{Page, PageRequest, sorted};
-use crate::models::{ListError, contains_pattern, record_queries};
+use crate::models::{ListError, contains_pattern, named_fields, record_queries};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = topics)]
@@ -28,27 +28,12 @@ pub struct Topic {
     pub updated_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = topics, treat_none_as_null = true)]
-pub struct TopicFields {
-    pub key: String,
-    pub name: String,
-    pub name_key: String,
-    pub category: TopicCategory,
-    pub description: Option<String>,
-}
-
-impl From<NewTopic> for TopicFields {
-    fn from(new: NewTopic) -> Self {
-        Self {
-            key: new.key,
-            name_key: name_key(&new.name),
-            name: new.name,
-            category: new.category,
-            description: new.description,
-        }
-    }
-}
+named_fields!(
+    /// The inserted and updated columns of a topic.
+    TopicFields,
+    topics,
+    NewTopic
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TopicSort {
