@@ -39,11 +39,11 @@ pub struct CompanyView {
     pub email: Option<String>,
     pub phone: Option<String>,
     /// Topics the company works on.
-    #[schema(max_items = 1000)]
-    pub topic_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>, max_items = 1000)]
+    pub topic_ids: Vec<TopicId>,
     /// Projects it takes part in.
-    #[schema(max_items = 1000)]
-    pub project_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>, max_items = 1000)]
+    pub project_ids: Vec<ProjectId>,
     #[schema(read_only)]
     pub created_at: DateTime<Utc>,
     #[schema(read_only)]

@@ -37,14 +37,14 @@ pub struct EventView {
     pub ends_at: Option<DateTime<Utc>>,
     pub location: Option<String>,
     pub format: Option<EventFormat>,
-    #[schema(max_items = 1000)]
-    pub topic_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>, max_items = 1000)]
+    pub topic_ids: Vec<TopicId>,
     /// Contributing organizations (e.g. a chamber presenting its offers).
-    #[schema(max_items = 1000)]
-    pub organization_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>, max_items = 1000)]
+    pub organization_ids: Vec<OrganizationId>,
     /// Participating companies.
-    #[schema(max_items = 1000)]
-    pub company_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>, max_items = 1000)]
+    pub company_ids: Vec<CompanyId>,
     pub notes: Option<String>,
     #[schema(read_only)]
     pub created_at: DateTime<Utc>,

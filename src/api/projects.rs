@@ -42,10 +42,10 @@ pub struct ProjectView {
     pub status: ProjectStatus,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
-    #[schema(max_items = 1000)]
-    pub region_ids: Vec<i64>,
-    #[schema(max_items = 1000)]
-    pub topic_ids: Vec<i64>,
+    #[schema(value_type = Vec<i64>, max_items = 1000)]
+    pub region_ids: Vec<RegionId>,
+    #[schema(value_type = Vec<i64>, max_items = 1000)]
+    pub topic_ids: Vec<TopicId>,
     #[schema(max_items = 1000)]
     pub funding: Vec<Funding>,
     #[schema(read_only)]

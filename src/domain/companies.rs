@@ -79,27 +79,13 @@ fn write_relations(
     company: Company,
     fields: CompanyFields,
 ) -> Result<CompanyRecord, DomainError> {
-    let id = company.id.0;
-    let topic_ids: Vec<i64> = fields
-        .company
-        .topic_ids
-        .as_slice()
-        .iter()
-        .map(|t| t.0)
-        .collect();
-    let project_ids: Vec<i64> = fields
-        .company
-        .project_ids
-        .as_slice()
-        .iter()
-        .map(|p| p.0)
-        .collect();
-    company_topics::replace(conn, id, &topic_ids)?;
-    company_projects::replace(conn, id, &project_ids)?;
+    let new = fields.company;
+    company_topics::replace(conn, company.id, new.topic_ids.as_slice())?;
+    company_projects::replace(conn, company.id, new.project_ids.as_slice())?;
     Ok(CompanyRecord {
         company,
-        topic_ids,
-        project_ids,
+        topic_ids: new.topic_ids.into_vec(),
+        project_ids: new.project_ids.into_vec(),
     })
 }
 
@@ -159,11 +145,7 @@ impl Crud for Companies {
         ensure_unreferenced(
             Self::NAME,
             id,
-            &[(
-                event_companies::count_owners(conn, id.0)?,
-                "event",
-                "events",
-            )],
+            &[(event_companies::count_owners(conn, id)?, "event", "events")],
         )?;
         companies::delete(conn, id, expected_version)
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))

@@ -96,24 +96,15 @@ fn write_relations(
     event: Event,
     fields: EventFields,
 ) -> Result<EventRecord, DomainError> {
-    let id = event.id.0;
     let new = fields.event;
-    let topic_ids: Vec<i64> = new.topic_ids.as_slice().iter().map(|t| t.0).collect();
-    let organization_ids: Vec<i64> = new
-        .organization_ids
-        .as_slice()
-        .iter()
-        .map(|o| o.0)
-        .collect();
-    let company_ids: Vec<i64> = new.company_ids.as_slice().iter().map(|c| c.0).collect();
-    event_topics::replace(conn, id, &topic_ids)?;
-    event_organizations::replace(conn, id, &organization_ids)?;
-    event_companies::replace(conn, id, &company_ids)?;
+    event_topics::replace(conn, event.id, new.topic_ids.as_slice())?;
+    event_organizations::replace(conn, event.id, new.organization_ids.as_slice())?;
+    event_companies::replace(conn, event.id, new.company_ids.as_slice())?;
     Ok(EventRecord {
         event,
-        topic_ids,
-        organization_ids,
-        company_ids,
+        topic_ids: new.topic_ids.into_vec(),
+        organization_ids: new.organization_ids.into_vec(),
+        company_ids: new.company_ids.into_vec(),
     })
 }
 

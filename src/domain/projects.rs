@@ -114,17 +114,14 @@ fn write_relations(
     project: Project,
     fields: ProjectFields,
 ) -> Result<ProjectRecord, DomainError> {
-    let id = project.id.0;
     let new = fields.project;
-    let region_ids: Vec<i64> = new.region_ids.as_slice().iter().map(|r| r.0).collect();
-    let topic_ids: Vec<i64> = new.topic_ids.as_slice().iter().map(|t| t.0).collect();
-    project_regions::replace(conn, id, &region_ids)?;
-    project_topics::replace(conn, id, &topic_ids)?;
-    projects::replace_funding(conn, id, &new.funding)?;
+    project_regions::replace(conn, project.id, new.region_ids.as_slice())?;
+    project_topics::replace(conn, project.id, new.topic_ids.as_slice())?;
+    projects::replace_funding(conn, project.id, &new.funding)?;
     Ok(ProjectRecord {
         project,
-        region_ids,
-        topic_ids,
+        region_ids: new.region_ids.into_vec(),
+        topic_ids: new.topic_ids.into_vec(),
         funding: new.funding,
     })
 }
@@ -183,7 +180,7 @@ impl Crud for Projects {
             id,
             &[
                 (
-                    company_projects::count_owners(conn, id.0)?,
+                    company_projects::count_owners(conn, id)?,
                     "company",
                     "companies",
                 ),

@@ -78,7 +78,7 @@ impl Crud for Regions {
                     "companies",
                 ),
                 (
-                    project_regions::count_owners(conn, id.0)?,
+                    project_regions::count_owners(conn, id)?,
                     "project",
                     "projects",
                 ),

@@ -72,16 +72,16 @@ impl Crud for Topics {
             id,
             &[
                 (
-                    company_topics::count_owners(conn, id.0)?,
+                    company_topics::count_owners(conn, id)?,
                     "company",
                     "companies",
                 ),
                 (
-                    project_topics::count_owners(conn, id.0)?,
+                    project_topics::count_owners(conn, id)?,
                     "project",
                     "projects",
                 ),
-                (event_topics::count_owners(conn, id.0)?, "event", "events"),
+                (event_topics::count_owners(conn, id)?, "event", "events"),
             ],
         )?;
         topics::delete(conn, id, expected_version)

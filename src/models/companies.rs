@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{self, companies};
 use crate::domain::companies::NewCompany;
-use crate::domain::{CompanyId, OrganizationId, RegionId, name_key};
+use crate::domain::{CompanyId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
 use crate::models::links::{company_projects, company_topics};
 use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
@@ -67,8 +67,8 @@ impl From<NewCompany> for CompanyFields {
 #[derive(Debug, Clone)]
 pub struct CompanyRecord {
     pub company: Company,
-    pub topic_ids: Vec<i64>,
-    pub project_ids: Vec<i64>,
+    pub topic_ids: Vec<TopicId>,
+    pub project_ids: Vec<ProjectId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -113,10 +113,10 @@ pub fn find_record(conn: &mut DbConnection, id: CompanyId) -> QueryResult<Option
             .find(id)
             .select((
                 Company::as_select(),
-                company_topics::ids_of(id.0),
-                company_projects::ids_of(id.0),
+                company_topics::ids_of(id),
+                company_projects::ids_of(id),
             ))
-            .first::<(Company, Option<Vec<i64>>, Option<Vec<i64>>)>(pg)
+            .first::<(Company, Option<Vec<TopicId>>, Option<Vec<ProjectId>>)>(pg)
             .optional()?;
         return Ok(found.map(|(company, topics, projects)| CompanyRecord {
             company,
@@ -133,13 +133,13 @@ pub fn with_relations(
     conn: &mut DbConnection,
     rows: Vec<Company>,
 ) -> QueryResult<Vec<CompanyRecord>> {
-    let ids: Vec<i64> = rows.iter().map(|c| c.id.0).collect();
+    let ids: Vec<CompanyId> = rows.iter().map(|c| c.id).collect();
     let mut topics = company_topics::load(conn, &ids)?;
     let mut projects = company_projects::load(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|company| {
-            let id = company.id.0;
+            let id = company.id;
             CompanyRecord {
                 company,
                 topic_ids: topics.remove(&id).unwrap_or_default(),

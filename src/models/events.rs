@@ -7,7 +7,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{self, events};
 use crate::domain::events::NewEvent;
 use crate::domain::values::{EventFormat, EventKind};
-use crate::domain::{EventId, OrganizationId, ProjectId, RegionId, name_key};
+use crate::domain::{CompanyId, EventId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
 use crate::models::links::{event_companies, event_organizations, event_topics};
 use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
@@ -57,9 +57,9 @@ impl From<NewEvent> for EventFields {
 #[derive(Debug, Clone)]
 pub struct EventRecord {
     pub event: Event,
-    pub topic_ids: Vec<i64>,
-    pub organization_ids: Vec<i64>,
-    pub company_ids: Vec<i64>,
+    pub topic_ids: Vec<TopicId>,
+    pub organization_ids: Vec<OrganizationId>,
+    pub company_ids: Vec<CompanyId>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,11 +105,16 @@ pub fn find_record(conn: &mut DbConnection, id: EventId) -> QueryResult<Option<E
             .find(id)
             .select((
                 Event::as_select(),
-                event_topics::ids_of(id.0),
-                event_organizations::ids_of(id.0),
-                event_companies::ids_of(id.0),
+                event_topics::ids_of(id),
+                event_organizations::ids_of(id),
+                event_companies::ids_of(id),
             ))
-            .first::<(Event, Option<Vec<i64>>, Option<Vec<i64>>, Option<Vec<i64>>)>(pg)
+            .first::<(
+                Event,
+                Option<Vec<TopicId>>,
+                Option<Vec<OrganizationId>>,
+                Option<Vec<CompanyId>>,
+            )>(pg)
             .optional()?;
         return Ok(
             found.map(|(event, topics, organizations, companies)| EventRecord {
@@ -126,14 +131,14 @@ pub fn find_record(conn: &mut DbConnection, id: EventId) -> QueryResult<Option<E
 
 /// Attaches the relation ids to rows: three queries, whatever the number of rows.
 pub fn with_relations(conn: &mut DbConnection, rows: Vec<Event>) -> QueryResult<Vec<EventRecord>> {
-    let ids: Vec<i64> = rows.iter().map(|e| e.id.0).collect();
+    let ids: Vec<EventId> = rows.iter().map(|e| e.id).collect();
     let mut topics = event_topics::load(conn, &ids)?;
     let mut organizations = event_organizations::load(conn, &ids)?;
     let mut companies = event_companies::load(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|event| {
-            let id = event.id.0;
+            let id = event.id;
             EventRecord {
                 event,
                 topic_ids: topics.remove(&id).unwrap_or_default(),

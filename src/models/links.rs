@@ -1,16 +1,17 @@
-//! The join tables behind the id arrays of projects, companies and events.
+//! The join tables behind the id arrays of projects, companies and events, with the typed id
+//! of each side (the paths are spelled out: the macro's module has its own scope).
 
 use crate::models::join_table;
 
-join_table!(project_regions, project_regions, project_id, region_id);
-join_table!(project_topics, project_topics, project_id, topic_id);
-join_table!(company_topics, company_topics, company_id, topic_id);
-join_table!(company_projects, company_projects, company_id, project_id);
-join_table!(event_topics, event_topics, event_id, topic_id);
+join_table!(project_regions, project_regions, project_id: crate::domain::ProjectId, region_id: crate::domain::RegionId);
+join_table!(project_topics, project_topics, project_id: crate::domain::ProjectId, topic_id: crate::domain::TopicId);
+join_table!(company_topics, company_topics, company_id: crate::domain::CompanyId, topic_id: crate::domain::TopicId);
+join_table!(company_projects, company_projects, company_id: crate::domain::CompanyId, project_id: crate::domain::ProjectId);
+join_table!(event_topics, event_topics, event_id: crate::domain::EventId, topic_id: crate::domain::TopicId);
 join_table!(
     event_organizations,
     event_organizations,
-    event_id,
-    organization_id
+    event_id: crate::domain::EventId,
+    organization_id: crate::domain::OrganizationId
 );
-join_table!(event_companies, event_companies, event_id, company_id);
+join_table!(event_companies, event_companies, event_id: crate::domain::EventId, company_id: crate::domain::CompanyId);

@@ -207,7 +207,7 @@ diesel::define_sql_function! {
 }
 
 /// Relation ids from `array_agg` as the API lists them: ascending, empty for none.
-pub fn sorted_ids(ids: Option<Vec<i64>>) -> Vec<i64> {
+pub fn sorted_ids<T: Ord>(ids: Option<Vec<T>>) -> Vec<T> {
     let mut ids = ids.unwrap_or_default();
     ids.sort_unstable();
     ids
@@ -217,7 +217,7 @@ pub fn sorted_ids(ids: Option<Vec<i64>>) -> Vec<i64> {
 /// page of owners in one query, the ids of one owner as a subselect (PostgreSQL), replace an
 /// owner's set, count the owners of a target.
 macro_rules! join_table {
-    ($module:ident, $table:ident, $owner:ident, $target:ident) => {
+    ($module:ident, $table:ident, $owner:ident: $owner_id:ty, $target:ident: $target_id:ty) => {
         pub mod $module {
             use std::collections::HashMap;
 
@@ -229,9 +229,10 @@ macro_rules! join_table {
             /// The target ids of each owner (sorted), in one query whatever the page size.
             pub fn load(
                 conn: &mut DbConnection,
-                owners: &[i64],
-            ) -> QueryResult<HashMap<i64, Vec<i64>>> {
-                let mut map: HashMap<i64, Vec<i64>> = HashMap::with_capacity(owners.len());
+                owners: &[$owner_id],
+            ) -> QueryResult<HashMap<$owner_id, Vec<$target_id>>> {
+                let mut map: HashMap<$owner_id, Vec<$target_id>> =
+                    HashMap::with_capacity(owners.len());
                 if owners.is_empty() {
                     return Ok(map);
                 }
@@ -239,7 +240,7 @@ macro_rules! join_table {
                 let order = ($table::$owner, $table::$target);
                 // SQLite gets `IN (?, …)` for a list, which diesel never keeps prepared; one
                 // owner (every read of a single record) gets a statement it keeps.
-                let pairs: Vec<(i64, i64)> = match owners {
+                let pairs: Vec<($owner_id, $target_id)> = match owners {
                     [owner] => $table::table
                         .filter($table::$owner.eq(*owner))
                         .select(select)
@@ -260,7 +261,7 @@ macro_rules! join_table {
             /// The owner's target ids as one PostgreSQL array (unordered; NULL for none), for the
             /// select clause of a query on the owner: its relations come in the same round trip.
             #[diesel::dsl::auto_type]
-            pub fn ids_of(owner: i64) -> _ {
+            pub fn ids_of(owner: $owner_id) -> _ {
                 $table::table
                     .filter($table::$owner.eq(owner))
                     .select(crate::models::array_agg($table::$target))
@@ -270,8 +271,8 @@ macro_rules! join_table {
             /// Makes `targets` the owner's whole set.
             pub fn replace(
                 conn: &mut DbConnection,
-                owner: i64,
-                targets: &[i64],
+                owner: $owner_id,
+                targets: &[$target_id],
             ) -> QueryResult<()> {
                 diesel::delete($table::table.filter($table::$owner.eq(owner))).execute(conn)?;
                 for target in targets {
@@ -283,7 +284,7 @@ macro_rules! join_table {
             }
 
             /// How many owners list `target`.
-            pub fn count_owners(conn: &mut DbConnection, target: i64) -> QueryResult<i64> {
+            pub fn count_owners(conn: &mut DbConnection, target: $target_id) -> QueryResult<i64> {
                 $table::table
                     .filter($table::$target.eq(target))
                     .count()

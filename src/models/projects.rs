@@ -9,7 +9,7 @@ use crate::db::DbConnection;
 use crate::db::schema::{self, project_funding, projects};
 use crate::domain::projects::NewProject;
 use crate::domain::values::{FundingRole, ProjectStatus};
-use crate::domain::{FundingSourceId, OrganizationId, ProjectId, name_key};
+use crate::domain::{FundingSourceId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
 use crate::models::links::{project_regions, project_topics};
 use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries};
@@ -93,8 +93,8 @@ pub struct FundingLine {
 #[derive(Debug, Clone)]
 pub struct ProjectRecord {
     pub project: Project,
-    pub region_ids: Vec<i64>,
-    pub topic_ids: Vec<i64>,
+    pub region_ids: Vec<RegionId>,
+    pub topic_ids: Vec<TopicId>,
     pub funding: Vec<FundingLine>,
 }
 
@@ -123,13 +123,13 @@ record_queries!(projects, Project, ProjectFields, ProjectId);
 /// The funding lines of a page of projects, in one query.
 pub fn load_funding(
     conn: &mut DbConnection,
-    ids: &[i64],
-) -> QueryResult<HashMap<i64, Vec<FundingLine>>> {
-    let mut map: HashMap<i64, Vec<FundingLine>> = HashMap::with_capacity(ids.len());
+    ids: &[ProjectId],
+) -> QueryResult<HashMap<ProjectId, Vec<FundingLine>>> {
+    let mut map: HashMap<ProjectId, Vec<FundingLine>> = HashMap::with_capacity(ids.len());
     if ids.is_empty() {
         return Ok(map);
     }
-    let rows: Vec<(i64, FundingSourceId, FundingRole, Option<i64>)> = project_funding::table
+    let rows: Vec<(ProjectId, FundingSourceId, FundingRole, Option<i64>)> = project_funding::table
         .filter(project_funding::project_id.eq_any(ids))
         .select((
             project_funding::project_id,
@@ -155,7 +155,7 @@ pub fn load_funding(
 
 pub fn replace_funding(
     conn: &mut DbConnection,
-    project: i64,
+    project: ProjectId,
     lines: &[FundingLine],
 ) -> QueryResult<()> {
     diesel::delete(project_funding::table.filter(project_funding::project_id.eq(project)))
@@ -202,14 +202,14 @@ pub fn with_relations(
     conn: &mut DbConnection,
     rows: Vec<Project>,
 ) -> QueryResult<Vec<ProjectRecord>> {
-    let ids: Vec<i64> = rows.iter().map(|p| p.id.0).collect();
+    let ids: Vec<ProjectId> = rows.iter().map(|p| p.id).collect();
     let mut regions = project_regions::load(conn, &ids)?;
     let mut topics = project_topics::load(conn, &ids)?;
     let mut funding = load_funding(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|project| {
-            let id = project.id.0;
+            let id = project.id;
             ProjectRecord {
                 project,
                 region_ids: regions.remove(&id).unwrap_or_default(),
