@@ -103,6 +103,8 @@ pub async fn create<R: Resource>(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let by = caller.actor();
+    // Settled before the body is read, so a caller without the right learns nothing from
+    // validation answers; `resource::create` holds the rule for every caller.
     R::may_create(&by)?;
     let new = parse::<R>(body.into_inner())?;
     let record = db

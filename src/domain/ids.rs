@@ -14,12 +14,6 @@ macro_rules! typed_id {
         #[schema(value_type = i64, minimum = 1)]
         pub struct $name(pub i64);
 
-        impl $name {
-            pub fn from_raw(id: i64) -> Self {
-                Self(id)
-            }
-        }
-
         impl From<$name> for i64 {
             fn from(id: $name) -> i64 {
                 id.0

@@ -186,17 +186,6 @@ pub fn count_funded_by(
         .get_result(conn)
 }
 
-/// How many projects an organization sponsors.
-pub fn count_sponsored_by(
-    conn: &mut DbConnection,
-    organization: OrganizationId,
-) -> QueryResult<i64> {
-    projects::table
-        .filter(projects::sponsor_id.eq(organization))
-        .count()
-        .get_result(conn)
-}
-
 /// Attaches the relation ids to rows: three queries, whatever the number of rows.
 pub fn with_relations(
     conn: &mut DbConnection,
