@@ -17,6 +17,11 @@
 # stand-in carries the host's CA bundle, as a mounted bundle would collide with the runtime
 # stage installing ca-certificates.
 set -euo pipefail
+
+# has PATTERN: the input has a line matching (grep's options). It reads all of its input: `grep -q`
+# stops at the first match, and under pipefail the writer's SIGPIPE then fails the check (seen
+# as "logs are not JSON" although they were).
+has() { grep "$@" >/dev/null; }
 cd "$(dirname "$0")/.."
 
 IMAGE="localhost/betriebsnachbarschaften:smoke"
@@ -136,9 +141,9 @@ podman build --pull=never --network=host --format docker \
 echo "built in $(( $(date +%s) - started ))s"
 podman image inspect "$IMAGE" --format '{{.Size}}' | awk '{printf "image size: %.0f MiB\n", $1/1048576}'
 [ "$(podman image inspect "$IMAGE" --format '{{.Config.User}}')" = "$UID_EXPECTED:$UID_EXPECTED" ] || fail "the image does not run as $UID_EXPECTED"
-podman image inspect "$IMAGE" --format '{{json .Config.Volumes}}' | grep -q '"/data"' || fail "no /data volume"
-podman image inspect "$IMAGE" --format '{{json .Config.Healthcheck}}' | grep -q healthcheck || fail "no HEALTHCHECK"
-podman image inspect "$IMAGE" --format '{{json .Labels}}' | grep -q 'org.opencontainers.image.licenses' || fail "no OCI labels"
+podman image inspect "$IMAGE" --format '{{json .Config.Volumes}}' | has '"/data"' || fail "no /data volume"
+podman image inspect "$IMAGE" --format '{{json .Config.Healthcheck}}' | has healthcheck || fail "no HEALTHCHECK"
+podman image inspect "$IMAGE" --format '{{json .Labels}}' | has 'org.opencontainers.image.licenses' || fail "no OCI labels"
 
 # wait_ready <port> [seconds]: the readiness probe answers 200 within 30 s (or the seconds given).
 wait_ready() {
@@ -183,10 +188,10 @@ wait_ready 18480 || { podman logs bn-smoke-sqlite | tail -20; fail "not ready on
 [ "$(podman exec bn-smoke-sqlite id -u)" = "$UID_EXPECTED" ] || fail "the process is not uid $UID_EXPECTED"
 podman healthcheck run bn-smoke-sqlite || fail "podman healthcheck is not healthy"
 TOKEN="$(token 18480)"
-curl -sf -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18480/api/v1/me | grep -q '"name":"admin"' || fail "/api/v1/me"
-curl -sf http://127.0.0.1:18480/metrics | grep -q '^bn_build_info{' || fail "/metrics"
-podman exec bn-smoke-sqlite ls /data | grep -q 'betriebsnachbarschaften.sqlite3' || fail "no database on /data"
-podman logs bn-smoke-sqlite 2>&1 | grep -q '"level":"INFO"' || fail "logs are not JSON"
+curl -sf -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18480/api/v1/me | has '"name":"admin"' || fail "/api/v1/me"
+curl -sf http://127.0.0.1:18480/metrics | has '^bn_build_info{' || fail "/metrics"
+podman exec bn-smoke-sqlite ls /data | has 'betriebsnachbarschaften.sqlite3' || fail "no database on /data"
+podman logs bn-smoke-sqlite 2>&1 | has '"level":"INFO"' || fail "logs are not JSON"
 stops_cleanly bn-smoke-sqlite
 echo "SQLite: read-only root, ready, uid $UID_EXPECTED, healthy, API and metrics answer, exit 0 on SIGTERM"
 
@@ -199,7 +204,7 @@ wait_ready 18481 || { podman logs bn-smoke-pg | tail -20; fail "not ready on Pos
 podman healthcheck run bn-smoke-pg || fail "podman healthcheck is not healthy on PostgreSQL"
 TOKEN="$(token 18481)"
 curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-  -d '{"name": "Goslar"}' http://127.0.0.1:18481/api/v1/regions | grep -q '"name":"Goslar"' || fail "create on PostgreSQL"
+  -d '{"name": "Goslar"}' http://127.0.0.1:18481/api/v1/regions | has '"name":"Goslar"' || fail "create on PostgreSQL"
 stops_cleanly bn-smoke-pg
 echo "PostgreSQL: ready, healthy, writes, exit 0 on SIGTERM"
 
@@ -219,7 +224,7 @@ done
 TOKEN="$(token 18482)"
 ID="$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
   -d '{"name": "Salzgitter"}' http://127.0.0.1:18482/api/v1/regions | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')"
-curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:18483/api/v1/regions/$ID" | grep -q '"name":"Salzgitter"' \
+curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:18483/api/v1/regions/$ID" | has '"name":"Salzgitter"' \
   || fail "the other replica does not serve what the first wrote, with the first's token"
 [ "$(psql -tA "$URL" -c 'SELECT count(*) FROM users')" = 1 ] || fail "not exactly one bootstrap admin"
 for port in 18482 18483; do stops_cleanly "bn-smoke-$port"; done
@@ -247,18 +252,18 @@ wait_ready 18484 60 || { compose logs | tail -40; fail "the compose stack's API 
 podman healthcheck run "$DB" || fail "PostgreSQL's compose health check (pg_isready) is not healthy"
 podman healthcheck run "$API" || fail "the API's health check is not healthy in compose"
 podman exec "$API" printenv DATABASE_URL \
-  | grep -qx 'postgres://bn:compose-smoke-database-secret@postgres:5432/betriebsnachbarschaften' \
+  | has -x 'postgres://bn:compose-smoke-database-secret@postgres:5432/betriebsnachbarschaften' \
   || fail "the API does not get its DATABASE_URL from compose.yaml"
 TOKEN="$(token 18484)"
 curl -sf -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-  -d '{"name": "Seesen"}' http://127.0.0.1:18484/api/v1/regions | grep -q '"name":"Seesen"' || fail "create in compose"
+  -d '{"name": "Seesen"}' http://127.0.0.1:18484/api/v1/regions | has '"name":"Seesen"' || fail "create in compose"
 [ "$(podman exec "$DB" psql -tA -U bn -d betriebsnachbarschaften -c "SELECT count(*) FROM regions WHERE name = 'Seesen'")" = 1 ] \
   || fail "the API in compose does not write to compose's PostgreSQL"
 compose down >"$WORK/compose.log" 2>&1 || { cat "$WORK/compose.log"; fail "compose down failed"; }
 compose up -d --no-build >"$WORK/compose.log" 2>&1 || { cat "$WORK/compose.log"; fail "compose up (again) failed"; }
 wait_ready 18484 60 || { compose logs | tail -40; fail "the compose stack is not ready after down and up"; }
 # The named volumes kept the database and the signing key: the token from before still works.
-curl -sf -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18484/api/v1/regions | grep -q '"name":"Seesen"' \
+curl -sf -H "Authorization: Bearer $TOKEN" http://127.0.0.1:18484/api/v1/regions | has '"name":"Seesen"' \
   || fail "data or signing key lost between compose down and up"
 compose down -v >/dev/null 2>&1
 echo "compose: up, PostgreSQL healthy, API healthy on it, down and up keep data and key"
