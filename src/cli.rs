@@ -13,11 +13,13 @@ use crate::auth::password::{check_password, hash_blocking};
 use crate::auth::secrets::{random_token, token_hash};
 use crate::config::Settings;
 use crate::db::{self, DbConnection};
-use crate::domain::Actor;
+use crate::domain::clients::{self, NewClient};
 use crate::domain::organizations::{NewOrganization, Organizations};
 use crate::domain::resource;
+use crate::domain::users::{self, NewUser};
 use crate::domain::values::OrganizationKind;
-use crate::models::{clients, organizations, users};
+use crate::domain::{Actor, OrganizationId};
+use crate::models::organizations;
 
 /// The command line: global settings plus an optional subcommand (`serve` by default).
 #[derive(Debug, Parser)]
@@ -140,15 +142,11 @@ fn organization(
     conn: &mut DbConnection,
     role: Role,
     name_or_id: Option<&str>,
-) -> anyhow::Result<Option<i64>> {
+) -> anyhow::Result<Option<OrganizationId>> {
     let id = match name_or_id {
-        Some(name) => Some(
-            organizations::find_id(conn, name)?
-                .map(|id| id.0)
-                .with_context(|| {
-                    format!("no organization {name:?}; create it with `organization create`")
-                })?,
-        ),
+        Some(name) => Some(organizations::find_id(conn, name)?.with_context(|| {
+            format!("no organization {name:?}; create it with `organization create`")
+        })?),
         None => None,
     };
     if role == Role::Partner && id.is_none() {
@@ -177,14 +175,20 @@ pub fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
     check_password(&password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
     let mut conn = connect(settings)?;
     let org = organization(&mut conn, role, org.as_deref())?;
-    let fields = users::UserFields::new(username, role, org, display_name, None, false);
-    let user =
-        users::insert(&mut conn, &fields, &hash_blocking(&password)?).with_context(|| {
-            format!(
-                "cannot create the user {:?} (is the name taken?)",
-                fields.username
-            )
-        })?;
+    let new = NewUser {
+        username,
+        role,
+        organization_id: org,
+        display_name,
+        email: None,
+        disabled: false,
+    };
+    let user = users::create(
+        &mut conn,
+        &Actor::command_line("cli"),
+        new,
+        &hash_blocking(&password)?,
+    )?;
     println!(
         "created user {} ({}) with id {}",
         user.username, user.role, user.id
@@ -203,8 +207,19 @@ pub fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<()>
     let org = organization(&mut conn, role, org.as_deref())?;
     let secret = random_token(32)?;
     let client_id = format!("bnc_{}", random_token(12)?);
-    let fields = clients::ClientFields::new(name, role, org, false);
-    clients::insert(&mut conn, &fields, &client_id, &token_hash(&secret))?;
+    let new = NewClient {
+        name,
+        role,
+        organization_id: org,
+        disabled: false,
+    };
+    clients::create(
+        &mut conn,
+        &Actor::command_line("cli"),
+        new,
+        &client_id,
+        &token_hash(&secret),
+    )?;
     println!("client_id={client_id}\nclient_secret={secret}\n(the secret is shown only this once)");
     Ok(())
 }

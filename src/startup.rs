@@ -18,6 +18,8 @@ use crate::auth::password::{Hasher, hash_blocking};
 use crate::auth::secrets::random_token;
 use crate::config::{Secret, Settings};
 use crate::db::{self, Db, DbConnection};
+use crate::domain::users::NewUser;
+use crate::domain::{self, Actor, DomainError, Role};
 use crate::metrics::Metrics;
 use crate::models::users;
 
@@ -179,21 +181,19 @@ fn bootstrap_admin(conn: &mut DbConnection, settings: &Settings) -> anyhow::Resu
         Some(password) => (password.expose().to_owned(), false),
         None => (random_token(18)?, true),
     };
-    let fields = users::UserFields::new(
-        "admin".into(),
-        crate::domain::Role::Admin,
-        None,
-        Some("Administrator".into()),
-        None,
-        false,
-    );
-    match users::insert(conn, &fields, &hash_blocking(&password)?) {
+    let admin = NewUser {
+        username: "admin".into(),
+        role: Role::Admin,
+        organization_id: None,
+        display_name: Some("Administrator".into()),
+        email: None,
+        disabled: false,
+    };
+    let by = Actor::command_line("bootstrap");
+    match domain::users::create(conn, &by, admin, &hash_blocking(&password)?) {
         Ok(_) => {}
         // Another replica starting at the same moment created it first.
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => return Ok(()),
+        Err(DomainError::Conflict(_)) => return Ok(()),
         Err(e) => return Err(e.into()),
     }
     if generated {

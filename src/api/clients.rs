@@ -9,16 +9,16 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::api::body::{self, not_blank};
+use crate::api::body::{self, not_blank, required};
 use crate::api::conditional::{IfMatch, etag};
 use crate::api::error::{ApiError, Problem};
 use crate::api::paging::{ListParams, ListQuery, SortField, filter_id, list_response};
-use crate::api::users::check_organization;
 use crate::auth::secrets::{random_token, token_hash};
 use crate::auth::{Caller, Role};
 use crate::db::Db;
-use crate::models::WriteError;
-use crate::models::clients::{self, Client, ClientFields, ClientFilter, ClientSort};
+use crate::domain::clients::{self, NewClient};
+use crate::domain::{DomainError, OrganizationId};
+use crate::models::clients::{Client, ClientFilter, ClientSort};
 
 /// A machine client. Its secret is never shown after creation.
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,18 +109,16 @@ impl From<&Client> for ClientInput {
     }
 }
 
-impl ClientInput {
-    fn role(&self) -> Role {
-        self.role.unwrap_or(Role::Partner)
-    }
+impl TryFrom<ClientInput> for NewClient {
+    type Error = DomainError;
 
-    fn fields(&self) -> ClientFields {
-        ClientFields::new(
-            self.name.clone().unwrap_or_default(),
-            self.role(),
-            self.organization_id,
-            self.disabled.unwrap_or(false),
-        )
+    fn try_from(input: ClientInput) -> Result<Self, DomainError> {
+        Ok(Self {
+            name: required(input.name, "name")?,
+            role: input.role.unwrap_or(Role::Partner),
+            organization_id: input.organization_id.map(OrganizationId),
+            disabled: input.disabled.unwrap_or(false),
+        })
     }
 }
 
@@ -185,8 +183,9 @@ pub async fn list_clients(
         updated_since,
     };
     let sort = page.sort;
+    let actor = caller.actor();
     let found = db
-        .run(move |conn| clients::list(conn, &filter, &page).map_err(ApiError::from))
+        .run(move |conn| clients::list(conn, &actor, &filter, &page))
         .await?;
     Ok(HttpResponse::Ok().json(ClientList::from_page(found, sort)))
 }
@@ -210,15 +209,13 @@ pub async fn create_client(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let input = body::parse::<ClientInput>(body.into_inner())?;
+    let new = NewClient::try_from(body::parse::<ClientInput>(body.into_inner())?)?;
     let secret = random_token(32)?;
     let client_id = format!("bnc_{}", random_token(12)?);
     let secret_hash = token_hash(&secret);
+    let actor = caller.actor();
     let client = db
-        .write(move |conn| {
-            check_organization(conn, Some(input.role()), input.organization_id)?;
-            clients::insert(conn, &input.fields(), &client_id, &secret_hash).map_err(ApiError::from)
-        })
+        .write(move |conn| clients::create(conn, &actor, new, &client_id, &secret_hash))
         .await?;
     let location = format!("/api/v1/clients/{}", client.id);
     Ok(HttpResponse::Created()
@@ -249,10 +246,8 @@ pub async fn get_client(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    let client = db
-        .run(move |conn| clients::find(conn, id).map_err(ApiError::from))
-        .await?
-        .ok_or_else(|| ApiError::not_found("client", id))?;
+    let actor = caller.actor();
+    let client = db.run(move |conn| clients::find(conn, &actor, id)).await?;
     Ok(client_response(HttpResponse::Ok(), client))
 }
 
@@ -285,24 +280,12 @@ pub async fn update_client(
     caller.require_admin()?;
     let id = id.into_inner();
     let patch = patch.into_inner();
+    let actor = caller.actor();
     let client = db
         .write(move |conn| {
-            let current =
-                clients::find(conn, id)?.ok_or_else(|| ApiError::not_found("client", id))?;
-            let input: ClientInput = body::merge_patch(&ClientInput::from(&current), patch)?;
-            if if_match.0.is_some_and(|v| v != current.version) {
-                return Err(ApiError::from_write(
-                    WriteError::VersionMismatch,
-                    "client",
-                    id,
-                ));
-            }
-            check_organization(conn, Some(input.role()), input.organization_id)?;
-            clients::update(conn, id, current.version, &input.fields()).map_err(|e| match e {
-                WriteError::VersionMismatch => {
-                    ApiError::conflict(format!("client {id} changed concurrently; try again"))
-                }
-                other => ApiError::from_write(other, "client", id),
+            clients::patch(conn, &actor, id, if_match.0, |current| {
+                let input: ClientInput = body::merge_patch(&ClientInput::from(current), patch)?;
+                Ok::<_, ApiError>(NewClient::try_from(input)?)
             })
         })
         .await?;
@@ -333,10 +316,9 @@ pub async fn delete_client(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    db.write(move |conn| {
-        clients::delete(conn, id, if_match.0).map_err(|e| ApiError::from_write(e, "client", id))
-    })
-    .await?;
+    let actor = caller.actor();
+    db.write(move |conn| clients::delete(conn, &actor, id, if_match.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

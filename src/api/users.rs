@@ -10,16 +10,17 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
 
-use crate::api::body::{self, not_blank};
+use crate::api::body::{self, not_blank, required};
 use crate::api::conditional::{IfMatch, etag};
 use crate::api::error::{ApiError, Problem};
 use crate::api::paging::{ListParams, ListQuery, SortField, filter_id, list_response};
 use crate::auth::password::{Hasher, check_password};
-use crate::auth::{Caller, Role, Subject};
-use crate::db::{Db, DbConnection};
-use crate::domain::OrganizationId;
-use crate::models::users::{self, User, UserFields, UserFilter, UserSort};
-use crate::models::{WriteError, organizations, refresh_tokens};
+use crate::auth::{Caller, Role};
+use crate::db::Db;
+use crate::domain::users::{self, NewUser};
+use crate::domain::{DomainError, OrganizationId};
+use crate::models::WriteError;
+use crate::models::users::{User, UserFilter, UserSort};
 
 /// A person who signs in with a password. The password is never shown.
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,45 +110,25 @@ impl From<&User> for UserInput {
     }
 }
 
-impl UserInput {
-    fn fields(&self) -> UserFields {
-        UserFields::new(
-            self.username.clone().unwrap_or_default(),
-            self.role.unwrap_or(Role::Viewer),
-            self.organization_id,
-            self.display_name.clone(),
-            self.email.clone(),
-            self.disabled.unwrap_or(false),
-        )
+impl TryFrom<UserInput> for NewUser {
+    type Error = DomainError;
+
+    fn try_from(input: UserInput) -> Result<Self, DomainError> {
+        Ok(Self {
+            username: required(input.username, "username")?,
+            role: required(input.role, "role")?,
+            organization_id: input.organization_id.map(OrganizationId),
+            display_name: input.display_name,
+            email: input.email,
+            disabled: input.disabled.unwrap_or(false),
+        })
     }
 }
 
-/// Checks the organization rule shared by users and clients: a partner needs one, and a
-/// named organization must exist.
-pub fn check_organization(
-    conn: &mut DbConnection,
-    role: Option<Role>,
-    organization_id: Option<i64>,
-) -> Result<(), ApiError> {
-    match (role, organization_id) {
-        (Some(Role::Partner), None) => Err(ApiError::invalid(
-            "organization_id",
-            "required",
-            "organization_id is required for the partner role",
-        )),
-        (_, Some(id)) if !organizations::exists(conn, OrganizationId(id))? => {
-            Err(ApiError::invalid(
-                "organization_id",
-                "not_found",
-                format!("organization {id} does not exist"),
-            ))
-        }
-        _ => Ok(()),
-    }
-}
-
-fn taken(e: diesel::result::Error, username: &str) -> ApiError {
-    crate::domain::DomainError::unique(e, || format!("the username {username:?} is taken")).into()
+/// Checks a new password's length, as a field error.
+fn checked_password(password: &str) -> Result<(), ApiError> {
+    check_password(password)
+        .map_err(|m| ApiError::invalid("password", "length", format!("password {m}")))
 }
 
 fn user_response(
@@ -233,8 +214,9 @@ pub async fn list_users(
         updated_since,
     };
     let sort = page.sort;
+    let actor = caller.actor();
     let found = db
-        .run(move |conn| users::list(conn, &filter, &page).map_err(ApiError::from))
+        .run(move |conn| users::list(conn, &actor, &filter, &page))
         .await?;
     Ok(HttpResponse::Ok().json(UserList::from_page(found, sort)))
 }
@@ -260,27 +242,26 @@ pub async fn create_user(
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let input = body::parse::<UserInput>(body.into_inner())?;
-    let Some(password) = input.password.clone() else {
+    let mut input = body::parse::<UserInput>(body.into_inner())?;
+    let Some(password) = input.password.take() else {
         return Err(ApiError::invalid(
             "password",
             "required",
             "password is required",
         ));
     };
-    check_password(&password)
-        .map_err(|m| ApiError::invalid("password", "length", format!("password {m}")))?;
+    checked_password(&password)?;
+    let new = NewUser::try_from(input)?;
     {
-        let input = input.clone();
-        db.run(move |conn| check_organization(conn, input.role, input.organization_id))
+        // Judged before the hash is spent on a request that can't succeed.
+        let (role, organization_id) = (new.role, new.organization_id);
+        db.run(move |conn| users::check_organization(conn, role, organization_id))
             .await?;
     }
     let hash = hasher.hash(password).await?;
-    let fields = input.fields();
+    let actor = caller.actor();
     let user = db
-        .write(move |conn| {
-            users::insert(conn, &fields, &hash).map_err(|e| taken(e, &fields.username))
-        })
+        .write(move |conn| users::create(conn, &actor, new, &hash))
         .await?;
     let location = format!("/api/v1/users/{}", user.id);
     user_response(
@@ -310,10 +291,8 @@ pub async fn get_user(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    let user = db
-        .run(move |conn| users::find(conn, id).map_err(ApiError::from))
-        .await?
-        .ok_or_else(|| ApiError::not_found("user", id))?;
+    let actor = caller.actor();
+    let user = db.run(move |conn| users::find(conn, &actor, id)).await?;
     user_response(HttpResponse::Ok(), user)
 }
 
@@ -347,54 +326,27 @@ pub async fn update_user(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    let current = db
-        .run(move |conn| users::find(conn, id).map_err(ApiError::from))
-        .await?
-        .ok_or_else(|| ApiError::not_found("user", id))?;
-    let input: UserInput = body::merge_patch(&UserInput::from(&current), patch.into_inner())?;
+    let actor = caller.actor();
+    let current = {
+        let actor = actor.clone();
+        db.run(move |conn| users::find(conn, &actor, id)).await?
+    };
+    let mut input: UserInput = body::merge_patch(&UserInput::from(&current), patch.into_inner())?;
     // The whole patch is judged before the precondition: an invalid patch is 422 at any version.
-    if let Some(password) = &input.password {
-        check_password(password)
-            .map_err(|m| ApiError::invalid("password", "length", format!("password {m}")))?;
+    let password = input.password.take();
+    if let Some(password) = &password {
+        checked_password(password)?;
     }
+    let new = NewUser::try_from(input)?;
     if if_match.0.is_some_and(|v| v != current.version) {
-        return Err(ApiError::from_write(
-            WriteError::VersionMismatch,
-            "user",
-            id,
-        ));
+        return Err(DomainError::from_write(WriteError::VersionMismatch, "user", id).into());
     }
-    let new_hash = match &input.password {
-        Some(password) => Some(hasher.hash(password.clone()).await?),
+    let new_hash = match password {
+        Some(password) => Some(hasher.hash(password).await?),
         None => None,
     };
-    let fields = input.fields();
-    let locks_out = fields.role != current.role || fields.disabled;
-    if caller.subject == Subject::User(id) && locks_out {
-        return Err(ApiError::conflict(
-            "you can't disable yourself or change your own role",
-        ));
-    }
-    let ends_sign_ins =
-        new_hash.is_some() || fields.role != current.role || (fields.disabled && !current.disabled);
-    let version = current.version;
     let user = db
-        .write(move |conn| -> Result<User, ApiError> {
-            check_organization(conn, input.role, input.organization_id)?;
-            let user = users::update(conn, id, version, &fields, new_hash.as_deref()).map_err(
-                |e| match e {
-                    WriteError::Db(e) => taken(e, &fields.username),
-                    WriteError::VersionMismatch => {
-                        ApiError::conflict(format!("user {id} changed concurrently; try again"))
-                    }
-                    other => ApiError::from_write(other, "user", id),
-                },
-            )?;
-            if ends_sign_ins {
-                refresh_tokens::revoke_user(conn, id)?;
-            }
-            Ok(user)
-        })
+        .write(move |conn| users::update(conn, &actor, id, &current, new, new_hash.as_deref()))
         .await?;
     user_response(HttpResponse::Ok(), user)
 }
@@ -424,13 +376,9 @@ pub async fn delete_user(
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
     let id = id.into_inner();
-    if caller.subject == Subject::User(id) {
-        return Err(ApiError::conflict("you can't delete yourself"));
-    }
-    db.write(move |conn| {
-        users::delete(conn, id, if_match.0).map_err(|e| ApiError::from_write(e, "user", id))
-    })
-    .await?;
+    let actor = caller.actor();
+    db.write(move |conn| users::delete(conn, &actor, id, if_match.0))
+        .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -53,6 +53,10 @@ impl Caller {
             label: self.subject.to_claim(),
             role: self.role,
             org: self.org.map(OrganizationId),
+            user: match self.subject {
+                Subject::User(id) => Some(id),
+                Subject::Client(_) => None,
+            },
         }
     }
 

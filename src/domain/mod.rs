@@ -3,6 +3,7 @@
 //! `delete`, `find`, `list` in `resource`, the rules in `<resource>.rs`). The HTTP handlers,
 //! the seed and the command line all write through it; it never imports `api`.
 
+pub mod clients;
 pub mod companies;
 pub mod error;
 pub mod events;
@@ -14,6 +15,7 @@ pub mod regions;
 pub mod relations;
 pub mod resource;
 pub mod topics;
+pub mod users;
 pub mod values;
 
 pub use error::{DomainError, FieldError};
@@ -43,6 +45,8 @@ pub struct Actor {
     pub label: String,
     pub role: Role,
     pub org: Option<OrganizationId>,
+    /// The user's id when a person acts (admins can't lock themselves out).
+    pub user: Option<i64>,
 }
 
 impl Actor {
@@ -52,6 +56,7 @@ impl Actor {
             label: label.to_owned(),
             role: Role::Admin,
             org: None,
+            user: None,
         }
     }
 

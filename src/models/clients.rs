@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::clients;
 use crate::domain::Role;
+use crate::domain::clients::NewClient;
 use crate::domain::{name_key, now};
 use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, WriteError, contains_pattern, missing_or_stale};
@@ -26,24 +27,21 @@ pub struct Client {
     pub version: i64,
 }
 
+/// The inserted and updated columns: the domain's fields and the case-insensitive key derived
+/// from the name.
 #[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = clients, treat_none_as_null = true)]
+#[diesel(table_name = clients)]
 pub struct ClientFields {
-    pub name: String,
+    #[diesel(embed)]
+    pub client: NewClient,
     pub name_key: String,
-    pub role: Role,
-    pub organization_id: Option<i64>,
-    pub disabled: bool,
 }
 
-impl ClientFields {
-    pub fn new(name: String, role: Role, organization_id: Option<i64>, disabled: bool) -> Self {
+impl From<NewClient> for ClientFields {
+    fn from(client: NewClient) -> Self {
         Self {
-            name_key: name_key(&name),
-            name,
-            role,
-            organization_id,
-            disabled,
+            name_key: name_key(&client.name),
+            client,
         }
     }
 }

@@ -6,6 +6,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::users;
 use crate::domain::Role;
+use crate::domain::users::NewUser;
 use crate::domain::{name_key, now};
 use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, WriteError, contains_pattern, missing_or_stale};
@@ -27,36 +28,21 @@ pub struct User {
     pub version: i64,
 }
 
-/// The fields an admin sets (the password separately: it is write-only).
+/// The inserted and updated columns (the password separately: it is write-only): the
+/// domain's fields and the case-insensitive key derived from the username.
 #[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = users, treat_none_as_null = true)]
+#[diesel(table_name = users)]
 pub struct UserFields {
-    pub username: String,
+    #[diesel(embed)]
+    pub user: NewUser,
     pub username_key: String,
-    pub role: Role,
-    pub organization_id: Option<i64>,
-    pub display_name: Option<String>,
-    pub email: Option<String>,
-    pub disabled: bool,
 }
 
-impl UserFields {
-    pub fn new(
-        username: String,
-        role: Role,
-        organization_id: Option<i64>,
-        display_name: Option<String>,
-        email: Option<String>,
-        disabled: bool,
-    ) -> Self {
+impl From<NewUser> for UserFields {
+    fn from(user: NewUser) -> Self {
         Self {
-            username_key: name_key(&username),
-            username,
-            role,
-            organization_id,
-            display_name,
-            email,
-            disabled,
+            username_key: name_key(&user.username),
+            user,
         }
     }
 }
