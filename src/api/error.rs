@@ -40,6 +40,9 @@ pub enum ApiError {
     /// 412: `If-Match` names a version that is no longer current.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// 410: a change-feed position older than the kept history (start over from the lists).
+    #[error("{0}")]
+    Gone(String),
     /// 413: the body exceeds the configured limit.
     #[error("the request body exceeds the limit of {0} bytes")]
     PayloadTooLarge(usize),
@@ -166,6 +169,7 @@ impl ApiError {
             Self::PreconditionFailed(_) => "version-mismatch",
             Self::Unavailable(_) => "database-unavailable",
             Self::Unauthorized(Some(_)) => "invalid-token",
+            Self::Gone(_) => "feed-position-gone",
             _ => status_slug(status),
         };
         let detail = match self {
@@ -252,6 +256,7 @@ fn status_slug(status: StatusCode) -> &'static str {
         405 => "method-not-allowed",
         406 => "not-acceptable",
         409 => "conflict",
+        410 => "gone",
         412 => "precondition-failed",
         413 => "payload-too-large",
         415 => "unsupported-media-type",
@@ -275,6 +280,7 @@ impl ResponseError for ApiError {
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
+            Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -300,6 +306,7 @@ impl From<DomainError> for ApiError {
             DomainError::Conflict(detail) => Self::Conflict(detail),
             DomainError::Invalid(errors) => Self::Validation(errors),
             DomainError::Forbidden(detail) => Self::Forbidden(detail),
+            DomainError::Gone(detail) => Self::Gone(detail),
             DomainError::BadCursor(e) => Self::bad_request(format!("invalid cursor: {e}")),
             DomainError::Unavailable(cause) => Self::Unavailable(cause),
             DomainError::Internal(cause) => Self::Internal(cause),

@@ -258,6 +258,27 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    changes (id) {
+        id -> BigInt,
+        seq -> Nullable<BigInt>,
+        resource -> Text,
+        resource_id -> BigInt,
+        action -> Text,
+        version -> BigInt,
+        at -> Timestamp,
+        actor -> Text,
+    }
+}
+
+diesel::table! {
+    change_feed (id) {
+        id -> BigInt,
+        last_seq -> BigInt,
+        purged_through -> BigInt,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(clients -> organizations (organization_id));
 diesel::joinable!(refresh_tokens -> users (user_id));

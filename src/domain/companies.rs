@@ -9,6 +9,7 @@ use crate::db::schema;
 use crate::db::DbConnection;
 use crate::domain::relations::{IdCheck, ensure_unreferenced};
 use crate::domain::resource::{Crud, RecordMeta};
+use crate::domain::values::ResourceKind;
 use crate::domain::{Actor, CompanyId, DomainError, IdSet, ProjectId, RegionId, TopicId};
 use crate::models::companies::{
     self, Company, CompanyFields, CompanyFilter, CompanyRecord, CompanySort,
@@ -91,6 +92,7 @@ fn write_relations(
 
 impl Crud for Companies {
     const NAME: &'static str = "company";
+    const KIND: ResourceKind = ResourceKind::Companies;
     type Id = CompanyId;
     type New = NewCompany;
     type Record = CompanyRecord;
@@ -104,6 +106,14 @@ impl Crud for Companies {
     /// Partners register the companies of their region, too.
     fn may_create(actor: &Actor) -> Result<(), DomainError> {
         actor.require_contributor()
+    }
+
+    fn find_many(
+        conn: &mut DbConnection,
+        ids: &[CompanyId],
+    ) -> Result<Vec<CompanyRecord>, DomainError> {
+        let rows = companies::find_all(conn, ids)?;
+        Ok(companies::with_relations(conn, rows)?)
     }
 
     fn find(conn: &mut DbConnection, id: CompanyId) -> Result<Option<CompanyRecord>, DomainError> {
@@ -141,7 +151,7 @@ impl Crud for Companies {
         conn: &mut DbConnection,
         id: CompanyId,
         expected_version: Option<i64>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i64, DomainError> {
         ensure_unreferenced(
             Self::NAME,
             id,

@@ -26,6 +26,9 @@ pub enum DomainError {
     /// The actor's role or organization may not do this.
     #[error("{0}")]
     Forbidden(String),
+    /// A change-feed position older than the kept history: the reader must start over.
+    #[error("{0}")]
+    Gone(String),
     /// A list cursor from another sort order.
     #[error("invalid cursor: {0}")]
     BadCursor(CursorMismatch),

@@ -7,6 +7,7 @@ use diesel::Connection as _;
 use crate::db::DbConnection;
 use crate::domain::relations::IdCheck;
 use crate::domain::resource::{Crud, RecordMeta};
+use crate::domain::values::ResourceKind;
 use crate::domain::values::{EventFormat, EventKind};
 use crate::domain::{
     Actor, CompanyId, DomainError, EventId, IdSet, OrganizationId, ProjectId, RegionId, TopicId,
@@ -110,6 +111,7 @@ fn write_relations(
 
 impl Crud for Events {
     const NAME: &'static str = "event";
+    const KIND: ResourceKind = ResourceKind::Events;
     type Id = EventId;
     type New = NewEvent;
     type Record = EventRecord;
@@ -123,6 +125,14 @@ impl Crud for Events {
     /// Partners announce their own events, too.
     fn may_create(actor: &Actor) -> Result<(), DomainError> {
         actor.require_contributor()
+    }
+
+    fn find_many(
+        conn: &mut DbConnection,
+        ids: &[EventId],
+    ) -> Result<Vec<EventRecord>, DomainError> {
+        let rows = events::find_all(conn, ids)?;
+        Ok(events::with_relations(conn, rows)?)
     }
 
     fn find(conn: &mut DbConnection, id: EventId) -> Result<Option<EventRecord>, DomainError> {
@@ -160,7 +170,7 @@ impl Crud for Events {
         conn: &mut DbConnection,
         id: EventId,
         expected_version: Option<i64>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i64, DomainError> {
         events::delete(conn, id, expected_version)
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))
     }

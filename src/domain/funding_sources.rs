@@ -4,6 +4,7 @@ use crate::db::DbConnection;
 use crate::domain::relations::ensure_unreferenced;
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::FundingKind;
+use crate::domain::values::ResourceKind;
 use crate::domain::{Actor, DomainError, FundingSourceId};
 use crate::models::funding_sources::{
     self, FundingSource, FundingSourceFields, FundingSourceFilter, FundingSourceSort,
@@ -35,6 +36,7 @@ fn name_taken(e: diesel::result::Error, name: &str) -> DomainError {
 
 impl Crud for FundingSources {
     const NAME: &'static str = "funding source";
+    const KIND: ResourceKind = ResourceKind::FundingSources;
     type Id = FundingSourceId;
     type New = NewFundingSource;
     type Record = FundingSource;
@@ -43,6 +45,13 @@ impl Crud for FundingSources {
 
     fn meta(record: &FundingSource) -> RecordMeta<FundingSourceId> {
         record.meta()
+    }
+
+    fn find_many(
+        conn: &mut DbConnection,
+        ids: &[FundingSourceId],
+    ) -> Result<Vec<FundingSource>, DomainError> {
+        Ok(funding_sources::find_all(conn, ids)?)
     }
 
     fn find(
@@ -78,7 +87,7 @@ impl Crud for FundingSources {
         conn: &mut DbConnection,
         id: FundingSourceId,
         expected_version: Option<i64>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i64, DomainError> {
         ensure_unreferenced(
             Self::NAME,
             id,

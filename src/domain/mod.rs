@@ -3,6 +3,7 @@
 //! `delete`, `find`, `list` in `resource`, the rules in `<resource>.rs`). The HTTP handlers,
 //! the seed and the command line all write through it; it never imports `api`.
 
+pub mod changes;
 pub mod clients;
 pub mod companies;
 pub mod error;

@@ -5,6 +5,7 @@ use crate::db::DbConnection;
 use crate::domain::relations::ensure_unreferenced;
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::OrganizationKind;
+use crate::domain::values::ResourceKind;
 use crate::domain::{Actor, DomainError, OrganizationId};
 use crate::models::organizations::{
     self, Organization, OrganizationFields, OrganizationFilter, OrganizationSort,
@@ -47,6 +48,7 @@ fn name_taken(e: diesel::result::Error, name: &str) -> DomainError {
 
 impl Crud for Organizations {
     const NAME: &'static str = "organization";
+    const KIND: ResourceKind = ResourceKind::Organizations;
     type Id = OrganizationId;
     type New = NewOrganization;
     type Record = Organization;
@@ -55,6 +57,13 @@ impl Crud for Organizations {
 
     fn meta(record: &Organization) -> RecordMeta<OrganizationId> {
         record.meta()
+    }
+
+    fn find_many(
+        conn: &mut DbConnection,
+        ids: &[OrganizationId],
+    ) -> Result<Vec<Organization>, DomainError> {
+        Ok(organizations::find_all(conn, ids)?)
     }
 
     fn find(
@@ -90,7 +99,7 @@ impl Crud for Organizations {
         conn: &mut DbConnection,
         id: OrganizationId,
         expected_version: Option<i64>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i64, DomainError> {
         ensure_unreferenced(Self::NAME, id, &organizations::usage(conn, id)?)?;
         organizations::delete(conn, id, expected_version)
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))

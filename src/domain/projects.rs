@@ -9,6 +9,7 @@ use crate::db::DbConnection;
 use crate::domain::relations::{IdCheck, ensure_unreferenced};
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::ProjectStatus;
+use crate::domain::values::ResourceKind;
 use crate::domain::{
     Actor, DomainError, FieldError, FundingSourceId, IdSet, OrganizationId, ProjectId, RegionId,
     TopicId,
@@ -128,6 +129,7 @@ fn write_relations(
 
 impl Crud for Projects {
     const NAME: &'static str = "project";
+    const KIND: ResourceKind = ResourceKind::Projects;
     type Id = ProjectId;
     type New = NewProject;
     type Record = ProjectRecord;
@@ -136,6 +138,14 @@ impl Crud for Projects {
 
     fn meta(record: &ProjectRecord) -> RecordMeta<ProjectId> {
         record.project.meta()
+    }
+
+    fn find_many(
+        conn: &mut DbConnection,
+        ids: &[ProjectId],
+    ) -> Result<Vec<ProjectRecord>, DomainError> {
+        let rows = projects::find_all(conn, ids)?;
+        Ok(projects::with_relations(conn, rows)?)
     }
 
     fn find(conn: &mut DbConnection, id: ProjectId) -> Result<Option<ProjectRecord>, DomainError> {
@@ -174,7 +184,7 @@ impl Crud for Projects {
         conn: &mut DbConnection,
         id: ProjectId,
         expected_version: Option<i64>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i64, DomainError> {
         ensure_unreferenced(
             Self::NAME,
             id,

@@ -4,6 +4,7 @@
 use crate::db::DbConnection;
 use crate::domain::relations::ensure_unreferenced;
 use crate::domain::resource::{Crud, RecordMeta};
+use crate::domain::values::ResourceKind;
 use crate::domain::{Actor, DomainError, RegionId};
 use crate::models::links::project_regions;
 use crate::models::page::{Page, PageRequest};
@@ -31,6 +32,7 @@ fn name_taken(e: diesel::result::Error, name: &str) -> DomainError {
 
 impl Crud for Regions {
     const NAME: &'static str = "region";
+    const KIND: ResourceKind = ResourceKind::Regions;
     type Id = RegionId;
     type New = NewRegion;
     type Record = Region;
@@ -39,6 +41,10 @@ impl Crud for Regions {
 
     fn meta(record: &Region) -> RecordMeta<RegionId> {
         record.meta()
+    }
+
+    fn find_many(conn: &mut DbConnection, ids: &[RegionId]) -> Result<Vec<Region>, DomainError> {
+        Ok(regions::find_all(conn, ids)?)
     }
 
     fn find(conn: &mut DbConnection, id: RegionId) -> Result<Option<Region>, DomainError> {
@@ -67,7 +73,7 @@ impl Crud for Regions {
         conn: &mut DbConnection,
         id: RegionId,
         expected_version: Option<i64>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i64, DomainError> {
         ensure_unreferenced(
             Self::NAME,
             id,

@@ -4,7 +4,11 @@
 
 use std::fmt::Display;
 
+use diesel::Connection as _;
+
 use crate::db::DbConnection;
+use crate::domain::changes;
+use crate::domain::values::{ChangeAction, ResourceKind};
 use crate::domain::{Actor, DomainError, OrganizationId, Role};
 use crate::models::page::{Page, PageRequest};
 
@@ -28,8 +32,10 @@ pub struct RecordMeta<Id> {
 pub trait Crud: 'static {
     /// The singular name in messages: `region`.
     const NAME: &'static str;
+    /// The collection, as the change feed names it.
+    const KIND: ResourceKind;
 
-    type Id: Copy + Display + Send + 'static;
+    type Id: Copy + Display + Into<i64> + Send + 'static;
     /// A parsed, well-formed record to write (what `create` and `replace` take).
     type New: Send + 'static;
     /// A stored record with its relations.
@@ -47,6 +53,11 @@ pub trait Crud: 'static {
     }
 
     fn find(conn: &mut DbConnection, id: Self::Id) -> Result<Option<Self::Record>, DomainError>;
+    /// The records of `ids` that exist, in no particular order, in a fixed number of queries.
+    fn find_many(
+        conn: &mut DbConnection,
+        ids: &[Self::Id],
+    ) -> Result<Vec<Self::Record>, DomainError>;
     /// Checks the rules that need the database (references, uniqueness) and stores `new`.
     fn insert(
         conn: &mut DbConnection,
@@ -62,12 +73,12 @@ pub trait Crud: 'static {
         by: &Actor,
     ) -> Result<Self::Record, DomainError>;
     /// Deletes, only at `expected_version` when given; a conflict naming what still
-    /// references it.
+    /// references it. Returns the version deleted.
     fn remove(
         conn: &mut DbConnection,
         id: Self::Id,
         expected_version: Option<i64>,
-    ) -> Result<(), DomainError>;
+    ) -> Result<i64, DomainError>;
     fn query(
         conn: &mut DbConnection,
         filter: &Self::Filter,
@@ -89,39 +100,55 @@ pub fn list<R: Crud>(
     R::query(conn, filter, page)
 }
 
+/// Every write below runs in one transaction with its entry in the change feed: a change is
+/// in the feed exactly when it is committed.
 pub fn create<R: Crud>(
     conn: &mut DbConnection,
     by: &Actor,
     new: R::New,
 ) -> Result<R::Record, DomainError> {
     R::may_create(by)?;
-    R::insert(conn, new, by)
+    conn.transaction(|conn| {
+        let record = R::insert(conn, new, by)?;
+        noted::<R>(conn, by, &record, ChangeAction::Create)?;
+        Ok(record)
+    })
 }
 
 /// Replaces a record with what `new` parses. Who may change it is settled before `new` runs,
 /// so a caller without the right learns nothing from validation answers.
-pub fn replace<R: Crud, E: From<DomainError>>(
+pub fn replace<R: Crud, E>(
     conn: &mut DbConnection,
     by: &Actor,
     id: R::Id,
     expected_version: Option<i64>,
     new: impl FnOnce() -> Result<R::New, E>,
-) -> Result<R::Record, E> {
+) -> Result<R::Record, E>
+where
+    E: From<DomainError> + From<diesel::result::Error>,
+{
     check_owner::<R>(conn, by, id)?;
     let new = new()?;
-    Ok(R::update(conn, id, expected_version, new, by)?)
+    conn.transaction(|conn| {
+        let record = R::update(conn, id, expected_version, new, by)?;
+        noted::<R>(conn, by, &record, ChangeAction::Update)?;
+        Ok(record)
+    })
 }
 
 /// Changes a record by `merge`, which makes the new record from the current one. The write
 /// happens only if the version read is still current; without `expected_version`, a
 /// concurrent change makes it merge again onto the newer state.
-pub fn patch<R: Crud, E: From<DomainError>>(
+pub fn patch<R: Crud, E>(
     conn: &mut DbConnection,
     by: &Actor,
     id: R::Id,
     expected_version: Option<i64>,
     mut merge: impl FnMut(R::Record) -> Result<R::New, E>,
-) -> Result<R::Record, E> {
+) -> Result<R::Record, E>
+where
+    E: From<DomainError> + From<diesel::result::Error>,
+{
     for _ in 0..PATCH_ATTEMPTS {
         let current = find::<R>(conn, id)?;
         let meta = R::meta(&current);
@@ -131,7 +158,12 @@ pub fn patch<R: Crud, E: From<DomainError>>(
         if expected_version.is_some_and(|v| v != meta.version) {
             return Err(stale::<R>(id).into());
         }
-        match R::update(conn, id, Some(meta.version), new, by) {
+        let written = conn.transaction(|conn| {
+            let record = R::update(conn, id, Some(meta.version), new, by)?;
+            noted::<R>(conn, by, &record, ChangeAction::Update)?;
+            Ok::<_, DomainError>(record)
+        });
+        match written {
             Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
             result => return Ok(result?),
         }
@@ -150,7 +182,28 @@ pub fn delete<R: Crud>(
     expected_version: Option<i64>,
 ) -> Result<(), DomainError> {
     check_owner::<R>(conn, by, id)?;
-    R::remove(conn, id, expected_version)
+    conn.transaction(|conn| {
+        let version = R::remove(conn, id, expected_version)?;
+        changes::record(conn, by, R::KIND, id.into(), ChangeAction::Delete, version)
+    })
+}
+
+/// The records of `ids` that exist (the feed's `include=record`).
+pub fn find_many<R: Crud>(
+    conn: &mut DbConnection,
+    ids: &[R::Id],
+) -> Result<Vec<R::Record>, DomainError> {
+    R::find_many(conn, ids)
+}
+
+fn noted<R: Crud>(
+    conn: &mut DbConnection,
+    by: &Actor,
+    record: &R::Record,
+    action: ChangeAction,
+) -> Result<(), DomainError> {
+    let meta = R::meta(record);
+    changes::record(conn, by, R::KIND, meta.id.into(), action, meta.version)
 }
 
 fn stale<R: Crud>(id: R::Id) -> DomainError {

@@ -4,6 +4,7 @@
 use crate::db::DbConnection;
 use crate::domain::relations::ensure_unreferenced;
 use crate::domain::resource::{Crud, RecordMeta};
+use crate::domain::values::ResourceKind;
 use crate::domain::values::TopicCategory;
 use crate::domain::{Actor, DomainError, TopicId};
 use crate::models::links::{company_topics, event_topics, project_topics};
@@ -30,6 +31,7 @@ fn key_taken(e: diesel::result::Error, key: &str) -> DomainError {
 
 impl Crud for Topics {
     const NAME: &'static str = "topic";
+    const KIND: ResourceKind = ResourceKind::Topics;
     type Id = TopicId;
     type New = NewTopic;
     type Record = Topic;
@@ -38,6 +40,10 @@ impl Crud for Topics {
 
     fn meta(record: &Topic) -> RecordMeta<TopicId> {
         record.meta()
+    }
+
+    fn find_many(conn: &mut DbConnection, ids: &[TopicId]) -> Result<Vec<Topic>, DomainError> {
+        Ok(topics::find_all(conn, ids)?)
     }
 
     fn find(conn: &mut DbConnection, id: TopicId) -> Result<Option<Topic>, DomainError> {
@@ -66,7 +72,7 @@ impl Crud for Topics {
         conn: &mut DbConnection,
         id: TopicId,
         expected_version: Option<i64>,
-    ) -> Result<(), DomainError> {
+    ) -> Result<i64, DomainError> {
         ensure_unreferenced(
             Self::NAME,
             id,

@@ -7,17 +7,21 @@
 
 use std::str::FromStr;
 
-/// Declares an enum with its wire/database names (snake_case), `as_str`, `FromStr`, an
-/// OpenAPI schema of its own, and its diesel mapping to a `Text` column on every backend.
+/// Declares an enum with its wire/database names (snake_case unless a serde case is given
+/// after the name, e.g. `"kebab-case"`), `as_str`, `FromStr`, an OpenAPI schema of its own,
+/// and its diesel mapping to a `Text` column on every backend.
 macro_rules! text_enum {
-    ($(#[$doc:meta])* $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+    ($(#[$doc:meta])* $name:ident { $($body:tt)* }) => {
+        text_enum!($(#[$doc])* $name "snake_case" { $($body)* });
+    };
+    ($(#[$doc:meta])* $name:ident $case:tt { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
         // `rename_all` (not a rename per variant): utoipa reads it for the schema's enum values.
         #[derive(
             Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize,
             utoipa::ToSchema, diesel::AsExpression, diesel::FromSqlRow,
         )]
-        #[serde(rename_all = "snake_case")]
+        #[serde(rename_all = $case)]
         #[diesel(sql_type = diesel::sql_types::Text)]
         pub enum $name {
             $($(#[$vdoc])* $variant),+
@@ -88,6 +92,28 @@ text_enum!(
         Partner = "partner",
         /// Read only.
         Viewer = "viewer",
+    }
+);
+
+text_enum!(
+    /// A collection of domain records, named as in its URL (`/api/v1/funding-sources`).
+    ResourceKind "kebab-case" {
+        Regions = "regions",
+        Topics = "topics",
+        FundingSources = "funding-sources",
+        Organizations = "organizations",
+        Projects = "projects",
+        Companies = "companies",
+        Events = "events",
+    }
+);
+
+text_enum!(
+    /// What a change did to a record.
+    ChangeAction {
+        Create = "create",
+        Update = "update",
+        Delete = "delete",
     }
 );
 
@@ -271,5 +297,7 @@ mod tests {
         names_agree(EventKind::ALL, EventKind::as_str);
         names_agree(EventFormat::ALL, EventFormat::as_str);
         names_agree(Role::ALL, Role::as_str);
+        names_agree(ResourceKind::ALL, ResourceKind::as_str);
+        names_agree(ChangeAction::ALL, ChangeAction::as_str);
     }
 }

@@ -1,5 +1,6 @@
 //! Rows, writable field sets and queries, one module per table.
 
+pub mod changes;
 pub mod clients;
 pub mod companies;
 pub mod events;
@@ -135,17 +136,37 @@ macro_rules! record_queries {
             conn: &mut crate::db::DbConnection,
             id: $id,
             expected_version: Option<i64>,
-        ) -> Result<(), crate::models::WriteError> {
+        ) -> Result<i64, crate::models::WriteError> {
             let target = $table::table.filter($table::id.eq(id));
+            // The deleted version: the change feed shows it.
             let deleted = match expected_version {
-                Some(v) => diesel::delete(target.filter($table::version.eq(v))).execute(conn)?,
-                None => diesel::delete(target).execute(conn)?,
+                Some(v) => diesel::delete(target.filter($table::version.eq(v)))
+                    .returning($table::version)
+                    .get_result::<i64>(conn)
+                    .optional()?,
+                None => diesel::delete(target)
+                    .returning($table::version)
+                    .get_result::<i64>(conn)
+                    .optional()?,
             };
-            if deleted == 1 {
-                Ok(())
-            } else {
-                Err(crate::models::missing_or_stale(find(conn, id)?.is_some()))
+            match deleted {
+                Some(version) => Ok(version),
+                None => Err(crate::models::missing_or_stale(find(conn, id)?.is_some())),
             }
+        }
+
+        /// The rows of `ids` that exist, in no particular order.
+        pub fn find_all(
+            conn: &mut crate::db::DbConnection,
+            ids: &[$id],
+        ) -> diesel::QueryResult<Vec<$row>> {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            $table::table
+                .filter($table::id.eq_any(ids))
+                .select(<$row>::as_select())
+                .load(conn)
         }
 
         /// Which of `ids` exist (for checking the ids a client sends).

@@ -1,0 +1,114 @@
+//! The change feed: every create, update and delete of a domain record, in an order a reader
+//! can follow without ever missing one.
+//!
+//! Why numbering happens after commit (the trap the design avoids): numbers taken inside
+//! concurrent write transactions become visible in commit order, not number order, so a
+//! reader could see 6 before a slower transaction commits 5 and, resuming after 6, skip 5
+//! forever. So a write only appends its change unnumbered (`seq` NULL), in its own
+//! transaction; a *sequencer* numbers what has committed, one run at a time across every
+//! connection and replica (its first statement locks the single `change_feed` row), each run
+//! above every number before it. A reader sees a run's numbers only when the run commits, all
+//! at once, and every later run numbers higher: paging with `after=<last seq>` misses nothing.
+//! A counter row updated by every write transaction would be correct too, but it serializes
+//! all writers' commits; the sequencer serializes only itself, off the write path.
+//!
+//! When numbering happens: on SQLite, writes already run one at a time, so a write numbers
+//! its own change before it commits (read-your-writes, no delay). On PostgreSQL, a feed read
+//! first numbers what is pending (so a change is in the feed as soon as its write was
+//! answered), and every replica's feed ticker (`api::changes`) numbers pending changes every
+//! `TICK` for long-polling readers.
+
+use std::time::Duration;
+
+use diesel::Connection as _;
+
+use crate::db::DbConnection;
+use crate::domain::values::{ChangeAction, ResourceKind};
+use crate::domain::{Actor, DomainError, now};
+use crate::models::changes::{self, Change, NewChange};
+
+/// How often each replica numbers pending changes and looks for new ones (the bound on how
+/// late a long-polling reader hears of a change made through another replica).
+pub const TICK: Duration = Duration::from_millis(100);
+
+/// Appends a change of `kind` `id` to the feed, inside the write's transaction.
+pub fn record(
+    conn: &mut DbConnection,
+    by: &Actor,
+    kind: ResourceKind,
+    id: i64,
+    action: ChangeAction,
+    version: i64,
+) -> Result<(), DomainError> {
+    changes::append(
+        conn,
+        &NewChange {
+            resource: kind,
+            resource_id: id,
+            action,
+            version,
+            at: now(),
+            actor: &by.label,
+        },
+    )?;
+    if let DbConnection::Sqlite(_) = conn {
+        // Writes take turns on SQLite: numbering here is in commit order already.
+        changes::sequence(conn)?;
+    }
+    Ok(())
+}
+
+/// Numbers what has committed without a number (PostgreSQL; on SQLite nothing waits) and
+/// returns the feed's newest seq.
+pub fn catch_up(conn: &mut DbConnection) -> Result<i64, DomainError> {
+    if changes::pending(conn)? {
+        return conn.transaction(|conn| Ok(changes::sequence(conn)?));
+    }
+    Ok(changes::head(conn)?.last_seq)
+}
+
+/// One page of the feed.
+#[derive(Debug, Clone)]
+pub struct FeedPage {
+    pub items: Vec<Change>,
+    /// Where the next page starts: the last item's seq, or on an empty page the newest seq
+    /// the feed holds (never less than `after`).
+    pub next_after: i64,
+    pub has_more: bool,
+}
+
+/// Up to `limit` changes after `after`, of the given kinds (all when empty).
+pub fn read(
+    conn: &mut DbConnection,
+    after: i64,
+    kinds: &[ResourceKind],
+    limit: i64,
+) -> Result<FeedPage, DomainError> {
+    catch_up(conn)?;
+    let head = changes::head(conn)?;
+    if after < head.purged_through {
+        return Err(DomainError::Gone(format!(
+            "changes up to {} are no longer kept; load the lists again and follow the feed \
+             from next_after of an empty page",
+            head.purged_through
+        )));
+    }
+    let mut items = changes::after(conn, after, kinds, limit + 1)?;
+    let has_more = items.len() as i64 > limit;
+    items.truncate(limit as usize);
+    let next_after = match items.last() {
+        Some(last) => last.seq.unwrap_or(after),
+        None => head.last_seq.max(after),
+    };
+    Ok(FeedPage {
+        items,
+        next_after,
+        has_more,
+    })
+}
+
+/// Removes the changes older than `days` days.
+pub fn purge(conn: &mut DbConnection, days: u32) -> Result<i64, DomainError> {
+    let before = now() - chrono::Duration::days(i64::from(days));
+    conn.transaction(|conn| Ok(changes::purge(conn, before)?))
+}
