@@ -79,6 +79,11 @@ pub struct Settings {
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub body_limit_bytes: usize,
 
+    /// Days the change feed keeps a change (unset: forever). A reader behind what was removed
+    /// gets 410 and starts over from the lists.
+    #[arg(long, env = "CHANGES_RETENTION_DAYS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub changes_retention_days: Option<u32>,
+
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30, global = true)]
     pub shutdown_grace_secs: u64,

@@ -2,6 +2,7 @@
 //! binds its own listener (port 0 in tests), `run_until_stopped` serves until SIGTERM/SIGINT.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_cors::Cors;
@@ -10,6 +11,7 @@ use actix_web::http::{Method, header};
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 
+use crate::api::changes::FeedWatch;
 use crate::api::metrics::MetricsToken;
 use crate::api::{self, ApiState};
 use crate::auth::TokenService;
@@ -27,6 +29,8 @@ pub struct Application {
     addr: SocketAddr,
     server: Server,
     db: Db,
+    feed: Arc<FeedWatch>,
+    changes_retention_days: Option<u32>,
 }
 
 impl Application {
@@ -63,6 +67,8 @@ impl Application {
             settings.metrics_token.as_ref().map(Secret::expose),
         ));
         let origins = settings.cors_allowed_origins.0.clone();
+        let feed = Arc::new(FeedWatch::default());
+        let app_feed = web::Data::from(Arc::clone(&feed));
 
         let mut server = HttpServer::new(move || {
             // The last `wrap` is the outermost: the request context sees every answer, CORS's
@@ -75,6 +81,7 @@ impl Application {
                 .app_data(hasher.clone())
                 .app_data(metrics.clone())
                 .app_data(metrics_token.clone())
+                .app_data(app_feed.clone())
                 .configure(|cfg| api::configure(cfg, state.clone(), body_limit))
         })
         .listen(listener)?
@@ -94,6 +101,8 @@ impl Application {
             addr,
             server: server.run(),
             db,
+            feed,
+            changes_retention_days: settings.changes_retention_days,
         })
     }
 
@@ -110,8 +119,13 @@ impl Application {
     }
 
     /// Serves until the server is stopped (SIGTERM/SIGINT stop it gracefully).
+    /// The change feed's ticker runs beside the server and stops with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let ticker =
+            tokio::spawn(Arc::clone(&self.feed).tick(self.db.clone(), self.changes_retention_days));
+        let served = self.server.await;
+        ticker.abort();
+        served
     }
 
     /// A handle to stop the server from outside (tests).

@@ -219,7 +219,6 @@ list_response!(
 );
 
 impl Resource for Companies {
-    const COLLECTION: &'static str = "/companies";
     const PATCH_DOC: &'static str = "A JSON Merge Patch of a company: any subset of the writable fields (arrays are replaced whole).";
     type Input = CompanyInput;
     type View = CompanyView;

@@ -197,7 +197,6 @@ list_response!(
 );
 
 impl Resource for Events {
-    const COLLECTION: &'static str = "/events";
     const PATCH_DOC: &'static str = "A JSON Merge Patch of an event: any subset of the writable fields (arrays are replaced whole).";
     type Input = EventInput;
     type View = EventView;

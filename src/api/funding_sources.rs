@@ -129,7 +129,6 @@ list_response!(
 );
 
 impl Resource for FundingSources {
-    const COLLECTION: &'static str = "/funding-sources";
     const PATCH_DOC: &'static str =
         "A JSON Merge Patch of a funding source: any subset of the writable fields.";
     type Input = FundingSourceInput;

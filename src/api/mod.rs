@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod body;
 pub mod caller;
+pub mod changes;
 pub mod clients;
 pub mod companies;
 pub mod conditional;
@@ -50,6 +51,7 @@ pub(crate) fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) 
                 .configure(projects::configure)
                 .configure(companies::configure)
                 .configure(events::configure)
+                .configure(changes::configure)
                 .configure(users::configure)
                 .configure(clients::configure),
         );

@@ -29,6 +29,7 @@ use crate::api::{API_BASE, error, paging, routes};
         (name = "projects", description = "Projects with their regions, topics and funding"),
         (name = "companies", description = "Participating businesses"),
         (name = "events", description = "Kick-offs, meetings, workshops and closing events"),
+        (name = "changes", description = "The change feed: every change of the domain records, for partner systems that sync"),
         (name = "users", description = "People who sign in (admins only)"),
         (name = "clients", description = "Machine clients of partner organizations (admins only)"),
         (name = "health", description = "Probes for load balancers and orchestrators"),
@@ -118,7 +119,7 @@ fn patch_body<R: Resource>() -> PatchBody {
     let input = <R::Input as utoipa::ToSchema>::name().into_owned();
     let name = format!("{}Patch", input.strip_suffix("Input").unwrap_or(&input));
     PatchBody {
-        path: format!("{API_BASE}{}/{{id}}", R::COLLECTION),
+        path: format!("{API_BASE}/{}/{{id}}", R::KIND),
         input,
         name,
         description: R::PATCH_DOC,

@@ -121,7 +121,6 @@ list_response!(
 );
 
 impl Resource for Organizations {
-    const COLLECTION: &'static str = "/organizations";
     const PATCH_DOC: &'static str =
         "A JSON Merge Patch of an organization: any subset of the writable fields.";
     type Input = OrganizationInput;

@@ -111,7 +111,8 @@ impl<F: DeserializeOwned, S: SortField> actix_web::FromRequest for ListQuery<F, 
     }
 }
 
-fn parse_params<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+/// Parses query parameters into `T`; a bad one answers 400 naming it.
+pub fn parse_params<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let name = e.path().to_string();

@@ -202,7 +202,6 @@ list_response!(
 );
 
 impl Resource for Projects {
-    const COLLECTION: &'static str = "/projects";
     const PATCH_DOC: &'static str = "A JSON Merge Patch of a project: any subset of the writable fields (arrays are replaced whole).";
     type Input = ProjectInput;
     type View = ProjectView;

@@ -135,7 +135,6 @@ list_response!(
 );
 
 impl Resource for Regions {
-    const COLLECTION: &'static str = "/regions";
     const PATCH_DOC: &'static str =
         "A JSON Merge Patch of a region: any subset of the writable fields; `null` clears one.";
     const PATCH_NOTES: &'static [(&'static str, &'static str)] =

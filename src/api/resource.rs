@@ -22,8 +22,6 @@ use crate::domain::resource::{self, Crud};
 
 /// A domain resource over HTTP: its wire types. The rules are the domain's (`Crud`).
 pub trait Resource: Crud<Sort: SortField> {
-    /// The collection's path below the API base: `/regions`.
-    const COLLECTION: &'static str;
     /// The description of the PATCH body, `<Name>Patch`: the OpenAPI document derives its
     /// schema from `Input`'s (`api::openapi`), so the fields are listed once.
     const PATCH_DOC: &'static str;
@@ -111,9 +109,9 @@ pub async fn create<R: Resource>(
         .write(move |conn| Ok::<_, ApiError>(resource::create::<R>(conn, &by, new)?))
         .await?;
     let location = format!(
-        "{}{}/{}",
+        "{}/{}/{}",
         crate::api::API_BASE,
-        R::COLLECTION,
+        R::KIND,
         R::meta(&record).id
     );
     Ok(respond::<R>(

@@ -116,7 +116,6 @@ list_response!(
 );
 
 impl Resource for Topics {
-    const COLLECTION: &'static str = "/topics";
     const PATCH_DOC: &'static str =
         "A JSON Merge Patch of a topic: any subset of the writable fields.";
     type Input = TopicInput;

@@ -14,6 +14,13 @@ macro_rules! typed_id {
         #[schema(value_type = i64, minimum = 1)]
         pub struct $name(pub i64);
 
+        /// From a stored raw id (the change feed keeps ids of every kind in one column).
+        impl From<i64> for $name {
+            fn from(id: i64) -> $name {
+                $name(id)
+            }
+        }
+
         impl From<$name> for i64 {
             fn from(id: $name) -> i64 {
                 id.0

@@ -35,7 +35,7 @@ pub trait Crud: 'static {
     /// The collection, as the change feed names it.
     const KIND: ResourceKind;
 
-    type Id: Copy + Display + Into<i64> + Send + 'static;
+    type Id: Copy + Display + Into<i64> + From<i64> + Send + 'static;
     /// A parsed, well-formed record to write (what `create` and `replace` take).
     type New: Send + 'static;
     /// A stored record with its relations.

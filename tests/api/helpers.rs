@@ -78,6 +78,8 @@ pub struct TestApp {
     /// The data directory: SQLite file (on SQLite) and the token signing key.
     pub data_dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
+    /// The database URL, for a replica on the same database.
+    database_url: String,
     _pg_schema: Option<PgSchema>,
 }
 
@@ -168,9 +170,27 @@ impl TestApp {
         data_dir: tempfile::TempDir,
         pg_schema: Option<PgSchema>,
     ) -> Self {
+        let mut app = Self::start(&url, &options, data_dir.path()).await;
+        app.data_dir = data_dir;
+        app._pg_schema = pg_schema;
+        app
+    }
+
+    /// A second instance of the service on the same database and signing key, as a replica
+    /// behind a load balancer: a token of one is good on the other.
+    pub async fn replica(&self) -> Self {
+        Self::start(
+            &self.database_url,
+            &Options::default(),
+            self.data_dir.path(),
+        )
+        .await
+    }
+
+    async fn start(url: &str, options: &Options, data_dir: &std::path::Path) -> Self {
         init_logging();
-        let mut settings = Settings::for_database(url);
-        settings.data_dir = data_dir.path().to_owned();
+        let mut settings = Settings::for_database(url.to_owned());
+        settings.data_dir = data_dir.to_owned();
         settings.bootstrap_admin_password = Some(ADMIN_PASSWORD.into());
         settings.workers = 1;
         settings.db_pool_size = options.db_pool_size;
@@ -178,7 +198,7 @@ impl TestApp {
         settings.body_limit_bytes = options.body_limit_bytes;
         settings.migrate_on_start = options.migrate_on_start;
         settings.cors_allowed_origins =
-            betriebsnachbarschaften::config::AllowedOrigins(options.cors_allowed_origins);
+            betriebsnachbarschaften::config::AllowedOrigins(options.cors_allowed_origins.clone());
         settings.metrics_token = options.metrics_token.as_deref().map(Into::into);
         settings.shutdown_grace_secs = 1;
         let app = Application::build(&settings).expect("the application starts");
@@ -194,9 +214,10 @@ impl TestApp {
                 .expect("http client"),
             db,
             token: String::new(),
-            data_dir,
+            data_dir: tempfile::tempdir().expect("temp dir"),
             handle,
-            _pg_schema: pg_schema,
+            database_url: url.to_owned(),
+            _pg_schema: None,
         };
         if options.migrate_on_start {
             app.token = app.login("admin", ADMIN_PASSWORD).await["access_token"]

@@ -7,6 +7,7 @@
 mod helpers;
 
 mod auth;
+mod changes;
 mod conventions;
 mod domain;
 mod errors;
