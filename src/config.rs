@@ -84,6 +84,11 @@ pub struct Settings {
     #[arg(long, env = "CHANGES_RETENTION_DAYS", global = true, value_parser = clap::value_parser!(u32).range(1..))]
     pub changes_retention_days: Option<u32>,
 
+    /// Seconds an answer to a request with an Idempotency-Key is kept for replays (at least;
+    /// removed within ten minutes after).
+    #[arg(long, env = "IDEMPOTENCY_TTL_SECS", default_value_t = 86_400, global = true, value_parser = clap::value_parser!(u64).range(60..))]
+    pub idempotency_ttl_secs: u64,
+
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30, global = true)]
     pub shutdown_grace_secs: u64,

@@ -12,6 +12,7 @@ use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::api::changes::FeedWatch;
+use crate::api::idempotency;
 use crate::api::metrics::MetricsToken;
 use crate::api::{self, ApiState};
 use crate::auth::TokenService;
@@ -30,7 +31,7 @@ pub struct Application {
     server: Server,
     db: Db,
     feed: Arc<FeedWatch>,
-    changes_retention_days: Option<u32>,
+    housekeeping: Housekeeping,
 }
 
 impl Application {
@@ -102,7 +103,10 @@ impl Application {
             server: server.run(),
             db,
             feed,
-            changes_retention_days: settings.changes_retention_days,
+            housekeeping: Housekeeping {
+                changes_retention_days: settings.changes_retention_days,
+                idempotency_ttl_secs: settings.idempotency_ttl_secs,
+            },
         })
     }
 
@@ -119,18 +123,48 @@ impl Application {
     }
 
     /// Serves until the server is stopped (SIGTERM/SIGINT stop it gracefully).
-    /// The change feed's ticker runs beside the server and stops with it.
+    /// The change feed's ticker and the housekeeping run beside the server and stop with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let ticker =
-            tokio::spawn(Arc::clone(&self.feed).tick(self.db.clone(), self.changes_retention_days));
+        let ticker = tokio::spawn(Arc::clone(&self.feed).tick(self.db.clone()));
+        let housekeeping = tokio::spawn(self.housekeeping.run(self.db.clone()));
         let served = self.server.await;
         ticker.abort();
+        housekeeping.abort();
         served
     }
 
     /// A handle to stop the server from outside (tests).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+}
+
+/// Removes what is kept only for a while: changes past `CHANGES_RETENTION_DAYS` and stored
+/// idempotent answers past `IDEMPOTENCY_TTL_SECS`. Every replica runs it; the deletes are
+/// idempotent, so replicas running it at once do no harm.
+#[derive(Debug, Clone, Copy)]
+struct Housekeeping {
+    changes_retention_days: Option<u32>,
+    idempotency_ttl_secs: u64,
+}
+
+impl Housekeeping {
+    const EVERY: Duration = Duration::from_secs(600);
+
+    async fn run(self, db: Db) {
+        let mut interval = tokio::time::interval(Self::EVERY);
+        loop {
+            interval.tick().await;
+            if let Some(days) = self.changes_retention_days
+                && let Err(e) = db.run(move |conn| domain::changes::purge(conn, days)).await
+            {
+                log::warn!("removing old changes failed: {e}");
+            }
+            let ttl = self.idempotency_ttl_secs;
+            if let Err(e) = db.run(move |conn| idempotency::purge(conn, ttl)).await {
+                log::warn!("removing old idempotency keys failed: {e}");
+            }
+        }
     }
 }
 

@@ -316,21 +316,13 @@ impl FeedWatch {
     }
 
     /// Runs until the process ends: while readers wait, brings the head up to date every
-    /// `TICK`; removes changes older than `retention_days` (when set) every ten minutes.
-    pub async fn tick(self: Arc<Self>, db: Db, retention_days: Option<u32>) {
-        const PURGE_EVERY: u32 = 6000; // ticks: ten minutes
-        let mut ticks: u32 = 0;
+    /// `TICK` (numbering pending changes on PostgreSQL), so that a change made through any
+    /// replica wakes them.
+    pub async fn tick(self: Arc<Self>, db: Db) {
         let mut interval = tokio::time::interval(TICK);
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            if let Some(days) = retention_days
-                && ticks.is_multiple_of(PURGE_EVERY)
-                && let Err(e) = db.run(move |conn| changes::purge(conn, days)).await
-            {
-                log::warn!("removing old changes failed: {e}");
-            }
-            ticks = ticks.wrapping_add(1);
             if self.waiting.load(Ordering::Relaxed) == 0 {
                 continue;
             }

@@ -49,6 +49,9 @@ pub enum ApiError {
     /// 415: a body in a media type this endpoint does not read.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 422: an `Idempotency-Key` the caller used for another request.
+    #[error("{0}")]
+    IdempotencyKeyReused(String),
     /// 422: the body is well-formed but its content is invalid; one entry per field.
     #[error("the request body is invalid")]
     Validation(Vec<FieldError>),
@@ -170,6 +173,7 @@ impl ApiError {
             Self::Unavailable(_) => "database-unavailable",
             Self::Unauthorized(Some(_)) => "invalid-token",
             Self::Gone(_) => "feed-position-gone",
+            Self::IdempotencyKeyReused(_) => "idempotency-key-reused",
             _ => status_slug(status),
         };
         let detail = match self {
@@ -283,7 +287,7 @@ impl ResponseError for ApiError {
             Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Status(status) => *status,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod funding_sources;
 pub mod health;
+pub mod idempotency;
 pub mod metrics;
 pub mod openapi;
 pub mod organizations;

@@ -14,6 +14,7 @@ use validator::Validate;
 use crate::api::body;
 use crate::api::conditional::{IfMatch, check_conditional_headers, etag, not_modified};
 use crate::api::error::ApiError;
+use crate::api::idempotency::{Answer, IdempotencyKey};
 use crate::api::paging::{ListQuery, SortField, encode_cursor};
 use crate::auth::Caller;
 use crate::db::Db;
@@ -98,27 +99,37 @@ pub async fn list<R: Resource>(
 pub async fn create<R: Resource>(
     caller: Caller,
     db: web::Data<Db>,
+    key: IdempotencyKey,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     let by = caller.actor();
     // Settled before the body is read, so a caller without the right learns nothing from
     // validation answers; `resource::create` holds the rule for every caller.
     R::may_create(&by)?;
-    let new = parse::<R>(body.into_inner())?;
-    let record = db
-        .write(move |conn| Ok::<_, ApiError>(resource::create::<R>(conn, &by, new)?))
+    let body = body.into_inner();
+    let once = key.of(&caller, &body);
+    let new = parse::<R>(body)?;
+    let answer = db
+        .write(move |conn| {
+            once.run(conn, |conn| {
+                let record = resource::create::<R>(conn, &by, new)?;
+                created::<R>(record)
+            })
+        })
         .await?;
-    let location = format!(
-        "{}/{}/{}",
-        crate::api::API_BASE,
-        R::KIND,
-        R::meta(&record).id
-    );
-    Ok(respond::<R>(
-        HttpResponse::Created()
-            .insert_header((header::LOCATION, location))
-            .take(),
-        record,
+    Ok(answer.into_response())
+}
+
+/// The answer to a create: 201, the record's URL and version, its view.
+fn created<R: Resource>(record: R::Record) -> Result<Answer, ApiError> {
+    let meta = R::meta(&record);
+    let location = format!("{}/{}/{}", crate::api::API_BASE, R::KIND, meta.id);
+    let body = serde_json::to_string(&R::View::from(record))
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok(Answer::created(
+        location,
+        etag(meta.version).to_string(),
+        body,
     ))
 }
 
@@ -236,24 +247,28 @@ macro_rules! resource_endpoints {
         #[utoipa::path(
             post, path = "", operation_id = $create_op, tag = $tag,
             summary = concat!("Create a ", $singular),
-            description = "Answers 201 with the record, its URL in Location and its version in ETag. Unknown or read-only fields, and ids of records that do not exist, answer 422 naming each field.",
+            description = "Answers 201 with the record, its URL in Location and its version in ETag. Unknown or read-only fields, and ids of records that do not exist, answer 422 naming each field. With an Idempotency-Key, a repeat of the same request replays the first answer (Idempotent-Replayed: true) instead of creating another record.",
+            params($crate::api::idempotency::IdempotencyKeyParam),
             request_body = $input,
             responses(
-                (status = 201, description = "Created", body = $view, headers(
+                (status = 201, description = "Created (or, with Idempotent-Replayed, the first answer to this key)", body = $view, headers(
                     ("Location" = String, description = "URL of the new record"),
                     ("ETag" = String, description = "The version, quoted"),
+                    ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same Idempotency-Key"),
                 )),
+                (status = 400, description = "A malformed Idempotency-Key", body = $crate::api::error::Problem, content_type = "application/problem+json"),
                 (status = 409, description = "A unique field is taken", body = $crate::api::error::Problem, content_type = "application/problem+json"),
-                (status = 422, description = "Invalid fields (each named in errors[])", body = $crate::api::error::Problem, content_type = "application/problem+json"),
+                (status = 422, description = "Invalid fields (each named in errors[]), or an Idempotency-Key used for another request", body = $crate::api::error::Problem, content_type = "application/problem+json"),
             )
         )]
         #[post("")]
         pub async fn create(
             caller: $crate::auth::Caller,
             db: actix_web::web::Data<$crate::db::Db>,
+            key: $crate::api::idempotency::IdempotencyKey,
             body: actix_web::web::Json<serde_json::Value>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
-            $crate::api::resource::create::<$resource>(caller, db, body).await
+            $crate::api::resource::create::<$resource>(caller, db, key, body).await
         }
 
         #[doc = concat!("Read a ", $singular, ".")]

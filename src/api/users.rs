@@ -13,6 +13,7 @@ use validator::Validate;
 use crate::api::body::{self, not_blank, required};
 use crate::api::conditional::{IfMatch, etag};
 use crate::api::error::{ApiError, Problem};
+use crate::api::idempotency::{Answer, IdempotencyKey, IdempotencyKeyParam};
 use crate::api::paging::{ListParams, ListQuery, SortField, filter_id, list_response};
 use crate::auth::password::{Hasher, check_password};
 use crate::auth::{Caller, Role};
@@ -227,11 +228,17 @@ pub async fn list_users(
 /// shown; a `partner` needs an `organization_id`.
 #[utoipa::path(
     post, path = "", operation_id = "createUser", tag = "users",
+    params(IdempotencyKeyParam),
     request_body = UserInput,
     responses(
-        (status = 201, description = "Created", body = UserView, headers(("Location" = String, description = "URL of the new user"))),
+        (status = 201, description = "Created (or, with Idempotent-Replayed, the first answer to this key)", body = UserView, headers(
+            ("Location" = String, description = "URL of the new user"),
+            ("ETag" = String, description = "The version, quoted"),
+            ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same Idempotency-Key"),
+        )),
+        (status = 400, description = "A malformed Idempotency-Key", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The username is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or an Idempotency-Key used for another request", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("")]
@@ -239,10 +246,19 @@ pub async fn create_user(
     caller: Caller,
     db: web::Data<Db>,
     hasher: web::Data<Hasher>,
+    key: IdempotencyKey,
     body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
-    let mut input = body::parse::<UserInput>(body.into_inner())?;
+    let mut body = body.into_inner();
+    // The password is no part of the request's fingerprint: a fast hash of it must not be
+    // stored for the idempotency key's lifetime.
+    let password = body.as_object_mut().and_then(|b| b.remove("password"));
+    let once = key.of(&caller, &body);
+    if let (Some(password), Some(fields)) = (password, body.as_object_mut()) {
+        fields.insert("password".into(), password);
+    }
+    let mut input = body::parse::<UserInput>(body)?;
     let Some(password) = input.password.take() else {
         return Err(ApiError::invalid(
             "password",
@@ -260,16 +276,19 @@ pub async fn create_user(
     }
     let hash = hasher.hash(password).await?;
     let actor = caller.actor();
-    let user = db
-        .write(move |conn| users::create(conn, &actor, new, &hash))
+    let answer = db
+        .write(move |conn| {
+            once.run(conn, |conn| {
+                let user = users::create(conn, &actor, new, &hash)?;
+                let location = format!("/api/v1/users/{}", user.id);
+                let version = etag(user.version).to_string();
+                let body = serde_json::to_string(&UserView::from(user))
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                Ok(Answer::created(location, version, body))
+            })
+        })
         .await?;
-    let location = format!("/api/v1/users/{}", user.id);
-    user_response(
-        HttpResponse::Created()
-            .insert_header((header::LOCATION, location))
-            .take(),
-        user,
-    )
+    Ok(answer.into_response())
 }
 
 /// Read a user.

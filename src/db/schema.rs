@@ -279,6 +279,19 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    idempotency_keys (caller, key) {
+        caller -> Text,
+        key -> Text,
+        fingerprint -> Text,
+        status -> Integer,
+        location -> Nullable<Text>,
+        etag -> Nullable<Text>,
+        body -> Text,
+        created_at -> Timestamp,
+    }
+}
+
 diesel::joinable!(users -> organizations (organization_id));
 diesel::joinable!(clients -> organizations (organization_id));
 diesel::joinable!(refresh_tokens -> users (user_id));

@@ -5,6 +5,7 @@ pub mod clients;
 pub mod companies;
 pub mod events;
 pub mod funding_sources;
+pub mod idempotency;
 pub mod links;
 pub mod login_failures;
 pub mod organizations;

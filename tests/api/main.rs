@@ -12,6 +12,7 @@ mod conventions;
 mod domain;
 mod errors;
 mod health;
+mod idempotency;
 mod openapi;
 mod operations;
 mod process;

@@ -1,0 +1,64 @@
+//! Stored answers of creating requests sent with an `Idempotency-Key` (see `api::idempotency`).
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::db::DbConnection;
+use crate::db::schema::idempotency_keys;
+
+/// An answer as it was first given.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
+#[diesel(table_name = idempotency_keys)]
+pub struct StoredAnswer {
+    pub caller: String,
+    pub key: String,
+    pub fingerprint: String,
+    pub status: i32,
+    pub location: Option<String>,
+    pub etag: Option<String>,
+    pub body: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// Takes the caller's key for this request, or returns the answer stored under it. On
+/// PostgreSQL, while another transaction holds the same key, this waits for it to end: if it
+/// committed, its answer is returned; if it rolled back, the key is taken here.
+pub fn claim(conn: &mut DbConnection, answer: &StoredAnswer) -> QueryResult<Option<StoredAnswer>> {
+    // The MultiConnection has no ON CONFLICT; the one statement runs on each backend's own.
+    let insert = || {
+        diesel::insert_into(idempotency_keys::table)
+            .values(answer)
+            .on_conflict_do_nothing()
+    };
+    let taken = match conn {
+        DbConnection::Postgres(pg) => insert().execute(pg)?,
+        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
+    };
+    if taken == 1 {
+        return Ok(None);
+    }
+    idempotency_keys::table
+        .find((&answer.caller, &answer.key))
+        .select(StoredAnswer::as_select())
+        .first(conn)
+        .optional()
+}
+
+/// Stores the answer under the key `claim` took.
+pub fn complete(conn: &mut DbConnection, answer: &StoredAnswer) -> QueryResult<()> {
+    diesel::update(idempotency_keys::table.find((&answer.caller, &answer.key)))
+        .set((
+            idempotency_keys::status.eq(answer.status),
+            idempotency_keys::location.eq(&answer.location),
+            idempotency_keys::etag.eq(&answer.etag),
+            idempotency_keys::body.eq(&answer.body),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Forgets the answers stored before `before`.
+pub fn purge(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(before)))
+        .execute(conn)
+}
