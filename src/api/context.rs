@@ -13,6 +13,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::api::API_BASE;
 use crate::api::error::ApiError;
+use crate::api::negotiation;
 use crate::metrics::Metrics;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -69,7 +70,10 @@ pub async fn request_context(
     let _in_flight = metrics.as_ref().map(|m| m.start_request());
     // Routing turns every handler and extractor error into a response, so an `Err` here only
     // comes from a failing inner middleware; actix renders that one itself.
-    let mut res = next.call(req).await?.map_into_boxed_body();
+    let mut res = match negotiation::refuse(&req) {
+        Some(refusal) => req.error_response(refusal),
+        None => next.call(req).await?.map_into_boxed_body(),
+    };
 
     if res.status().is_client_error() || res.status().is_server_error() {
         res = into_problem(res, &request_id);

@@ -34,6 +34,9 @@ pub enum ApiError {
     /// 405: the route exists, the method does not (`Allow` lists the ones that do).
     #[error("method not allowed")]
     MethodNotAllowed(Vec<actix_web::http::Method>),
+    /// 406: `Accept` admits no media type the endpoint answers in.
+    #[error("{0}")]
+    NotAcceptable(String),
     /// 409: the change conflicts with the stored state (a duplicate, a reference).
     #[error("{0}")]
     Conflict(String),
@@ -282,6 +285,7 @@ impl ResponseError for ApiError {
             Self::OAuth(error, _) => error.status(),
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotAcceptable(_) => StatusCode::NOT_ACCEPTABLE,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Gone(_) => StatusCode::GONE,

@@ -15,6 +15,7 @@ pub mod funding_sources;
 pub mod health;
 pub mod idempotency;
 pub mod metrics;
+pub mod negotiation;
 pub mod openapi;
 pub mod organizations;
 pub mod paging;

@@ -374,8 +374,8 @@ fn operations(
     .flatten()
 }
 
-/// Every operation can fail with 500 (a bug; the body is opaque) and, where it needs the
-/// database, with 503.
+/// Every operation can fail with 406 (an `Accept` it can't satisfy), 500 (a bug; the body is
+/// opaque) and, where it needs the database, with 503.
 fn document_failures(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         let uses_database = ![
@@ -401,6 +401,9 @@ fn document_failures(doc: &mut OpenApi) {
                     problem("A malformed parameter, header or body (the detail names it)")
                 });
             }
+            responses.entry("406".into()).or_insert_with(|| {
+                problem("Accept admits none of the media types this operation answers in")
+            });
             responses.entry("500".into()).or_insert_with(|| {
                 problem("An unexpected failure; the request id identifies it in the logs")
             });

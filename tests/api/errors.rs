@@ -276,3 +276,71 @@ api_test!(
         assert_eq!(app.get("/api/v1/regions").await.status(), StatusCode::OK);
     }
 );
+
+api_test!(
+    an_accept_header_that_admits_nothing_the_endpoint_answers_in_is_a_406,
+    |app| async move {
+        for accept in [
+            "application/xml",
+            "text/html",
+            "application/json;q=0",
+            "text/csv, application/xml;q=0.5",
+        ] {
+            let response = app
+                .request(Method::GET, "/api/v1/regions")
+                .header(header::ACCEPT, accept)
+                .send()
+                .await
+                .unwrap();
+            let problem = assert_problem(response, StatusCode::NOT_ACCEPTABLE).await;
+            assert!(
+                problem["detail"]
+                    .as_str()
+                    .unwrap()
+                    .contains("application/json"),
+                "{accept}: {problem}"
+            );
+        }
+        for accept in [
+            "application/json",
+            "*/*",
+            "application/*",
+            "text/html, application/xhtml+xml;q=0.9, */*;q=0.8",
+            "application/problem+json",
+            "application/json; charset=utf-8",
+        ] {
+            let response = app
+                .request(Method::GET, "/api/v1/regions")
+                .header(header::ACCEPT, accept)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{accept}");
+        }
+        let probe = app
+            .anonymous(Method::GET, "/health/live")
+            .header(header::ACCEPT, "application/xml")
+            .send()
+            .await
+            .unwrap();
+        assert_problem(probe, StatusCode::NOT_ACCEPTABLE).await;
+        // What a Prometheus server sends.
+        let scrape = app
+            .anonymous(Method::GET, "/metrics")
+            .header(
+                header::ACCEPT,
+                "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(scrape.status(), StatusCode::OK);
+        let docs = app
+            .anonymous(Method::GET, "/docs/")
+            .header(header::ACCEPT, "text/html")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(docs.status(), StatusCode::OK);
+    }
+);
