@@ -111,6 +111,10 @@ pub struct ChangePage {
     pub next_after: i64,
     /// More changes follow right away (fetch the next page without waiting).
     pub has_more: bool,
+    /// The newest `seq` the feed held when this page was read: before loading the lists,
+    /// remember it (`?limit=1` is enough) and follow the feed from there afterwards.
+    #[schema(minimum = 0)]
+    pub head: i64,
 }
 
 /// A parsed feed request.
@@ -217,6 +221,7 @@ fn read(conn: &mut DbConnection, request: &FeedRequest) -> Result<ChangePage, Do
         items,
         next_after,
         has_more,
+        head,
     } = changes::read(conn, request.after, &request.kinds, request.limit)?;
     let records = if request.include_record {
         current_records(conn, &items)?
@@ -242,6 +247,7 @@ fn read(conn: &mut DbConnection, request: &FeedRequest) -> Result<ChangePage, Do
         items,
         next_after,
         has_more,
+        head,
     })
 }
 

@@ -75,6 +75,8 @@ pub struct FeedPage {
     /// the feed holds (never less than `after`).
     pub next_after: i64,
     pub has_more: bool,
+    /// The newest seq the feed held when the page was read.
+    pub head: i64,
 }
 
 /// Up to `limit` changes after `after`, of the given kinds (all when empty).
@@ -104,6 +106,7 @@ pub fn read(
         items,
         next_after,
         has_more,
+        head: head.last_seq,
     })
 }
 

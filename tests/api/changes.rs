@@ -508,3 +508,25 @@ api_test!(
         assert_eq!(seqs(&page), [second], "a reader at the edge keeps going");
     }
 );
+
+api_test!(
+    every_page_names_the_head_to_follow_from_after_loading_the_lists,
+    |app| async move {
+        let empty = feed(&app, "limit=1").await;
+        assert_eq!(empty["head"], 0);
+        app.create_region(json!({"name": "Goslar"})).await;
+        app.create_region(json!({"name": "Peine"})).await;
+        let first = feed(&app, "limit=1").await;
+        assert_eq!(first["items"].as_array().unwrap().len(), 1);
+        let head = first["head"].as_i64().unwrap();
+        assert_eq!(
+            Some(head),
+            seqs(&feed(&app, "after=0").await).last().copied()
+        );
+        let later = app.create_region(json!({"name": "Seesen"})).await;
+        assert_eq!(
+            summary(&feed(&app, &format!("after={head}")).await),
+            [change("regions", &later["id"], "create", 1)]
+        );
+    }
+);
