@@ -6,7 +6,8 @@
 //! The rows are plainly synthetic ("Benchmark-Betrieb 123"): no invented facts about real
 //! companies. Derived columns are computed as the service computes them: `name_key` and
 //! `city_key` are the lowercased names (the names are ASCII or lowercase beyond ASCII, where
-//! SQL's `lower` and Rust's agree), `employee_sort` the employee count.
+//! SQL's `lower` and Rust's agree), `employee_sort` the employee count. Each company's create
+//! is in the change feed, as every create is.
 
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
@@ -72,8 +73,15 @@ pub fn companies(conn: &mut DbConnection, n: u64) -> anyhow::Result<SyntheticSee
              SELECT c.id, t.id FROM companies c JOIN topics t ON t.id % 4 = c.id % 4 \
              WHERE c.id >= {first_new}; \
              INSERT INTO company_projects (company_id, project_id) \
-             SELECT c.id, p.id FROM companies c CROSS JOIN projects p WHERE c.id >= {first_new};"
+             SELECT c.id, p.id FROM companies c CROSS JOIN projects p WHERE c.id >= {first_new}; \
+             INSERT INTO changes (resource, resource_id, action, version, at, actor) \
+             SELECT 'companies', c.id, 'create', 1, c.created_at, 'seed' FROM companies c \
+             WHERE c.id >= {first_new} ORDER BY c.id;"
         ))?;
+        // The rows are creates like any other: the change feed lists them. Numbered in this
+        // transaction, which holds the feed's lock until it commits, so no reader can see a
+        // later number before these.
+        crate::models::changes::sequence(conn)?;
         let companies = companies::table
             .filter(companies::id.ge(first_new))
             .count()

@@ -208,6 +208,23 @@ api_test!(
             demo_companies + 120,
             "the demo companies stay, the synthetic ones come beside them"
         );
+        // Their creates are in the change feed like any other, after the demo's.
+        let feed: Value = app
+            .get("/api/v1/changes?resource=companies&limit=1000")
+            .await
+            .json()
+            .await
+            .unwrap();
+        let creates = feed["items"].as_array().unwrap();
+        assert_eq!(creates.len(), demo_companies + 120);
+        let newest: Vec<i64> = creates[demo_companies..]
+            .iter()
+            .map(|c| c["resource_id"].as_i64().unwrap())
+            .collect();
+        let mut ids: Vec<i64> = items.iter().map(|c| c["id"].as_i64().unwrap()).collect();
+        ids.sort_unstable();
+        assert_eq!(newest, ids);
+        assert!(creates.iter().all(|c| c["action"] == "create"));
     }
 );
 
