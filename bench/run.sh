@@ -7,7 +7,8 @@
 # Settings (environment): BENCH_DBS ("sqlite postgres"), BENCH_SIZES ("10000 1000000"),
 # BENCH_CONNECTIONS ("16 64"), BENCH_SECONDS (10), BENCH_BIN (target/release/…),
 # BENCH_CEILING (target/release/examples/driver_ceiling),
-# BENCH_PG (postgres://postgres@127.0.0.1:5432). Results: bench/results/<stamp>.json and .md.
+# BENCH_PG (postgres://postgres@127.0.0.1:5432), BENCH_WORKLOADS (all; or e.g. "create
+# changes_page" for an A/B run of a few). Results: bench/results/<stamp>.json and .md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ SECONDS_EACH="${BENCH_SECONDS:-10}"
 BIN="${BENCH_BIN:-target/release/betriebsnachbarschaften}"
 CEILING="${BENCH_CEILING:-target/release/examples/driver_ceiling}"
 PG="${BENCH_PG:-postgres://postgres@127.0.0.1:5432}"
+WORKLOADS="${BENCH_WORKLOADS:-}"
 if [ "${1:-}" = "--quick" ]; then
   SIZES="${BENCH_SIZES:-300}"; CONNECTIONS="${BENCH_CONNECTIONS:-4}"; SECONDS_EACH="${BENCH_SECONDS:-1}"
   BIN="${BENCH_BIN:-target/debug/betriebsnachbarschaften}"
@@ -36,6 +38,8 @@ mkdir -p "$OUT"
 
 say() { printf '%s\n' "$*" >&2; }
 record() { printf '%s\n' "$1" >>"$RAW"; }
+# wants <workload>: whether BENCH_WORKLOADS (empty: all) asks for it.
+wants() { [ -z "$WORKLOADS" ] || [[ " $WORKLOADS " == *" $1 "* ]]; }
 
 command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
 command -v pgbench >/dev/null || export PATH="$PATH:$(ls -d /usr/lib/postgresql/*/bin | tail -1)"
@@ -90,6 +94,7 @@ pgbench_tps() {
 # results.
 run_wrk() {
   local label="$1" conns="$2"; shift 2
+  wants "$label" || return 0
   local result
   result="$(wrk_json "$PORT" "$conns" "$@")"
   local rss peak
@@ -193,6 +198,8 @@ for DB in $DBS; do
       run_wrk list_deep_cursor "$c" BN_MODE=list_deep BN_TOKEN="$TOKEN" BN_REGION="$REGION" BN_CURSOR="$CURSOR"
       run_wrk unauthorized "$c" BN_MODE=unauthorized BN_FROM="$FIRST" BN_TO="$LAST"
       run_wrk create "$c" BN_MODE=create BN_TOKEN="$TOKEN" BN_REGION="$REGION"
+      # The feed holds every synthetic create and those of the create runs.
+      run_wrk changes_page "$c" BN_MODE=changes BN_TOKEN="$TOKEN"
       # Each PATCH run gets ids no run patched before, so every If-Match names the version.
       if [ "$c" = "${CONNECTIONS%% *}" ]; then range=("$FIRST" "$HALF"); else range=("$((HALF + 1))" "$LAST"); fi
       run_wrk patch_if_match "$c" BN_MODE=patch BN_TOKEN="$TOKEN" BN_FROM="${range[0]}" BN_TO="${range[1]}"
@@ -201,11 +208,13 @@ for DB in $DBS; do
 
     # Sign-ins can't starve reads: GET by id while the token endpoint is saturated.
     c="${CONNECTIONS##* }"
+    if wants get_by_id_during_sign_in_load; then
     env BN_MODE=token BN_PASSWORD="$PASSWORD" BN_THREADS=1 wrk -t1 -c"$c" -d"${SECONDS_EACH}s" --timeout 10s \
       -s bench/workload.lua "http://127.0.0.1:$PORT" >"$WORK/token-under-mix.json" &
     TOKEN_LOAD=$!
     run_wrk get_by_id_during_sign_in_load "$c" BN_MODE=get BN_TOKEN="$TOKEN" BN_FROM="$FIRST" BN_TO="$LAST"
     wait "$TOKEN_LOAD"
+    fi
 
     peak=$(rss_kib "$SERVER" VmHWM)
     say "  peak RSS $((peak / 1024)) MiB"
@@ -215,7 +224,7 @@ for DB in $DBS; do
     say "  answers with 5xx: $errors5xx; 'database is locked' in the log: $locked"
     record "{\"kind\":\"log\",\"db\":\"$DB\",\"size\":$SIZE,\"status_5xx\":$errors5xx,\"database_locked\":$locked}"
     kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
-    [ "$DB" = postgres ] && [ "$SIZE" = "${SIZES%% *}" ] && driver_ceilings
+    [ "$DB" = postgres ] && [ "$SIZE" = "${SIZES%% *}" ] && wants driver_ceiling && driver_ceilings
     [ "$DB" = postgres ] && psql -q "$PG/postgres" -c "DROP DATABASE $NAME" >/dev/null 2>&1
   done
 done

@@ -1,5 +1,6 @@
 -- One wrk script for every workload of bench/run.sh, chosen by environment variables:
 --   BN_MODE     get | list | list_deep | create | patch | token | unauthorized | live | ceiling
+--               | changes (a page of 1000 changes with include=record)
 --               (ceiling: GET /companies/{id} of examples/driver_ceiling.rs)
 --   BN_TOKEN    bearer token (all but token, unauthorized, live, ceiling)
 --   BN_FROM, BN_TO        company ids to read or patch (inclusive)
@@ -73,6 +74,8 @@ function request()
     return wrk.format("POST", "/api/v1/auth/token", {["Content-Type"] = "application/x-www-form-urlencoded"}, body)
   elseif mode == "unauthorized" then
     return wrk.format("GET", "/api/v1/companies/" .. math.random(from, to))
+  elseif mode == "changes" then
+    return wrk.format("GET", "/api/v1/changes?after=0&limit=1000&include=record", bearer())
   elseif mode == "live" then
     return wrk.format("GET", "/health/live")
   end
