@@ -12,7 +12,7 @@ use std::time::Duration;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::{RawValue, to_raw_value};
 use tokio::sync::watch;
 use tokio::time::Instant;
 use utoipa::{IntoParams, ToSchema};
@@ -96,7 +96,7 @@ pub struct ChangeView {
     /// (which may be newer than this change), or null once it is deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>, nullable = true)]
-    pub record: Option<Option<Value>>,
+    pub record: Option<Option<Box<RawValue>>>,
 }
 
 /// One page of the change feed.
@@ -251,11 +251,12 @@ fn read(conn: &mut DbConnection, request: &FeedRequest) -> Result<ChangePage, Do
     })
 }
 
-/// The current views of the records a page names: one read per resource present.
+/// The current views of the records a page names, each serialized once: one read per
+/// resource present.
 fn current_records(
     conn: &mut DbConnection,
     items: &[crate::models::changes::Change],
-) -> Result<HashMap<(ResourceKind, i64), Value>, DomainError> {
+) -> Result<HashMap<(ResourceKind, i64), Box<RawValue>>, DomainError> {
     let mut ids: HashMap<ResourceKind, Vec<i64>> = HashMap::new();
     for c in items {
         ids.entry(c.resource).or_default().push(c.resource_id);
@@ -281,13 +282,13 @@ fn current_records(
 fn views<R: Resource>(
     conn: &mut DbConnection,
     ids: &[i64],
-) -> Result<Vec<(i64, Value)>, DomainError> {
+) -> Result<Vec<(i64, Box<RawValue>)>, DomainError> {
     let ids: Vec<R::Id> = ids.iter().copied().map(R::Id::from).collect();
     find_many::<R>(conn, &ids)?
         .into_iter()
         .map(|record| {
             let id = R::meta(&record).id.into();
-            serde_json::to_value(R::View::from(record))
+            to_raw_value(&R::View::from(record))
                 .map(|view| (id, view))
                 .map_err(|e| DomainError::Internal(e.to_string()))
         })

@@ -12,7 +12,7 @@ use crate::db::DbError;
 use crate::domain::DomainError;
 pub use crate::domain::FieldError;
 use crate::domain::error::truncate;
-use crate::models::{ListError, WriteError};
+use crate::models::ListError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -337,14 +337,6 @@ impl From<diesel::result::Error> for ApiError {
 impl From<ListError> for ApiError {
     fn from(e: ListError) -> Self {
         DomainError::from(e).into()
-    }
-}
-
-impl ApiError {
-    /// Maps a failed conditional write of `what` `id` (users and clients, which the API
-    /// writes itself) to its answer.
-    pub fn from_write(e: WriteError, what: &'static str, id: impl std::fmt::Display) -> Self {
-        DomainError::from_write(e, what, id).into()
     }
 }
 

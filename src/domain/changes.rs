@@ -40,9 +40,16 @@ pub fn record(
     action: ChangeAction,
     version: i64,
 ) -> Result<(), DomainError> {
+    // Writes take turns on SQLite: the next number, taken inside the write, is in commit
+    // order already.
+    let seq = match conn {
+        DbConnection::Sqlite(_) => Some(changes::next_seq(conn)?),
+        DbConnection::Postgres(_) => None,
+    };
     changes::append(
         conn,
         &NewChange {
+            seq,
             resource: kind,
             resource_id: id,
             action,
@@ -51,10 +58,6 @@ pub fn record(
             actor: &by.label,
         },
     )?;
-    if let DbConnection::Sqlite(_) = conn {
-        // Writes take turns on SQLite: numbering here is in commit order already.
-        changes::sequence(conn)?;
-    }
     Ok(())
 }
 

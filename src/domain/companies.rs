@@ -126,10 +126,8 @@ impl Crud for Companies {
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
         let fields = check(conn, new)?;
-        conn.transaction(|conn| {
-            let company = companies::insert(conn, &fields, by)?;
-            write_relations(conn, company, fields)
-        })
+        let company = companies::insert(conn, &fields, by)?;
+        write_relations(conn, company, fields)
     }
 
     fn update(
@@ -140,11 +138,9 @@ impl Crud for Companies {
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
         let fields = check(conn, new)?;
-        conn.transaction(|conn| {
-            let company = companies::update(conn, id, expected_version, &fields, by)
-                .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-            write_relations(conn, company, fields)
-        })
+        let company = companies::update(conn, id, expected_version, &fields, by)
+            .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
+        write_relations(conn, company, fields)
     }
 
     fn remove(

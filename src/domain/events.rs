@@ -2,7 +2,6 @@
 //! id an existing record. Partners create events too, and change only their own.
 
 use chrono::NaiveDateTime;
-use diesel::Connection as _;
 
 use crate::db::DbConnection;
 use crate::domain::relations::IdCheck;
@@ -145,10 +144,8 @@ impl Crud for Events {
         by: &Actor,
     ) -> Result<EventRecord, DomainError> {
         let fields = check(conn, new)?;
-        conn.transaction(|conn| {
-            let event = events::insert(conn, &fields, by)?;
-            write_relations(conn, event, fields)
-        })
+        let event = events::insert(conn, &fields, by)?;
+        write_relations(conn, event, fields)
     }
 
     fn update(
@@ -159,11 +156,9 @@ impl Crud for Events {
         by: &Actor,
     ) -> Result<EventRecord, DomainError> {
         let fields = check(conn, new)?;
-        conn.transaction(|conn| {
-            let event = events::update(conn, id, expected_version, &fields, by)
-                .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-            write_relations(conn, event, fields)
-        })
+        let event = events::update(conn, id, expected_version, &fields, by)
+            .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
+        write_relations(conn, event, fields)
     }
 
     fn remove(

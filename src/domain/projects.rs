@@ -3,7 +3,6 @@
 //! companies or events take part.
 
 use chrono::NaiveDate;
-use diesel::Connection as _;
 
 use crate::db::DbConnection;
 use crate::domain::relations::{IdCheck, ensure_unreferenced};
@@ -159,10 +158,8 @@ impl Crud for Projects {
         by: &Actor,
     ) -> Result<ProjectRecord, DomainError> {
         let fields = check(conn, new)?;
-        conn.transaction(|conn| {
-            let project = projects::insert(conn, &fields, by)?;
-            write_relations(conn, project, fields)
-        })
+        let project = projects::insert(conn, &fields, by)?;
+        write_relations(conn, project, fields)
     }
 
     fn update(
@@ -173,11 +170,9 @@ impl Crud for Projects {
         by: &Actor,
     ) -> Result<ProjectRecord, DomainError> {
         let fields = check(conn, new)?;
-        conn.transaction(|conn| {
-            let project = projects::update(conn, id, expected_version, &fields, by)
-                .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-            write_relations(conn, project, fields)
-        })
+        let project = projects::update(conn, id, expected_version, &fields, by)
+            .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
+        write_relations(conn, project, fields)
     }
 
     fn remove(

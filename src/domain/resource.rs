@@ -59,6 +59,9 @@ pub trait Crud: 'static {
         ids: &[Self::Id],
     ) -> Result<Vec<Self::Record>, DomainError>;
     /// Checks the rules that need the database (references, uniqueness) and stores `new`.
+    /// `insert`, `update` and `remove` run inside the operation's transaction (the functions
+    /// below open it, with the change feed's entry), so they open none of their own: a
+    /// savepoint would cost two more round trips per write.
     fn insert(
         conn: &mut DbConnection,
         new: Self::New,

@@ -22,10 +22,12 @@ pub struct Change {
     pub actor: String,
 }
 
-/// A change to append (its `seq` comes later, from `sequence`).
+/// A change to append: numbered at once where writes take turns (SQLite), else later by
+/// `sequence`.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = changes)]
 pub struct NewChange<'a> {
+    pub seq: Option<i64>,
     pub resource: ResourceKind,
     pub resource_id: i64,
     pub action: ChangeAction,
@@ -53,6 +55,14 @@ pub fn head(conn: &mut DbConnection) -> QueryResult<Head> {
         .find(1_i64)
         .select((change_feed::last_seq, change_feed::purged_through))
         .first(conn)
+}
+
+/// Takes the next number (SQLite only, where the write holding it is the only writer).
+pub fn next_seq(conn: &mut DbConnection) -> QueryResult<i64> {
+    diesel::update(change_feed::table.find(1_i64))
+        .set(change_feed::last_seq.eq(change_feed::last_seq + 1))
+        .returning(change_feed::last_seq)
+        .get_result(conn)
 }
 
 /// Whether a committed change still waits for its number.

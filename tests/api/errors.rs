@@ -286,12 +286,7 @@ api_test!(
             "application/json;q=0",
             "text/csv, application/xml;q=0.5",
         ] {
-            let response = app
-                .request(Method::GET, "/api/v1/regions")
-                .header(header::ACCEPT, accept)
-                .send()
-                .await
-                .unwrap();
+            let response = get_accepting(&app, "/api/v1/regions", accept).await;
             let problem = assert_problem(response, StatusCode::NOT_ACCEPTABLE).await;
             assert!(
                 problem["detail"]
@@ -309,38 +304,28 @@ api_test!(
             "application/problem+json",
             "application/json; charset=utf-8",
         ] {
-            let response = app
-                .request(Method::GET, "/api/v1/regions")
-                .header(header::ACCEPT, accept)
-                .send()
-                .await
-                .unwrap();
+            let response = get_accepting(&app, "/api/v1/regions", accept).await;
             assert_eq!(response.status(), StatusCode::OK, "{accept}");
         }
-        let probe = app
-            .anonymous(Method::GET, "/health/live")
-            .header(header::ACCEPT, "application/xml")
-            .send()
-            .await
-            .unwrap();
+        let probe = get_accepting(&app, "/health/live", "application/xml").await;
         assert_problem(probe, StatusCode::NOT_ACCEPTABLE).await;
         // What a Prometheus server sends.
-        let scrape = app
-            .anonymous(Method::GET, "/metrics")
-            .header(
-                header::ACCEPT,
-                "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
-            )
-            .send()
-            .await
-            .unwrap();
+        let scrape = get_accepting(
+            &app,
+            "/metrics",
+            "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5",
+        )
+        .await;
         assert_eq!(scrape.status(), StatusCode::OK);
-        let docs = app
-            .anonymous(Method::GET, "/docs/")
-            .header(header::ACCEPT, "text/html")
-            .send()
-            .await
-            .unwrap();
+        let docs = get_accepting(&app, "/docs/", "text/html").await;
         assert_eq!(docs.status(), StatusCode::OK);
     }
 );
+
+async fn get_accepting(app: &TestApp, path: &str, accept: &str) -> reqwest::Response {
+    app.request(Method::GET, path)
+        .header(header::ACCEPT, accept)
+        .send()
+        .await
+        .unwrap()
+}

@@ -41,6 +41,23 @@ async fn answer(response: Response) -> (StatusCode, String, String, bool, Value)
     )
 }
 
+/// Every answer to simultaneous keyed POSTs is the one record's 201, or a 409 that says when
+/// to retry.
+async fn assert_one_record(answers: Vec<Response>) {
+    let mut locations = Vec::new();
+    for response in answers {
+        match response.status() {
+            StatusCode::CREATED => {
+                locations.push(response.headers()["location"].to_str().unwrap().to_owned())
+            }
+            StatusCode::CONFLICT => assert!(response.headers().contains_key("retry-after")),
+            other => panic!("{other}: {}", response.text().await.unwrap()),
+        }
+    }
+    locations.dedup();
+    assert_eq!(locations.len(), 1, "{locations:?}");
+}
+
 async fn total(app: &TestApp, collection: &str) -> i64 {
     let list: Value = app
         .get(&format!("/api/v1/{collection}?with_total=true"))
@@ -231,18 +248,7 @@ api_test!(
             (0..20).map(|_| post_with_key(&app, &app.token, "/api/v1/regions", "burst", &body)),
         )
         .await;
-        let mut locations = Vec::new();
-        for response in answers {
-            match response.status() {
-                StatusCode::CREATED => {
-                    locations.push(response.headers()["location"].to_str().unwrap().to_owned())
-                }
-                StatusCode::CONFLICT => assert!(response.headers().contains_key("retry-after")),
-                other => panic!("{other}: {}", response.text().await.unwrap()),
-            }
-        }
-        locations.dedup();
-        assert_eq!(locations.len(), 1, "{locations:?}");
+        assert_one_record(answers).await;
         assert_eq!(total(&app, "regions").await, 1);
     }
 );
@@ -259,18 +265,7 @@ async fn simultaneous_identical_posts_through_two_replicas_create_one_record() {
         post_with_key(app, &a.token, "/api/v1/regions", "two-replicas", &body)
     }))
     .await;
-    let mut locations = Vec::new();
-    for response in answers {
-        match response.status() {
-            StatusCode::CREATED => {
-                locations.push(response.headers()["location"].to_str().unwrap().to_owned())
-            }
-            StatusCode::CONFLICT => assert!(response.headers().contains_key("retry-after")),
-            other => panic!("{other}: {}", response.text().await.unwrap()),
-        }
-    }
-    locations.dedup();
-    assert_eq!(locations.len(), 1, "{locations:?}");
+    assert_one_record(answers).await;
     assert_eq!(total(&a, "regions").await, 1);
 }
 
