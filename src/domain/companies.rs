@@ -11,6 +11,7 @@ use crate::domain::relations::{IdCheck, ensure_unreferenced};
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::ResourceKind;
 use crate::domain::{Actor, CompanyId, DomainError, IdSet, ProjectId, RegionId, TopicId};
+use crate::models::Owner;
 use crate::models::companies::{
     self, Company, CompanyFields, CompanyFilter, CompanyRecord, CompanySort,
 };
@@ -79,10 +80,11 @@ fn write_relations(
     conn: &mut DbConnection,
     company: Company,
     fields: CompanyFields,
+    was: Owner,
 ) -> Result<CompanyRecord, DomainError> {
     let new = fields.company;
-    company_topics::replace(conn, company.id, new.topic_ids.as_slice())?;
-    company_projects::replace(conn, company.id, new.project_ids.as_slice())?;
+    company_topics::replace(conn, company.id, new.topic_ids.as_slice(), was)?;
+    company_projects::replace(conn, company.id, new.project_ids.as_slice(), was)?;
     Ok(CompanyRecord {
         company,
         topic_ids: new.topic_ids.into_vec(),
@@ -127,7 +129,7 @@ impl Crud for Companies {
     ) -> Result<CompanyRecord, DomainError> {
         let fields = check(conn, new)?;
         let company = companies::insert(conn, &fields, by)?;
-        write_relations(conn, company, fields)
+        write_relations(conn, company, fields, Owner::New)
     }
 
     fn update(
@@ -140,7 +142,7 @@ impl Crud for Companies {
         let fields = check(conn, new)?;
         let company = companies::update(conn, id, expected_version, &fields, by)
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-        write_relations(conn, company, fields)
+        write_relations(conn, company, fields, Owner::Existing)
     }
 
     fn remove(

@@ -11,6 +11,7 @@ use crate::domain::values::{EventFormat, EventKind};
 use crate::domain::{
     Actor, CompanyId, DomainError, EventId, IdSet, OrganizationId, ProjectId, RegionId, TopicId,
 };
+use crate::models::Owner;
 use crate::models::events::{self, Event, EventFields, EventFilter, EventRecord, EventSort};
 use crate::models::links::{event_companies, event_organizations, event_topics};
 use crate::models::page::{Page, PageRequest};
@@ -95,11 +96,12 @@ fn write_relations(
     conn: &mut DbConnection,
     event: Event,
     fields: EventFields,
+    was: Owner,
 ) -> Result<EventRecord, DomainError> {
     let new = fields.event;
-    event_topics::replace(conn, event.id, new.topic_ids.as_slice())?;
-    event_organizations::replace(conn, event.id, new.organization_ids.as_slice())?;
-    event_companies::replace(conn, event.id, new.company_ids.as_slice())?;
+    event_topics::replace(conn, event.id, new.topic_ids.as_slice(), was)?;
+    event_organizations::replace(conn, event.id, new.organization_ids.as_slice(), was)?;
+    event_companies::replace(conn, event.id, new.company_ids.as_slice(), was)?;
     Ok(EventRecord {
         event,
         topic_ids: new.topic_ids.into_vec(),
@@ -145,7 +147,7 @@ impl Crud for Events {
     ) -> Result<EventRecord, DomainError> {
         let fields = check(conn, new)?;
         let event = events::insert(conn, &fields, by)?;
-        write_relations(conn, event, fields)
+        write_relations(conn, event, fields, Owner::New)
     }
 
     fn update(
@@ -158,7 +160,7 @@ impl Crud for Events {
         let fields = check(conn, new)?;
         let event = events::update(conn, id, expected_version, &fields, by)
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-        write_relations(conn, event, fields)
+        write_relations(conn, event, fields, Owner::Existing)
     }
 
     fn remove(

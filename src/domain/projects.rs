@@ -13,6 +13,7 @@ use crate::domain::{
     Actor, DomainError, FieldError, FundingSourceId, IdSet, OrganizationId, ProjectId, RegionId,
     TopicId,
 };
+use crate::models::Owner;
 use crate::models::links::{company_projects, project_regions, project_topics};
 use crate::models::page::{Page, PageRequest};
 use crate::models::projects::{
@@ -113,11 +114,12 @@ fn write_relations(
     conn: &mut DbConnection,
     project: Project,
     fields: ProjectFields,
+    was: Owner,
 ) -> Result<ProjectRecord, DomainError> {
     let new = fields.project;
-    project_regions::replace(conn, project.id, new.region_ids.as_slice())?;
-    project_topics::replace(conn, project.id, new.topic_ids.as_slice())?;
-    projects::replace_funding(conn, project.id, &new.funding)?;
+    project_regions::replace(conn, project.id, new.region_ids.as_slice(), was)?;
+    project_topics::replace(conn, project.id, new.topic_ids.as_slice(), was)?;
+    projects::replace_funding(conn, project.id, &new.funding, was)?;
     Ok(ProjectRecord {
         project,
         region_ids: new.region_ids.into_vec(),
@@ -159,7 +161,7 @@ impl Crud for Projects {
     ) -> Result<ProjectRecord, DomainError> {
         let fields = check(conn, new)?;
         let project = projects::insert(conn, &fields, by)?;
-        write_relations(conn, project, fields)
+        write_relations(conn, project, fields, Owner::New)
     }
 
     fn update(
@@ -172,7 +174,7 @@ impl Crud for Projects {
         let fields = check(conn, new)?;
         let project = projects::update(conn, id, expected_version, &fields, by)
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-        write_relations(conn, project, fields)
+        write_relations(conn, project, fields, Owner::Existing)
     }
 
     fn remove(

@@ -238,6 +238,14 @@ pub fn sorted_ids<T: Ord>(ids: Option<Vec<T>>) -> Vec<T> {
 /// Declares a module of queries on a join table `(owner, target)`: load the target ids of a
 /// page of owners in one query, the ids of one owner as a subselect (PostgreSQL), replace an
 /// owner's set, count the owners of a target.
+/// Whether the record whose relation set is written existed before (a new one has no links
+/// to remove: creating skips that statement).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Owner {
+    New,
+    Existing,
+}
+
 macro_rules! join_table {
     ($module:ident, $table:ident, $owner:ident: $owner_id:ty, $target:ident: $target_id:ty) => {
         pub mod $module {
@@ -290,19 +298,38 @@ macro_rules! join_table {
                     .single_value()
             }
 
-            /// Makes `targets` the owner's whole set.
+            /// Makes `targets` the owner's whole set (a new owner has none to remove).
             pub fn replace(
                 conn: &mut DbConnection,
                 owner: $owner_id,
                 targets: &[$target_id],
+                was: crate::models::Owner,
             ) -> QueryResult<()> {
-                diesel::delete($table::table.filter($table::$owner.eq(owner))).execute(conn)?;
-                for target in targets {
-                    diesel::insert_into($table::table)
-                        .values(($table::$owner.eq(owner), $table::$target.eq(*target)))
-                        .execute(conn)?;
+                if was == crate::models::Owner::Existing {
+                    diesel::delete($table::table.filter($table::$owner.eq(owner))).execute(conn)?;
                 }
-                Ok(())
+                if targets.is_empty() {
+                    return Ok(());
+                }
+                let row =
+                    |target: &$target_id| ($table::$owner.eq(owner), $table::$target.eq(*target));
+                match conn {
+                    // A round trip is most of what a statement costs on PostgreSQL: one
+                    // multi-row insert (the MultiConnection has no batch insert).
+                    DbConnection::Postgres(pg) => diesel::insert_into($table::table)
+                        .values(targets.iter().map(row).collect::<Vec<_>>())
+                        .execute(pg)
+                        .map(drop),
+                    // SQLite runs in the process: a statement per row costs little.
+                    DbConnection::Sqlite(_) => {
+                        for target in targets {
+                            diesel::insert_into($table::table)
+                                .values(row(target))
+                                .execute(conn)?;
+                        }
+                        Ok(())
+                    }
+                }
             }
 
             /// How many owners list `target`.

@@ -157,9 +157,12 @@ pub fn replace_funding(
     conn: &mut DbConnection,
     project: ProjectId,
     lines: &[FundingLine],
+    was: crate::models::Owner,
 ) -> QueryResult<()> {
-    diesel::delete(project_funding::table.filter(project_funding::project_id.eq(project)))
-        .execute(conn)?;
+    if was == crate::models::Owner::Existing {
+        diesel::delete(project_funding::table.filter(project_funding::project_id.eq(project)))
+            .execute(conn)?;
+    }
     for line in lines {
         diesel::insert_into(project_funding::table)
             .values((
