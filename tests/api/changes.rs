@@ -530,3 +530,61 @@ api_test!(
         );
     }
 );
+
+api_test!(
+    long_polls_hold_no_database_connection_while_they_wait,
+    crate::helpers::Options {
+        db_pool_size: 1,
+        ..Default::default()
+    },
+    |app| async move {
+        let head = feed(&app, "limit=1").await["head"].as_i64().unwrap();
+        let path = format!("/api/v1/changes?after={head}&wait=10");
+        let polls =
+            futures_util::future::join_all((0..4).map(|_| app.request(Method::GET, &path).send()));
+        let write = async {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            // With one connection, a write gets through only if no waiting poll holds it.
+            app.create_region(json!({"name": "Salzgitter"})).await
+        };
+        let (answers, region) = tokio::join!(polls, write);
+        for answer in answers {
+            let page: Value = answer.unwrap().json().await.unwrap();
+            assert_eq!(
+                summary(&page),
+                [change("regions", &region["id"], "create", 1)]
+            );
+        }
+    }
+);
+
+/// A long poll on one replica wakes for a write through another.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --run-ignored all"]
+async fn a_long_poll_on_one_replica_answers_a_write_through_another() {
+    let a = TestApp::spawn_postgres(Default::default()).await;
+    let b = a.replica().await;
+    let head = feed(&b, "limit=1").await["head"].as_i64().unwrap();
+    let poll = b
+        .request_as(
+            &a.token,
+            Method::GET,
+            &format!("/api/v1/changes?after={head}&wait=20"),
+        )
+        .send();
+    let write = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        a.create_region(json!({"name": "Seesen"})).await
+    };
+    let started = Instant::now();
+    let (answer, region) = tokio::join!(poll, write);
+    let page: Value = answer.unwrap().json().await.unwrap();
+    assert_eq!(
+        summary(&page),
+        [change("regions", &region["id"], "create", 1)]
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "woken, not timed out"
+    );
+}
