@@ -141,7 +141,8 @@ impl Application {
 
 /// Removes what is kept only for a while: changes past `CHANGES_RETENTION_DAYS` and stored
 /// idempotent answers past `IDEMPOTENCY_TTL_SECS`. Every replica runs it; the deletes are
-/// idempotent, so replicas running it at once do no harm.
+/// idempotent, so replicas running it at once do no harm. They are writes: on SQLite they
+/// queue with the others (`Db::write`).
 #[derive(Debug, Clone, Copy)]
 struct Housekeeping {
     changes_retention_days: Option<u32>,
@@ -156,12 +157,14 @@ impl Housekeeping {
         loop {
             interval.tick().await;
             if let Some(days) = self.changes_retention_days
-                && let Err(e) = db.run(move |conn| domain::changes::purge(conn, days)).await
+                && let Err(e) = db
+                    .write(move |conn| domain::changes::purge(conn, days))
+                    .await
             {
                 log::warn!("removing old changes failed: {e}");
             }
             let ttl = self.idempotency_ttl_secs;
-            if let Err(e) = db.run(move |conn| idempotency::purge(conn, ttl)).await {
+            if let Err(e) = db.write(move |conn| idempotency::purge(conn, ttl)).await {
                 log::warn!("removing old idempotency keys failed: {e}");
             }
         }

@@ -45,9 +45,9 @@ const MAX_RESOURCE_LEN: usize = 200;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ChangesQuery {
-    /// Only changes after this `seq` (`next_after` of the previous page); 0 or none: from
-    /// the beginning.
-    #[param(minimum = 0, default = 0)]
+    /// Only changes after this `seq` (`next_after` of the previous page). 0: from the
+    /// beginning (410 once retention removed anything); none: from the oldest change kept.
+    #[param(minimum = 0)]
     pub after: Option<i64>,
     /// Page size.
     #[param(minimum = 1, maximum = 1000, default = 100)]
@@ -119,7 +119,7 @@ pub struct ChangePage {
 
 /// A parsed feed request.
 struct FeedRequest {
-    after: i64,
+    after: Option<i64>,
     limit: i64,
     kinds: Vec<ResourceKind>,
     include_record: bool,
@@ -130,8 +130,8 @@ impl TryFrom<ChangesQuery> for FeedRequest {
     type Error = ApiError;
 
     fn try_from(q: ChangesQuery) -> Result<Self, ApiError> {
-        let after = q.after.unwrap_or(0);
-        if after < 0 {
+        let after = q.after;
+        if after.is_some_and(|a| a < 0) {
             return Err(ApiError::bad_request("after must not be negative"));
         }
         let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
@@ -316,9 +316,8 @@ impl FeedWatch {
     /// Waits until the head passes `seq` or `deadline` comes; true if it passed.
     async fn wait_past(&self, seq: i64, deadline: Instant) -> bool {
         let mut head = self.head.subscribe();
-        self.waiting.fetch_add(1, Ordering::Relaxed);
+        let _waiting = Waiting::count(&self.waiting);
         let passed = tokio::time::timeout_at(deadline, head.wait_for(|&h| h > seq)).await;
-        self.waiting.fetch_sub(1, Ordering::Relaxed);
         matches!(passed, Ok(Ok(_)))
     }
 
@@ -344,6 +343,23 @@ impl FeedWatch {
                 Err(e) => log::warn!("reading the change feed's head failed: {e}"),
             }
         }
+    }
+}
+
+/// One waiting reader, counted while it waits: also when its request is dropped (the client
+/// left, the server stops), so the ticker does not keep polling for nobody.
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn count(waiting: &'a AtomicUsize) -> Self {
+        waiting.fetch_add(1, Ordering::Relaxed);
+        Self(waiting)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 

@@ -59,6 +59,11 @@ struct ConnectionSetup {
 impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup {
     fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
         let DbConnection::Sqlite(conn) = conn else {
+            // The change feed's sequencer and the idempotency keys rely on each statement
+            // seeing what committed before it (READ COMMITTED, PostgreSQL's default), whatever
+            // default the server or role was given.
+            conn.batch_execute("SET default_transaction_isolation TO 'read committed'")
+                .map_err(diesel::r2d2::Error::QueryError)?;
             conn.set_instrumentation(self.counter.clone());
             return Ok(());
         };

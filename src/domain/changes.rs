@@ -82,23 +82,29 @@ pub struct FeedPage {
     pub head: i64,
 }
 
-/// Up to `limit` changes after `after`, of the given kinds (all when empty).
+/// Up to `limit` changes after `after` (`None`: from the oldest change kept), of the given
+/// kinds (all when empty).
 pub fn read(
     conn: &mut DbConnection,
-    after: i64,
+    after: Option<i64>,
     kinds: &[ResourceKind],
     limit: i64,
 ) -> Result<FeedPage, DomainError> {
     catch_up(conn)?;
+    // The head before the items: an empty page's next_after must not pass a number that got
+    // committed after the items were read.
     let head = changes::head(conn)?;
-    if after < head.purged_through {
+    let after = after.unwrap_or(head.purged_through);
+    let mut items = changes::after(conn, after, kinds, limit + 1)?;
+    // Retention after the items: a purge that committed in between removed rows this read
+    // may have missed (a purge deletes and moves purged_through in one transaction).
+    let purged_through = changes::head(conn)?.purged_through;
+    if after < purged_through {
         return Err(DomainError::Gone(format!(
-            "changes up to {} are no longer kept; load the lists again and follow the feed \
-             from next_after of an empty page",
-            head.purged_through
+            "changes up to {purged_through} are no longer kept; load the lists again and \
+             follow the feed from the head of a page read without after"
         )));
     }
-    let mut items = changes::after(conn, after, kinds, limit + 1)?;
     let has_more = items.len() as i64 > limit;
     items.truncate(limit as usize);
     let next_after = match items.last() {

@@ -30,18 +30,25 @@ pub fn claim(conn: &mut DbConnection, answer: &StoredAnswer) -> QueryResult<Opti
             .values(answer)
             .on_conflict_do_nothing()
     };
-    let taken = match conn {
-        DbConnection::Postgres(pg) => insert().execute(pg)?,
-        DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
-    };
-    if taken == 1 {
-        return Ok(None);
+    // A stored answer can vanish between the two statements (the TTL purge): then take the
+    // key again.
+    loop {
+        let taken = match conn {
+            DbConnection::Postgres(pg) => insert().execute(pg)?,
+            DbConnection::Sqlite(sqlite) => insert().execute(sqlite)?,
+        };
+        if taken == 1 {
+            return Ok(None);
+        }
+        let stored = idempotency_keys::table
+            .find((&answer.caller, &answer.key))
+            .select(StoredAnswer::as_select())
+            .first(conn)
+            .optional()?;
+        if stored.is_some() {
+            return Ok(stored);
+        }
     }
-    idempotency_keys::table
-        .find((&answer.caller, &answer.key))
-        .select(StoredAnswer::as_select())
-        .first(conn)
-        .optional()
 }
 
 /// Stores the answer under the key `claim` took.

@@ -506,6 +506,9 @@ api_test!(
         );
         let page = feed(&app, &format!("after={first}")).await;
         assert_eq!(seqs(&page), [second], "a reader at the edge keeps going");
+        let page = feed(&app, "limit=1").await;
+        assert_eq!(seqs(&page), [second], "without after: from the oldest kept");
+        assert_eq!(page["head"], second);
     }
 );
 

@@ -285,6 +285,7 @@ api_test!(
             "text/html",
             "application/json;q=0",
             "text/csv, application/xml;q=0.5",
+            "application/json;q=0, */*",
         ] {
             let response = get_accepting(&app, "/api/v1/regions", accept).await;
             let problem = assert_problem(response, StatusCode::NOT_ACCEPTABLE).await;
@@ -301,7 +302,6 @@ api_test!(
             "*/*",
             "application/*",
             "text/html, application/xhtml+xml;q=0.9, */*;q=0.8",
-            "application/problem+json",
             "application/json; charset=utf-8",
         ] {
             let response = get_accepting(&app, "/api/v1/regions", accept).await;

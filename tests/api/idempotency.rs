@@ -298,3 +298,28 @@ api_test!(
         assert_eq!(total(&app, "clients").await, 2);
     }
 );
+
+api_test!(
+    an_answer_older_than_the_ttl_is_forgotten_by_the_housekeeping,
+    |app| async move {
+        let body = json!({"name": "Goslar"});
+        let first = post_with_key(&app, &app.token, "/api/v1/regions", "old", &body).await;
+        assert_eq!(first.status(), StatusCode::CREATED);
+        // The answer ages past a day; the housekeeping's purge forgets it.
+        let pool = app.db.pool().clone();
+        let purged = tokio::task::spawn_blocking(move || {
+            use diesel::RunQueryDsl as _;
+            let mut conn = pool.get().unwrap();
+            diesel::sql_query("UPDATE idempotency_keys SET created_at = '2001-01-01 00:00:00'")
+                .execute(&mut conn)
+                .unwrap();
+            betriebsnachbarschaften::api::idempotency::purge(&mut conn, 86_400).unwrap()
+        })
+        .await
+        .unwrap();
+        assert_eq!(purged, 1);
+        // The key is free again: the same request runs again (and meets the name it took).
+        let again = post_with_key(&app, &app.token, "/api/v1/regions", "old", &body).await;
+        assert_problem(again, StatusCode::CONFLICT).await;
+    }
+);
