@@ -33,6 +33,7 @@ use crate::domain::regions::Regions;
 use crate::domain::resource::find_many;
 use crate::domain::topics::Topics;
 use crate::domain::values::{ChangeAction, ResourceKind};
+use crate::models::changes::Head;
 
 pub const DEFAULT_LIMIT: i64 = 100;
 pub const MAX_LIMIT: i64 = 1000;
@@ -189,7 +190,7 @@ impl TryFrom<ChangesQuery> for FeedRequest {
     responses(
         (status = 200, description = "One page of changes", body = ChangePage),
         (status = 400, description = "A bad parameter (each is named)", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`after` is older than the kept history: load the lists again, then follow the feed from the `next_after` of an empty page", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`after` is older than the kept history: load the lists again, then follow the feed from the `head` of a page read without `after`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/changes")]
@@ -333,7 +334,7 @@ impl FeedWatch {
                 continue;
             }
             match db.run(changes::catch_up).await {
-                Ok(head) => {
+                Ok(Head { last_seq: head, .. }) => {
                     self.head.send_if_modified(|h| {
                         let newer = head > *h;
                         *h = (*h).max(head);

@@ -25,7 +25,7 @@ use diesel::Connection as _;
 use crate::db::DbConnection;
 use crate::domain::values::{ChangeAction, ResourceKind};
 use crate::domain::{Actor, DomainError, now};
-use crate::models::changes::{self, Change, NewChange};
+use crate::models::changes::{self, Change, Head, NewChange};
 
 /// How often each replica numbers pending changes and looks for new ones (the bound on how
 /// late a long-polling reader hears of a change made through another replica).
@@ -62,12 +62,12 @@ pub fn record(
 }
 
 /// Numbers what has committed without a number (PostgreSQL; on SQLite nothing waits) and
-/// returns the feed's newest seq.
-pub fn catch_up(conn: &mut DbConnection) -> Result<i64, DomainError> {
+/// returns the feed's head.
+pub fn catch_up(conn: &mut DbConnection) -> Result<Head, DomainError> {
     if changes::pending(conn)? {
         return conn.transaction(|conn| Ok(changes::sequence(conn)?));
     }
-    Ok(changes::head(conn)?.last_seq)
+    Ok(changes::head(conn)?)
 }
 
 /// One page of the feed.
@@ -90,10 +90,9 @@ pub fn read(
     kinds: &[ResourceKind],
     limit: i64,
 ) -> Result<FeedPage, DomainError> {
-    catch_up(conn)?;
     // The head before the items: an empty page's next_after must not pass a number that got
     // committed after the items were read.
-    let head = changes::head(conn)?;
+    let head = catch_up(conn)?;
     let after = after.unwrap_or(head.purged_through);
     let mut items = changes::after(conn, after, kinds, limit + 1)?;
     // Retention after the items: a purge that committed in between removed rows this read

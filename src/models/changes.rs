@@ -74,17 +74,20 @@ pub fn pending(conn: &mut DbConnection) -> QueryResult<bool> {
 /// handed out before, and returns the new head. Must run inside a transaction: its first
 /// statement locks the feed's row, so runs on every connection and replica take turns, and
 /// each run sees every run before it committed.
-pub fn sequence(conn: &mut DbConnection) -> QueryResult<i64> {
-    let last: i64 = diesel::update(change_feed::table.find(1_i64))
+pub fn sequence(conn: &mut DbConnection) -> QueryResult<Head> {
+    let (last, purged_through): (i64, i64) = diesel::update(change_feed::table.find(1_i64))
         .set(change_feed::last_seq.eq(change_feed::last_seq))
-        .returning(change_feed::last_seq)
+        .returning((change_feed::last_seq, change_feed::purged_through))
         .get_result(conn)?;
     let (first, newest): (Option<i64>, Option<i64>) = changes::table
         .filter(changes::seq.is_null())
         .select((min(changes::id), max(changes::id)))
         .get_result(conn)?;
     let (Some(first), Some(newest)) = (first, newest) else {
-        return Ok(last);
+        return Ok(Head {
+            last_seq: last,
+            purged_through,
+        });
     };
     // seq = id + offset keeps write order and starts above `last`. Only ids from `first` on:
     // a smaller id that commits meanwhile would get a number at or below `last`, so it waits
@@ -102,7 +105,10 @@ pub fn sequence(conn: &mut DbConnection) -> QueryResult<i64> {
     diesel::update(change_feed::table.find(1_i64))
         .set(change_feed::last_seq.eq(head))
         .execute(conn)?;
-    Ok(head)
+    Ok(Head {
+        last_seq: head,
+        purged_through,
+    })
 }
 
 /// Up to `limit` numbered changes after `after`, in seq order, of the given kinds (all when
