@@ -392,7 +392,7 @@ pub fn demo(conn: &mut DbConnection) -> Result<Seeded, DomainError> {
             funding,
         })?;
 
-        for (region, &region_id) in REGIONS.iter().zip(&region_ids) {
+        for (number, (region, &region_id)) in REGIONS.iter().zip(&region_ids).enumerate() {
             let region_topics: IdSet<TopicId> = region.topics.iter().filter_map(|k| topic_id(k)).collect();
             for n in 0..region.companies {
                 let (trade, legal_form) = TRADES[n % TRADES.len()];
@@ -401,6 +401,8 @@ pub fn demo(conn: &mut DbConnection) -> Result<Seeded, DomainError> {
                 let existing = companies::id_by_name_in_region(s.conn, &name, region_id)?;
                 s.ensure::<Companies>(existing, || NewCompany {
                     name,
+                    // A made-up chamber key, as fictional as the company.
+                    external_id: Some(format!("DEMO-{}-{:02}", number + 1, n + 1)),
                     legal_form: Some(legal_form.into()),
                     sector: Some("Handwerk".into()),
                     trade: Some(trade.into()),

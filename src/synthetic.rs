@@ -54,10 +54,11 @@ pub fn companies(conn: &mut DbConnection, n: u64) -> anyhow::Result<SyntheticSee
     };
     let sql = format!(
         "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
-         INSERT INTO companies (name, name_key, region_id, city, city_key, employee_count, \
+         INSERT INTO companies (name, name_key, external_id, region_id, city, city_key, employee_count, \
            apprentice_count, employee_sort, created_at, updated_at, version, created_by, updated_by) \
          SELECT 'Benchmark-Betrieb ' || ({first_new} + i - 1), \
            'benchmark-betrieb ' || ({first_new} + i - 1), \
+           'BENCH-' || ({first_new} + i - 1), \
            CASE i % {count} {region_case} END, \
            CASE i % {count} {city_case} END, \
            CASE i % {count} {city_key_case} END, \

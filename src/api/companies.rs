@@ -22,6 +22,9 @@ pub struct CompanyView {
     #[schema(read_only)]
     pub id: CompanyId,
     pub name: String,
+    /// The partner's own key for the company (a chamber's member or craft-register number),
+    /// unique per owning organization.
+    pub external_id: Option<String>,
     /// e.g. "GmbH".
     pub legal_form: Option<String>,
     /// e.g. "Handwerk".
@@ -58,6 +61,7 @@ impl From<CompanyRecord> for CompanyView {
         Self {
             id: c.id,
             name: c.name,
+            external_id: c.external_id,
             legal_form: c.legal_form,
             sector: c.sector,
             trade: c.trade,
@@ -82,7 +86,7 @@ impl From<CompanyRecord> for CompanyView {
 /// The writable fields of a company.
 #[derive(Debug, Clone, Serialize, Deserialize, Validate, ToSchema)]
 #[schema(example = json!({
-    "name": "Tischlerei Beispiel GmbH (fiktiv)", "legal_form": "GmbH", "sector": "Handwerk", "trade": "Tischlerei",
+    "name": "Tischlerei Beispiel GmbH (fiktiv)", "external_id": "HWK-0815", "legal_form": "GmbH", "sector": "Handwerk", "trade": "Tischlerei",
     "region_id": 4, "postal_code": "38364", "city": "Schöningen", "employee_count": 12, "apprentice_count": 2,
     "topic_ids": [2], "project_ids": [1]
 }))]
@@ -94,6 +98,15 @@ pub struct CompanyInput {
     )]
     #[schema(required = true, value_type = String, min_length = 1, max_length = 300)]
     pub name: Option<String>,
+    /// The partner's own key for the company (a chamber's member or craft-register number):
+    /// unique per owning organization (the companies of admins and editors, which have none,
+    /// count as one owner). An import with `mode=upsert` finds companies by it.
+    #[validate(
+        length(min = 1, max = 100, message = "must be 1 to 100 characters"),
+        custom(function = "not_blank")
+    )]
+    #[schema(min_length = 1, max_length = 100)]
+    pub external_id: Option<String>,
     #[validate(length(max = 100, message = "must be at most 100 characters"))]
     #[schema(max_length = 100)]
     pub legal_form: Option<String>,
@@ -152,6 +165,7 @@ impl TryFrom<CompanyInput> for NewCompany {
     fn try_from(input: CompanyInput) -> Result<Self, DomainError> {
         Ok(Self {
             name: required(input.name, "name")?,
+            external_id: input.external_id,
             legal_form: input.legal_form,
             sector: input.sector,
             trade: input.trade,
@@ -200,6 +214,8 @@ pub struct CompanyQuery {
     /// At most this many employees.
     #[param(minimum = 0)]
     pub max_employees: Option<i64>,
+    /// The company with this partner key (exactly; several organizations may use the same).
+    pub external_id: Option<String>,
 }
 
 impl SortField for CompanySort {
@@ -238,6 +254,7 @@ impl Resource for Companies {
             sector: query.sector,
             min_employees: filter_id("min_employees", query.min_employees)?,
             max_employees: filter_id("max_employees", query.max_employees)?,
+            external_id: query.external_id,
             updated_since,
         })
     }

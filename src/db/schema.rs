@@ -198,6 +198,7 @@ diesel::table! {
         owner_org_id -> Nullable<BigInt>,
         created_by -> Nullable<Text>,
         updated_by -> Nullable<Text>,
+        external_id -> Nullable<Text>,
     }
 }
 

@@ -26,6 +26,9 @@ use crate::models::{projects, regions, topics};
 #[diesel(table_name = schema::companies, treat_none_as_null = true)]
 pub struct NewCompany {
     pub name: String,
+    /// The partner's own key (a chamber's member or craft-register number): unique per owning
+    /// organization, the companies without one counting as one owner.
+    pub external_id: Option<String>,
     pub legal_form: Option<String>,
     pub sector: Option<String>,
     pub trade: Option<String>,
@@ -47,6 +50,15 @@ pub struct NewCompany {
 
 /// The companies resource.
 pub struct Companies;
+
+fn external_id_taken(e: diesel::result::Error, key: Option<&str>) -> DomainError {
+    DomainError::unique(e, || {
+        format!(
+            "the external_id {:?} is already used by another company of the same organization",
+            key.unwrap_or_default()
+        )
+    })
+}
 
 /// Checks that every id names an existing record.
 fn check(conn: &mut DbConnection, new: NewCompany) -> Result<CompanyFields, DomainError> {
@@ -128,7 +140,8 @@ impl Crud for Companies {
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
         let fields = check(conn, new)?;
-        let company = companies::insert(conn, &fields, by)?;
+        let company = companies::insert(conn, &fields, by)
+            .map_err(|e| external_id_taken(e, fields.company.external_id.as_deref()))?;
         write_relations(conn, company, fields, Owner::New)
     }
 
@@ -140,8 +153,12 @@ impl Crud for Companies {
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
         let fields = check(conn, new)?;
-        let company = companies::update(conn, id, expected_version, &fields, by)
-            .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
+        let company =
+            companies::update(conn, id, expected_version, &fields, by).map_err(|e| {
+                DomainError::from_update(e, Self::NAME, id, |e| {
+                    external_id_taken(e, fields.company.external_id.as_deref())
+                })
+            })?;
         write_relations(conn, company, fields, Owner::Existing)
     }
 

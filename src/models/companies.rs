@@ -37,6 +37,7 @@ pub struct Company {
     pub owner_org_id: Option<OrganizationId>,
     pub created_by: Option<String>,
     pub updated_by: Option<String>,
+    pub external_id: Option<String>,
 }
 
 /// The inserted and updated columns: the domain's writable fields (`NewCompany` is their
@@ -91,6 +92,7 @@ pub struct CompanyFilter {
     pub sector: Option<String>,
     pub min_employees: Option<i64>,
     pub max_employees: Option<i64>,
+    pub external_id: Option<String>,
     pub updated_since: Option<NaiveDateTime>,
 }
 
@@ -194,6 +196,9 @@ pub fn list(
         }
         if let Some(max) = filter.max_employees {
             query = query.filter(companies::employee_count.le(max));
+        }
+        if let Some(key) = &filter.external_id {
+            query = query.filter(companies::external_id.eq(key.clone()));
         }
         if let Some(since) = filter.updated_since {
             query = query.filter(companies::updated_at.ge(since));

@@ -11,6 +11,7 @@ mod changes;
 mod conventions;
 mod domain;
 mod errors;
+mod external_ids;
 mod health;
 mod idempotency;
 mod openapi;

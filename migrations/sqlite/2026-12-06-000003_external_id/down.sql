@@ -1,0 +1,2 @@
+DROP INDEX companies_external_id_key;
+ALTER TABLE companies DROP COLUMN external_id;
