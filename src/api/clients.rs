@@ -171,10 +171,12 @@ pub async fn list_clients(
     query: ListQuery<ClientQuery, ClientSort>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
+    query.refuse_export("clients")?;
     let ListQuery {
         page,
         filter,
         updated_since,
+        ..
     } = query;
     let filter = ClientFilter {
         q: filter.q,

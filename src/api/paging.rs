@@ -10,6 +10,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
+use crate::api::csv::Dialect;
 use crate::api::error::ApiError;
 use crate::models::page::{Keyset, PageRequest, Sort};
 
@@ -49,9 +50,28 @@ pub struct ListParams {
     pub sort: Option<String>,
     /// Only records changed at or after this instant (RFC 3339), for incremental sync.
     pub updated_since: Option<DateTime<Utc>>,
-    /// Also count all matching records into `total` (costs one more query).
+    /// Also count all matching records into `total` (costs one more query; JSON only).
     #[param(default = false)]
     pub with_total: Option<bool>,
+}
+
+/// Parameters of the lists that export CSV (the domain resources; not users and clients).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExportParams {
+    /// `csv` answers CSV whatever `Accept` says (for plain links), like `Accept: text/csv`.
+    /// Without `limit` and `cursor` a CSV answer is the whole filtered list.
+    pub format: Option<ListFormat>,
+    /// The CSV dialect: `rfc4180` (default, for machines) or `excel` (for people).
+    pub dialect: Option<Dialect>,
+}
+
+/// What a list answers in when the URL says so.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ListFormat {
+    Json,
+    Csv,
 }
 
 /// A parsed list request: the page and the resource's filters.
@@ -60,6 +80,11 @@ pub struct ListQuery<F, S> {
     pub page: PageRequest<S>,
     pub filter: F,
     pub updated_since: Option<NaiveDateTime>,
+    /// Whether `limit` or `cursor` asked for one page: a CSV export without them is the whole
+    /// list.
+    pub paged: bool,
+    pub format: Option<ListFormat>,
+    pub dialect: Option<Dialect>,
 }
 
 /// What a cursor carries: the sort it belongs to and where the last page ended.
@@ -70,11 +95,24 @@ struct CursorData {
     at: Keyset,
 }
 
+impl<F, S> ListQuery<F, S> {
+    /// For the lists that are not exported (users, clients): 400 for the export parameters.
+    pub fn refuse_export(&self, what: &str) -> Result<(), ApiError> {
+        if self.format.is_some() || self.dialect.is_some() {
+            return Err(ApiError::bad_request(format!(
+                "{what} are not exported: this list takes no format or dialect"
+            )));
+        }
+        Ok(())
+    }
+}
+
 impl<F: DeserializeOwned, S: SortField> ListQuery<F, S> {
     /// Parses a raw query string.
     pub fn parse(query: &str) -> Result<Self, ApiError> {
         reject_unknown::<F>(query)?;
         let params: ListParams = parse_params(query)?;
+        let export: ExportParams = parse_params(query)?;
         let filter: F = parse_params(query)?;
 
         let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
@@ -98,6 +136,9 @@ impl<F: DeserializeOwned, S: SortField> ListQuery<F, S> {
             },
             filter,
             updated_since: params.updated_since.map(|t| t.naive_utc()),
+            paged: params.limit.is_some() || params.cursor.is_some(),
+            format: export.format,
+            dialect: export.dialect,
         })
     }
 }
@@ -129,6 +170,7 @@ fn form_urlencoded_parse(query: &str) -> form_urlencoded::Parse<'_> {
 
 fn reject_unknown<F: DeserializeOwned>(query: &str) -> Result<(), ApiError> {
     let shared = serde_aux::serde_introspection::serde_introspect::<ListParams>();
+    let export = serde_aux::serde_introspection::serde_introspect::<ExportParams>();
     let own = serde_aux::serde_introspection::serde_introspect::<F>();
     for (name, value) in form_urlencoded_parse(query) {
         if value.len() > MAX_PARAM_LEN {
@@ -136,8 +178,9 @@ fn reject_unknown<F: DeserializeOwned>(query: &str) -> Result<(), ApiError> {
                 "query parameter {name} is longer than {MAX_PARAM_LEN} bytes"
             )));
         }
-        if !shared.contains(&name.as_ref()) && !own.contains(&name.as_ref()) {
-            let mut known: Vec<&str> = shared.iter().chain(own.iter()).copied().collect();
+        let name = name.as_ref();
+        if !shared.contains(&name) && !export.contains(&name) && !own.contains(&name) {
+            let mut known: Vec<&str> = shared.iter().chain(export).chain(own).copied().collect();
             known.sort_unstable();
             return Err(ApiError::bad_request(format!(
                 "unknown query parameter {name}; this list takes {}",

@@ -14,6 +14,7 @@ use validator::Validate;
 use crate::api::body;
 use crate::api::conditional::{IfMatch, check_conditional_headers, etag, not_modified};
 use crate::api::error::ApiError;
+use crate::api::export;
 use crate::api::idempotency::{Answer, IdempotencyKey};
 use crate::api::paging::{ListQuery, SortField, encode_cursor};
 use crate::auth::Caller;
@@ -40,7 +41,7 @@ pub trait Resource: Crud<Sort: SortField> {
         + TryInto<Self::New, Error = DomainError>
         + Send
         + 'static;
-    type View: Serialize + From<Self::Record>;
+    type View: Serialize + From<Self::Record> + utoipa::ToSchema;
     /// The resource's own list filters.
     type Query: DeserializeOwned + Send + 'static;
 
@@ -77,15 +78,27 @@ struct ListPage<V> {
 pub async fn list<R: Resource>(
     _caller: Caller,
     db: web::Data<Db>,
+    req: HttpRequest,
     query: ListQuery<R::Query, R::Sort>,
 ) -> Result<HttpResponse, ApiError> {
     let ListQuery {
         page,
         filter,
         updated_since,
+        paged,
+        format,
+        dialect,
     } = query;
     let sort = page.sort;
     let filter = R::filter(filter, updated_since)?;
+    if export::wanted(&req, format) {
+        let dialect = dialect.unwrap_or_default();
+        return if paged {
+            export::page::<R>(db.into_inner(), &req, filter, page, dialect).await
+        } else {
+            export::all::<R>(db.into_inner(), filter, sort, dialect).await
+        };
+    }
     let found = db
         .run(move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page)?))
         .await?;
@@ -228,9 +241,15 @@ macro_rules! resource_endpoints {
             get, path = "", operation_id = $list_op, tag = $tag,
             summary = concat!("List ", $plural),
             description = "One page at a time (keyset: follow next_cursor), filtered by the parameters given (all must hold), sorted by sort. Every role may read.",
-            params($crate::api::paging::ListParams, $query),
+            params($crate::api::paging::ListParams, $crate::api::paging::ExportParams, $query),
             responses(
-                (status = 200, description = concat!("One page of ", $plural), body = $list),
+                (status = 200, description = concat!("One page of ", $plural, "; as CSV (Accept: text/csv or format=csv) the whole filtered list, or with limit or cursor one page and the next page's URL in Link"), content(
+                    ($list = "application/json"),
+                    (String = "text/csv"),
+                ), headers(
+                    ("Content-Disposition" = String, description = "CSV only: `attachment; filename=\"<collection>-<date>.csv\"`"),
+                    ("Link" = String, description = "CSV page only: `<url>; rel=\"next\"` while there is a next page"),
+                )),
                 (status = 400, description = "Bad paging, sort or filter parameter", body = $crate::api::error::Problem, content_type = "application/problem+json"),
             )
         )]
@@ -238,9 +257,10 @@ macro_rules! resource_endpoints {
         pub async fn list(
             caller: $crate::auth::Caller,
             db: actix_web::web::Data<$crate::db::Db>,
+            req: actix_web::HttpRequest,
             query: $crate::api::paging::ListQuery<$query, $sort>,
         ) -> Result<actix_web::HttpResponse, $crate::api::error::ApiError> {
-            $crate::api::resource::list::<$resource>(caller, db, query).await
+            $crate::api::resource::list::<$resource>(caller, db, req, query).await
         }
 
         #[doc = concat!("Create a ", $singular, ".")]

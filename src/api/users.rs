@@ -203,10 +203,12 @@ pub async fn list_users(
     query: ListQuery<UserQuery, UserSort>,
 ) -> Result<HttpResponse, ApiError> {
     caller.require_admin()?;
+    query.refuse_export("users")?;
     let ListQuery {
         page,
         filter,
         updated_since,
+        ..
     } = query;
     let filter = UserFilter {
         q: filter.q,

@@ -153,12 +153,11 @@ impl Crud for Companies {
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
         let fields = check(conn, new)?;
-        let company =
-            companies::update(conn, id, expected_version, &fields, by).map_err(|e| {
-                DomainError::from_update(e, Self::NAME, id, |e| {
-                    external_id_taken(e, fields.company.external_id.as_deref())
-                })
-            })?;
+        let company = companies::update(conn, id, expected_version, &fields, by).map_err(|e| {
+            DomainError::from_update(e, Self::NAME, id, |e| {
+                external_id_taken(e, fields.company.external_id.as_deref())
+            })
+        })?;
         write_relations(conn, company, fields, Owner::Existing)
     }
 

@@ -41,7 +41,7 @@ pub trait Crud: 'static {
     /// A stored record with its relations.
     type Record: Send + 'static;
     /// The list's filters.
-    type Filter: Send + 'static;
+    type Filter: Send + Sync + 'static;
     /// The list's sortable fields.
     type Sort: Copy + Send + 'static;
 

@@ -285,9 +285,9 @@ api_test!(
             "text/html",
             "application/json;q=0",
             "text/csv, application/xml;q=0.5",
-            "application/json;q=0, */*",
+            "application/json;q=0, text/*",
         ] {
-            let response = get_accepting(&app, "/api/v1/regions", accept).await;
+            let response = get_accepting(&app, "/api/v1/regions/1", accept).await;
             let problem = assert_problem(response, StatusCode::NOT_ACCEPTABLE).await;
             assert!(
                 problem["detail"]
@@ -306,7 +306,31 @@ api_test!(
         ] {
             let response = get_accepting(&app, "/api/v1/regions", accept).await;
             assert_eq!(response.status(), StatusCode::OK, "{accept}");
+            assert_eq!(
+                response.headers()["content-type"],
+                "application/json",
+                "{accept}"
+            );
         }
+        // A list also answers CSV: asked for it, or when JSON is refused and anything goes.
+        for accept in [
+            "text/csv, application/xml;q=0.5",
+            "application/json;q=0, */*",
+        ] {
+            let response = get_accepting(&app, "/api/v1/regions", accept).await;
+            assert_eq!(response.status(), StatusCode::OK, "{accept}");
+            let content_type = response.headers()["content-type"].to_str().unwrap();
+            assert!(
+                content_type.starts_with("text/csv"),
+                "{accept}: {content_type}"
+            );
+        }
+        let refused = get_accepting(&app, "/api/v1/regions", "application/xml").await;
+        let problem = assert_problem(refused, StatusCode::NOT_ACCEPTABLE).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("text/csv"),
+            "{problem}"
+        );
         let probe = get_accepting(&app, "/health/live", "application/xml").await;
         assert_problem(probe, StatusCode::NOT_ACCEPTABLE).await;
         // What a Prometheus server sends.

@@ -28,7 +28,8 @@ api_test!(
         let ihk = app.create_organization("IHK").await;
         let hwk_partner = app.token_for("partner", Some(hwk)).await;
         let ihk_partner = app.token_for("partner", Some(ihk)).await;
-        let company = |name: &str| json!({"name": name, "region_id": region, "external_id": "4711"});
+        let company =
+            |name: &str| json!({"name": name, "region_id": region, "external_id": "4711"});
 
         // Both chambers may use member number 4711, and so may the admins' own records.
         let first = create_as(&app, &hwk_partner, company("Tischlerei A")).await;
@@ -37,13 +38,19 @@ api_test!(
         assert_eq!(first["external_id"], "4711");
         let other = create_as(&app, &ihk_partner, company("Tischlerei B")).await;
         assert_eq!(other.status(), StatusCode::CREATED);
-        app.create("/api/v1/companies", company("Tischlerei C")).await;
+        app.create("/api/v1/companies", company("Tischlerei C"))
+            .await;
 
         // Within one owner, the key is taken: for a partner and for the owner-less records.
         let again = create_as(&app, &hwk_partner, company("Tischlerei D")).await;
         let problem = assert_problem(again, StatusCode::CONFLICT).await;
-        assert!(problem["detail"].as_str().unwrap().contains("4711"), "{problem}");
-        let again = app.post_json("/api/v1/companies", &company("Tischlerei E")).await;
+        assert!(
+            problem["detail"].as_str().unwrap().contains("4711"),
+            "{problem}"
+        );
+        let again = app
+            .post_json("/api/v1/companies", &company("Tischlerei E"))
+            .await;
         assert_problem(again, StatusCode::CONFLICT).await;
 
         // A change to a taken key is refused the same way, and nothing changes.
@@ -96,7 +103,10 @@ api_test!(
                 )
                 .await;
             let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
-            assert_eq!(problem["errors"][0]["field"], "external_id", "{bad}: {problem}");
+            assert_eq!(
+                problem["errors"][0]["field"], "external_id",
+                "{bad}: {problem}"
+            );
         }
         let longest = "x".repeat(100);
         let created = app

@@ -9,6 +9,7 @@ mod helpers;
 mod auth;
 mod changes;
 mod conventions;
+mod csv_export;
 mod domain;
 mod errors;
 mod external_ids;
