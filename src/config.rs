@@ -79,6 +79,10 @@ pub struct Settings {
     #[arg(long, env = "BODY_LIMIT_BYTES", default_value_t = 1024 * 1024, global = true)]
     pub body_limit_bytes: usize,
 
+    /// Largest accepted CSV file of an import (`POST /api/v1/companies/import`) in bytes.
+    #[arg(long, env = "IMPORT_LIMIT_BYTES", default_value_t = 50 * 1024 * 1024, global = true)]
+    pub import_limit_bytes: usize,
+
     /// Days the change feed keeps a change (unset: forever). A reader behind what was removed
     /// gets 410 and starts over from the lists.
     #[arg(long, env = "CHANGES_RETENTION_DAYS", global = true, value_parser = clap::value_parser!(u32).range(1..))]

@@ -61,7 +61,10 @@ impl Application {
         let listener = TcpListener::bind((settings.host, settings.port))?;
         let addr = listener.local_addr()?;
         let state = ApiState::new()?;
-        let body_limit = settings.body_limit_bytes;
+        let limits = api::Limits {
+            body: settings.body_limit_bytes,
+            import: settings.import_limit_bytes,
+        };
         let app_db = web::Data::new(db.clone());
         let metrics = web::Data::new(Metrics::new(db.clone()));
         let metrics_token = web::Data::new(MetricsToken::new(
@@ -83,7 +86,7 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(metrics_token.clone())
                 .app_data(app_feed.clone())
-                .configure(|cfg| api::configure(cfg, state.clone(), body_limit))
+                .configure(|cfg| api::configure(cfg, state.clone(), limits))
         })
         .listen(listener)?
         .shutdown_timeout(settings.shutdown_grace_secs)

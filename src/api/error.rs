@@ -55,6 +55,9 @@ pub enum ApiError {
     /// 422: an `Idempotency-Key` the caller used for another request.
     #[error("{0}")]
     IdempotencyKeyReused(String),
+    /// 422: an import with bad rows; nothing was written. The report says what and where.
+    #[error("{}", .0.summary())]
+    ImportRejected(Box<crate::api::import::ImportReport>),
     /// 422: the body is well-formed but its content is invalid; one entry per field.
     #[error("the request body is invalid")]
     Validation(Vec<FieldError>),
@@ -148,6 +151,9 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(max_items = 100)]
     pub errors: Option<Vec<FieldError>>,
+    /// For a rejected import (422): what each row would have done, and each bad row's errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<Box<crate::api::import::ImportReport>>,
 }
 
 impl ApiError {
@@ -177,6 +183,7 @@ impl ApiError {
             Self::Unauthorized(Some(_)) => "invalid-token",
             Self::Gone(_) => "feed-position-gone",
             Self::IdempotencyKeyReused(_) => "idempotency-key-reused",
+            Self::ImportRejected(_) => "import-rejected",
             _ => status_slug(status),
         };
         let detail = match self {
@@ -204,6 +211,10 @@ impl ApiError {
             // At most 100 entries (the documented maxItems); the detail names every field.
             errors: match self {
                 Self::Validation(errors) => Some(errors.iter().take(100).cloned().collect()),
+                _ => None,
+            },
+            report: match self {
+                Self::ImportRejected(report) => Some(report.clone()),
                 _ => None,
             },
         }
@@ -291,7 +302,9 @@ impl ResponseError for ApiError {
             Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Self::Validation(_) | Self::IdempotencyKeyReused(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Validation(_) | Self::IdempotencyKeyReused(_) | Self::ImportRejected(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Status(status) => *status,

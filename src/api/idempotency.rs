@@ -50,7 +50,8 @@ pub struct IdempotencyKeyParam {
 }
 
 /// The `Idempotency-Key` of a request (if it has one) and what identifies the request.
-#[derive(Debug, Clone)]
+/// `default()` is no key: the work runs as it would without one.
+#[derive(Debug, Clone, Default)]
 pub struct IdempotencyKey(Option<Keyed>);
 
 #[derive(Debug, Clone)]
@@ -125,6 +126,17 @@ impl Answer {
         }
     }
 
+    /// 200 with a JSON body.
+    pub fn ok(body: String) -> Self {
+        Self {
+            status: StatusCode::OK,
+            location: None,
+            etag: None,
+            body,
+            replayed: false,
+        }
+    }
+
     pub fn into_response(self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status);
         response.content_type("application/json");
@@ -160,9 +172,24 @@ pub struct Once(Option<StoredAnswer>);
 impl IdempotencyKey {
     /// Binds the key to its caller and to the request's body.
     pub fn of(self, caller: &Caller, body: &Value) -> Once {
+        self.bound(caller, |request| fingerprint(request, body))
+    }
+
+    /// Binds the key to its caller and to a body that is not JSON (a CSV file), byte for byte.
+    pub fn of_bytes(self, caller: &Caller, body: &[u8]) -> Once {
+        self.bound(caller, |request| {
+            let mut hash = Sha256::new();
+            hash.update(request.as_bytes());
+            hash.update([0]);
+            hash.update(body);
+            hex::encode(hash.finalize())
+        })
+    }
+
+    fn bound(self, caller: &Caller, fingerprint: impl FnOnce(&str) -> String) -> Once {
         Once(self.0.map(|keyed| StoredAnswer {
             caller: caller.subject.to_claim(),
-            fingerprint: fingerprint(&keyed.request, body),
+            fingerprint: fingerprint(&keyed.request),
             key: keyed.key,
             status: 0,
             location: None,

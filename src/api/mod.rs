@@ -16,6 +16,7 @@ pub mod export;
 pub mod funding_sources;
 pub mod health;
 pub mod idempotency;
+pub mod import;
 pub mod metrics;
 pub mod negotiation;
 pub mod openapi;
@@ -53,6 +54,8 @@ pub(crate) fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) 
                 .configure(funding_sources::configure)
                 .configure(organizations::configure)
                 .configure(projects::configure)
+                // Before the companies' scope, which would take `/companies/…` for itself.
+                .service(import::import_companies)
                 .configure(companies::configure)
                 .configure(events::configure)
                 .configure(changes::configure)
@@ -156,14 +159,24 @@ fn json_error(e: JsonPayloadError, limit: usize) -> ApiError {
     }
 }
 
+/// The largest bodies the service reads, in bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Any JSON body.
+    pub body: usize,
+    /// A CSV file to import.
+    pub import: usize,
+}
+
 /// Everything the app needs apart from middleware: state, extractor configuration, routes.
-pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState, body_limit: usize) {
-    let (json, path, query) = extractor_config(body_limit);
+pub fn configure(cfg: &mut web::ServiceConfig, state: ApiState, limits: Limits) {
+    let (json, path, query) = extractor_config(limits.body);
     cfg.app_data(web::Data::new(state))
+        .app_data(web::Data::new(limits))
         .app_data(json)
         .app_data(path)
         .app_data(query)
-        .app_data(web::PayloadConfig::new(body_limit));
+        .app_data(web::PayloadConfig::new(limits.body));
     routes(&mut utoipa_actix_web::service_config::ServiceConfig::new(
         cfg,
     ));

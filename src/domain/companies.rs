@@ -183,3 +183,14 @@ impl Crud for Companies {
         Ok(companies::list(conn, filter, page)?)
     }
 }
+
+/// The companies in `by`'s scope with these external ids: its organization's, or for admins
+/// and editors (no organization) the owner-less ones. A fixed number of queries.
+pub fn find_by_external_ids(
+    conn: &mut DbConnection,
+    by: &Actor,
+    keys: &[&str],
+) -> Result<Vec<CompanyRecord>, DomainError> {
+    let rows = companies::find_by_external_ids(conn, by.org, keys)?;
+    Ok(companies::with_relations(conn, rows)?)
+}

@@ -242,3 +242,21 @@ pub fn id_by_name_in_region(
         .first(conn)
         .optional()
 }
+
+/// The companies of one owner (`None`: the owner-less ones) with these external ids.
+pub fn find_by_external_ids(
+    conn: &mut DbConnection,
+    owner: Option<OrganizationId>,
+    keys: &[&str],
+) -> QueryResult<Vec<Company>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    let query = companies::table
+        .filter(companies::external_id.eq_any(keys))
+        .select(Company::as_select());
+    match owner {
+        Some(org) => query.filter(companies::owner_org_id.eq(org)).load(conn),
+        None => query.filter(companies::owner_org_id.is_null()).load(conn),
+    }
+}

@@ -48,6 +48,7 @@ pub struct Options {
     pub db_pool_size: u32,
     pub db_pool_timeout_secs: u64,
     pub body_limit_bytes: usize,
+    pub import_limit_bytes: usize,
     pub migrate_on_start: bool,
     pub cors_allowed_origins: Vec<String>,
     pub metrics_token: Option<String>,
@@ -59,6 +60,7 @@ impl Default for Options {
             db_pool_size: 4,
             db_pool_timeout_secs: 3,
             body_limit_bytes: 1024 * 1024,
+            import_limit_bytes: 50 * 1024 * 1024,
             migrate_on_start: true,
             cors_allowed_origins: Vec::new(),
             metrics_token: None,
@@ -196,6 +198,7 @@ impl TestApp {
         settings.db_pool_size = options.db_pool_size;
         settings.db_pool_timeout_secs = options.db_pool_timeout_secs;
         settings.body_limit_bytes = options.body_limit_bytes;
+        settings.import_limit_bytes = options.import_limit_bytes;
         settings.migrate_on_start = options.migrate_on_start;
         settings.cors_allowed_origins =
             betriebsnachbarschaften::config::AllowedOrigins(options.cors_allowed_origins.clone());

@@ -15,6 +15,7 @@ mod errors;
 mod external_ids;
 mod health;
 mod idempotency;
+mod import;
 mod openapi;
 mod operations;
 mod process;
