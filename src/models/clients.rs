@@ -160,14 +160,11 @@ pub fn list(
         }
         query
     };
-    let query = filtered().select(Client::as_select());
-    let (query, keyset) = sorted!(query, page, clients::id, |c: Client| {
+    let (rows, keyset) = sorted!(conn, filtered().select(Client::as_select()), page, clients::id, |c: Client| {
         ClientSort::Name => text(clients::name_key, c.name_key.clone()),
         ClientSort::CreatedAt => time(clients::created_at, c.created_at),
         ClientSort::UpdatedAt => time(clients::updated_at, c.updated_at),
-    });
-    let query = query?;
-    let rows = query.limit(page.limit + 1).load(conn)?;
+    })?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {

@@ -205,16 +205,13 @@ pub fn list(
         }
         query
     };
-    let query = filtered().select(Company::as_select());
-    let (query, keyset) = sorted!(query, page, companies::id, |c: Company| {
+    let (rows, keyset) = sorted!(conn, filtered().select(Company::as_select()), page, companies::id, |c: Company| {
         CompanySort::Name => text(companies::name_key, c.name_key.clone()),
         CompanySort::City => text(companies::city_key, c.city_key.clone()),
         CompanySort::EmployeeCount => int(companies::employee_sort, c.employee_sort),
         CompanySort::CreatedAt => time(companies::created_at, c.created_at),
         CompanySort::UpdatedAt => time(companies::updated_at, c.updated_at),
-    });
-    let query = query?;
-    let rows = query.limit(page.limit + 1).load(conn)?;
+    })?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {

@@ -188,15 +188,12 @@ pub fn list(
         }
         query
     };
-    let query = filtered().select(Event::as_select());
-    let (query, keyset) = sorted!(query, page, events::id, |e: Event| {
+    let (rows, keyset) = sorted!(conn, filtered().select(Event::as_select()), page, events::id, |e: Event| {
         EventSort::StartsAt => time(events::starts_at, e.starts_at),
         EventSort::Title => text(events::title_key, e.title_key.clone()),
         EventSort::CreatedAt => time(events::created_at, e.created_at),
         EventSort::UpdatedAt => time(events::updated_at, e.updated_at),
-    });
-    let query = query?;
-    let rows = query.limit(page.limit + 1).load(conn)?;
+    })?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {

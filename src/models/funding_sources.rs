@@ -81,15 +81,12 @@ pub fn list(
         }
         query
     };
-    let query = filtered().select(FundingSource::as_select());
-    let (query, keyset) = sorted!(query, page, funding_sources::id, |f: FundingSource| {
+    let (rows, keyset) = sorted!(conn, filtered().select(FundingSource::as_select()), page, funding_sources::id, |f: FundingSource| {
         FundingSourceSort::Name => text(funding_sources::name_key, f.name_key.clone()),
         FundingSourceSort::Kind => text(funding_sources::kind, f.kind.as_str().to_owned()),
         FundingSourceSort::CreatedAt => time(funding_sources::created_at, f.created_at),
         FundingSourceSort::UpdatedAt => time(funding_sources::updated_at, f.updated_at),
-    });
-    let query = query?;
-    let rows = query.limit(page.limit + 1).load(conn)?;
+    })?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {

@@ -97,15 +97,12 @@ pub fn list(
         }
         query
     };
-    let query = filtered().select(Organization::as_select());
-    let (query, keyset) = sorted!(query, page, organizations::id, |o: Organization| {
+    let (rows, keyset) = sorted!(conn, filtered().select(Organization::as_select()), page, organizations::id, |o: Organization| {
         OrganizationSort::Name => text(organizations::name_key, o.name_key.clone()),
         OrganizationSort::Kind => text(organizations::kind, o.kind.as_str().to_owned()),
         OrganizationSort::CreatedAt => time(organizations::created_at, o.created_at),
         OrganizationSort::UpdatedAt => time(organizations::updated_at, o.updated_at),
-    });
-    let query = query?;
-    let rows = query.limit(page.limit + 1).load(conn)?;
+    })?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {

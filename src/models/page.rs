@@ -131,36 +131,75 @@ impl<T> Page<T> {
     }
 }
 
-/// Orders a boxed query by `$col` then `$id` in the requested direction and, with a keyset,
-/// keeps only the rows after it: `(col > k) OR (col = k AND id > id0)` (mirrored when
-/// descending). `$key` converts the keyset's key into the column's Rust type or fails with
-/// `CursorMismatch`.
-macro_rules! keyset_page {
-    ($query:expr, $col:expr, $id:expr, $page:expr, $key:expr) => {{
-        let query = $query;
+/// Loads one page of rows of a boxed query (`$query` is evaluated once per statement) in
+/// the order of `$col` then `$id`, in the requested direction. The first page is one
+/// statement. A page after a cursor `(k, id0)` is two, each a plain seek on the `(col, id)`
+/// index: the rest of the rows tied on `k` (`col = k AND id > id0`, by id), then the rows
+/// after `k` (`col > k`), as many as are still missing (mirrored when descending).
+///
+/// Why not one statement: `(col > k) OR (col = k AND id > id0)` (also as a row value
+/// `(col, id) > (k, id0)`) makes SQLite's and PostgreSQL's planners start the index range at
+/// `col >= k` and filter the tied rows one by one, so a page deep inside many equal keys
+/// (a million companies in five cities, or rows created in one instant) read every tied row
+/// before it: a whole-list export by city was quadratic (BENCHMARKS.md). `$key` converts the
+/// cursor's key into the column's Rust type or fails with `CursorMismatch`.
+macro_rules! keyset_rows {
+    ($conn:expr, $query:expr, $row:ty, $col:expr, $id:expr, $page:expr, $key:expr) => {{
         let page = &$page;
+        let limit = page.limit + 1;
         match (&page.after, page.sort.descending) {
-            (None, false) => Ok(query.order(($col.asc(), $id.asc()))),
-            (None, true) => Ok(query.order(($col.desc(), $id.desc()))),
+            (None, false) => $query
+                .order(($col.asc(), $id.asc()))
+                .limit(limit)
+                .load::<$row>($conn)
+                .map_err($crate::models::ListError::from),
+            (None, true) => $query
+                .order(($col.desc(), $id.desc()))
+                .limit(limit)
+                .load::<$row>($conn)
+                .map_err($crate::models::ListError::from),
             (Some(after), descending) => match $key(&after.key) {
-                None => Err($crate::models::page::CursorMismatch),
-                // The first, redundant bound (`col >= k`) is what lets SQLite's and
-                // PostgreSQL's planners start the index range at the cursor: with the `OR`
-                // alone both scanned from the first row, and a page deep in a million rows
-                // took 140 ms instead of a few (BENCHMARKS.md).
-                Some(k) if !descending => Ok(query
-                    .filter($col.ge(k.clone()))
-                    .filter($col.gt(k.clone()).or($col.eq(k).and($id.gt(after.id))))
-                    .order(($col.asc(), $id.asc()))),
-                Some(k) => Ok(query
-                    .filter($col.le(k.clone()))
-                    .filter($col.lt(k.clone()).or($col.eq(k).and($id.lt(after.id))))
-                    .order(($col.desc(), $id.desc()))),
+                None => Err($crate::models::ListError::from(
+                    $crate::models::page::CursorMismatch,
+                )),
+                Some(k) => (|| {
+                    let (mut rows, rest) = if descending {
+                        let tied = $query
+                            .filter($col.eq(k.clone()))
+                            .filter($id.lt(after.id))
+                            .order($id.desc())
+                            .limit(limit)
+                            .load::<$row>($conn)?;
+                        let missing = limit - i64::try_from(tied.len()).unwrap_or(limit);
+                        let rest = $query
+                            .filter($col.lt(k))
+                            .order(($col.desc(), $id.desc()))
+                            .limit(missing)
+                            .load::<$row>($conn)?;
+                        (tied, rest)
+                    } else {
+                        let tied = $query
+                            .filter($col.eq(k.clone()))
+                            .filter($id.gt(after.id))
+                            .order($id.asc())
+                            .limit(limit)
+                            .load::<$row>($conn)?;
+                        let missing = limit - i64::try_from(tied.len()).unwrap_or(limit);
+                        let rest = $query
+                            .filter($col.gt(k))
+                            .order(($col.asc(), $id.asc()))
+                            .limit(missing)
+                            .load::<$row>($conn)?;
+                        (tied, rest)
+                    };
+                    rows.extend(rest);
+                    Ok::<_, $crate::models::ListError>(rows)
+                })(),
             },
         }
     }};
 }
-pub(crate) use keyset_page;
+pub(crate) use keyset_rows;
 
 /// The two sides of a sort key's kind: reading it from a cursor, making it from a row.
 macro_rules! cursor_key {
@@ -192,25 +231,25 @@ macro_rules! cursor_key {
 pub(crate) use cursor_key;
 
 /// A list's sort orders, each declared once: the field, the kind of its key (`text`, `int`,
-/// `time`, `day`), the column, and the row's value of it. Orders the query (after a cursor,
-/// from the cursor on, see `keyset_page!`) and returns it with the function that reads the
-/// keyset of a row for the next cursor, so the column and the cursor can't disagree.
+/// `time`, `day`), the column, and the row's value of it. Loads the page's rows of `$query`
+/// (an expression evaluated once per statement, see `keyset_rows!`) and returns them with
+/// the function that reads the keyset of a row for the next cursor, so the column and the
+/// cursor can't disagree.
 ///
 /// ```ignore
-/// let (query, keyset) = sorted!(query, page, topics::id, |t: Topic| {
+/// let (rows, keyset) = sorted!(conn, filtered().select(Topic::as_select()), page, topics::id, |t: Topic| {
 ///     TopicSort::Name => text(topics::name_key, t.name_key.clone()),
 ///     TopicSort::CreatedAt => time(topics::created_at, t.created_at),
 /// });
 /// ```
 macro_rules! sorted {
-    ($query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty| {
+    ($conn:expr, $query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty| {
         $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
     }) => {{
         let page = &$page;
-        let query = $query;
-        let query = match page.sort.field {
-            $($field => $crate::models::page::keyset_page!(
-                query, $col, $id, page, $crate::models::page::cursor_key!(read $kind)
+        let rows = match page.sort.field {
+            $($field => $crate::models::page::keyset_rows!(
+                $conn, $query, $ty, $col, $id, page, $crate::models::page::cursor_key!(read $kind)
             ),)+
         };
         let sort = page.sort.field;
@@ -220,7 +259,7 @@ macro_rules! sorted {
             },
             id: i64::from($row.id),
         };
-        (query, keyset)
+        rows.map(|rows| (rows, keyset))
     }};
 }
 pub(crate) use sorted;

@@ -262,16 +262,13 @@ pub fn list(
         }
         query
     };
-    let query = filtered().select(Project::as_select());
-    let (query, keyset) = sorted!(query, page, projects::id, |p: Project| {
+    let (rows, keyset) = sorted!(conn, filtered().select(Project::as_select()), page, projects::id, |p: Project| {
         ProjectSort::Name => text(projects::name_key, p.name_key.clone()),
         ProjectSort::StartDate => day(projects::start_sort, p.start_sort),
         ProjectSort::EndDate => day(projects::end_sort, p.end_sort),
         ProjectSort::CreatedAt => time(projects::created_at, p.created_at),
         ProjectSort::UpdatedAt => time(projects::updated_at, p.updated_at),
-    });
-    let query = query?;
-    let rows = query.limit(page.limit + 1).load(conn)?;
+    })?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {

@@ -83,14 +83,11 @@ pub fn list(
     filter: &RegionFilter,
     page: &PageRequest<RegionSort>,
 ) -> Result<Page<Region>, ListError> {
-    let query = filtered(filter).select(Region::as_select());
-    let (query, keyset) = sorted!(query, page, regions::id, |r: Region| {
+    let (rows, keyset) = sorted!(conn, filtered(filter).select(Region::as_select()), page, regions::id, |r: Region| {
         RegionSort::Name => text(regions::name_key, r.name_key.clone()),
         RegionSort::CreatedAt => time(regions::created_at, r.created_at),
         RegionSort::UpdatedAt => time(regions::updated_at, r.updated_at),
-    });
-    let query = query?;
-    let rows = query.limit(page.limit + 1).load(conn)?;
+    })?;
     let total = if page.with_total {
         Some(filtered(filter).count().get_result(conn)?)
     } else {

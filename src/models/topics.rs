@@ -70,15 +70,12 @@ pub fn list(
         }
         query
     };
-    let query = filtered().select(Topic::as_select());
-    let (query, keyset) = sorted!(query, page, topics::id, |t: Topic| {
+    let (rows, keyset) = sorted!(conn, filtered().select(Topic::as_select()), page, topics::id, |t: Topic| {
         TopicSort::Key => text(topics::key, t.key.clone()),
         TopicSort::Name => text(topics::name_key, t.name_key.clone()),
         TopicSort::CreatedAt => time(topics::created_at, t.created_at),
         TopicSort::UpdatedAt => time(topics::updated_at, t.updated_at),
-    });
-    let query = query?;
-    let rows = query.limit(page.limit + 1).load(conn)?;
+    })?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {

@@ -171,14 +171,11 @@ pub fn list(
         }
         query
     };
-    let query = filtered().select(User::as_select());
-    let (query, keyset) = sorted!(query, page, users::id, |u: User| {
+    let (rows, keyset) = sorted!(conn, filtered().select(User::as_select()), page, users::id, |u: User| {
         UserSort::Username => text(users::username_key, u.username_key.clone()),
         UserSort::CreatedAt => time(users::created_at, u.created_at),
         UserSort::UpdatedAt => time(users::updated_at, u.updated_at),
-    });
-    let query = query?;
-    let rows = query.limit(page.limit + 1).load(conn)?;
+    })?;
     let total = if page.with_total {
         Some(filtered().count().get_result(conn)?)
     } else {
