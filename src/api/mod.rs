@@ -24,6 +24,7 @@ pub mod organizations;
 pub mod paging;
 pub mod projects;
 pub mod regions;
+pub mod reports;
 pub mod resource;
 pub mod topics;
 pub mod users;
@@ -58,6 +59,7 @@ pub(crate) fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) 
                 .service(import::import_companies)
                 .configure(companies::configure)
                 .configure(events::configure)
+                .service(reports::project_report)
                 .configure(changes::configure)
                 .configure(users::configure)
                 .configure(clients::configure),

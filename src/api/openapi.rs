@@ -29,6 +29,7 @@ use crate::api::{API_BASE, error, paging, routes};
         (name = "projects", description = "Projects with their regions, topics and funding"),
         (name = "companies", description = "Participating businesses"),
         (name = "events", description = "Kick-offs, meetings, workshops and closing events"),
+        (name = "reports", description = "The funder's report on a project: JSON, CSV or a printable page"),
         (name = "changes", description = "The change feed: every change of the domain records, for partner systems that sync"),
         (name = "users", description = "People who sign in (admins only)"),
         (name = "clients", description = "Machine clients of partner organizations (admins only)"),

@@ -14,6 +14,7 @@ pub mod organizations;
 pub mod projects;
 pub mod regions;
 pub mod relations;
+pub mod reports;
 pub mod resource;
 pub mod topics;
 pub mod users;

@@ -13,6 +13,7 @@ pub mod page;
 pub mod projects;
 pub mod refresh_tokens;
 pub mod regions;
+pub mod reports;
 pub mod topics;
 pub mod users;
 

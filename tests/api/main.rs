@@ -21,6 +21,7 @@ mod operations;
 mod process;
 mod regions;
 mod regions_list;
+mod reports;
 mod roles;
 mod schema;
 mod seed;
