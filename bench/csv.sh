@@ -67,7 +67,7 @@ EOF
     report="$(curl -sf -H "Authorization: Bearer $TOKEN" -H 'Content-Type: text/csv' \
       --data-binary "@$DATA/import.csv" "http://127.0.0.1:$PORT/api/v1/companies/import?mode=$mode")"
     took=$(( $(now_ms) - started ))
-    counts="$(python3 -c 'import json,sys; r=json.load(sys.stdin); print(f"created {r[\"created\"]}, updated {r[\"updated\"]}, unchanged {r[\"unchanged\"]}, failed {r[\"failed\"]}")' <<<"$report")"
+    counts="$(python3 -c 'import json,sys; r = json.load(sys.stdin); print(", ".join(f"{k} {r[k]}" for k in ("created", "updated", "unchanged", "failed")))' <<<"$report")"
     echo "$DB import mode=$mode: $ROWS rows in $took ms ($counts), peak RSS $(peak_mib) MiB"
   done
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
