@@ -326,8 +326,8 @@ fn import(
             chunk.extend(row);
             if chunk.len() == CHUNK || (end && !chunk.is_empty()) {
                 let known = Known::look_up(conn, by, mode, &chunk)?;
-                for row in chunk.drain(..) {
-                    report.add(apply(conn, by, mode, row, &known, &mut seen)?);
+                for result in apply_chunk(conn, by, mode, &mut chunk, &known, &mut seen)? {
+                    report.add(result);
                 }
             }
             if end {
@@ -397,8 +397,62 @@ impl Known {
     }
 }
 
-/// Writes one row (in a savepoint of its own). A problem with the row is its report entry;
-/// only a failure of the service (the database gone) ends the import.
+/// What a row comes to before the chunk's new companies are created together.
+enum Applied {
+    Done(RowResult),
+    /// A new company, valid as far as its own fields go.
+    Create(u64, NewCompany),
+}
+
+/// Writes a chunk's rows: updates one by one (each in a savepoint of its own), then the new
+/// companies together (`domain::companies::create_all`: a fixed number of statements for
+/// the chunk). Returns the rows' results in file order.
+fn apply_chunk(
+    conn: &mut DbConnection,
+    by: &Actor,
+    mode: ImportMode,
+    chunk: &mut Vec<Row>,
+    known: &Known,
+    seen: &mut Seen,
+) -> Result<Vec<RowResult>, ApiError> {
+    let mut results: Vec<Option<RowResult>> = Vec::with_capacity(chunk.len());
+    let mut creates = Vec::new();
+    for row in chunk.drain(..) {
+        match apply(conn, by, mode, row, known, seen)? {
+            Applied::Done(result) => results.push(Some(result)),
+            Applied::Create(line, new) => {
+                creates.push((results.len(), line, new));
+                results.push(None);
+            }
+        }
+    }
+    let (slots, news): (Vec<(usize, u64)>, Vec<NewCompany>) = creates
+        .into_iter()
+        .map(|(slot, line, new)| ((slot, line), new))
+        .unzip();
+    let outcomes = domain::create_all(conn, by, news)?;
+    for ((slot, line), outcome) in slots.into_iter().zip(outcomes) {
+        results[slot] = Some(match outcome {
+            Ok(record) => RowResult {
+                line,
+                outcome: RowOutcome::Created,
+                id: Some(record.company.id.0),
+                errors: Vec::new(),
+            },
+            Err(e) => RowResult {
+                line,
+                outcome: RowOutcome::Failed,
+                id: None,
+                errors: row_errors(line, e.into())?,
+            },
+        });
+    }
+    Ok(results.into_iter().flatten().collect())
+}
+
+/// Settles one row: a problem with it is its report entry; an update is written (in a
+/// savepoint of its own); a new company is handed back to be created with the chunk's
+/// others. Only a failure of the service (the database gone) ends the import.
 fn apply(
     conn: &mut DbConnection,
     by: &Actor,
@@ -406,7 +460,7 @@ fn apply(
     row: Row,
     known: &Known,
     seen: &mut Seen,
-) -> Result<RowResult, ApiError> {
+) -> Result<Applied, ApiError> {
     let line = row.line;
     let failed = |errors: Vec<CellError>| RowResult {
         line,
@@ -420,12 +474,12 @@ fn apply(
             .into_iter()
             .map(|e| cell_error(line, e))
             .collect();
-        return Ok(failed(errors));
+        return Ok(Applied::Done(failed(errors)));
     }
     let mut fields = row.fields;
     let id = fields.remove("id").and_then(|id| id.as_i64());
     if let Some(error) = seen.repeated(line, mode, id, &fields) {
-        return Ok(failed(vec![error]));
+        return Ok(Applied::Done(failed(vec![error])));
     }
     let target = match (mode, id) {
         (ImportMode::Create, _) => None,
@@ -433,7 +487,8 @@ fn apply(
             Some(record) => Some(record),
             None => {
                 let message = format!("company {id} does not exist");
-                return Ok(failed(vec![error(line, Some("id"), "not_found", message)]));
+                let errors = vec![error(line, Some("id"), "not_found", message)];
+                return Ok(Applied::Done(failed(errors)));
             }
         },
         (ImportMode::Upsert, None) => fields
@@ -441,21 +496,22 @@ fn apply(
             .and_then(Value::as_str)
             .and_then(|key| known.by_key.get(key)),
     };
-    let written = match target {
-        None => create(conn, by, fields).map(|id| (RowOutcome::Created, Some(id))),
-        Some(record) => {
-            update(conn, by, record, fields).map(|outcome| (outcome, Some(record.company.id.0)))
-        }
+    let Some(record) = target else {
+        return match parse_new(fields) {
+            Ok(new) => Ok(Applied::Create(line, new)),
+            Err(e) => Ok(Applied::Done(failed(row_errors(line, e)?))),
+        };
     };
-    match written {
-        Ok((outcome, id)) => Ok(RowResult {
+    let id = record.company.id.0;
+    Ok(Applied::Done(match update(conn, by, record, fields) {
+        Ok(outcome) => RowResult {
             line,
             outcome,
-            id,
+            id: Some(id),
             errors: Vec::new(),
-        }),
-        Err(e) => Ok(failed(row_errors(line, e)?)),
-    }
+        },
+        Err(e) => failed(row_errors(line, e)?),
+    }))
 }
 
 impl Seen {
@@ -482,15 +538,10 @@ impl Seen {
     }
 }
 
-fn create(
-    conn: &mut DbConnection,
-    by: &Actor,
-    fields: Map<String, Value>,
-) -> Result<i64, ApiError> {
+/// A new company's row as the domain's input.
+fn parse_new(fields: Map<String, Value>) -> Result<NewCompany, ApiError> {
     let input: CompanyInput = crate::api::body::parse(Value::Object(fields))?;
-    let new: NewCompany = input.try_into()?;
-    let record = resource::create::<Companies>(conn, by, new)?;
-    Ok(record.company.id.0)
+    Ok(input.try_into()?)
 }
 
 fn update(

@@ -40,24 +40,44 @@ pub fn record(
     action: ChangeAction,
     version: i64,
 ) -> Result<(), DomainError> {
-    // Writes take turns on SQLite: the next number, taken inside the write, is in commit
+    record_all(conn, by, kind, &[(id, action, version)])
+}
+
+/// Appends the changes `(id, action, version)` of `kind`, in this order, inside the write's
+/// transaction.
+pub fn record_all(
+    conn: &mut DbConnection,
+    by: &Actor,
+    kind: ResourceKind,
+    all: &[(i64, ChangeAction, i64)],
+) -> Result<(), DomainError> {
+    let Ok(count) = i64::try_from(all.len()) else {
+        return Err(DomainError::Internal("too many changes at once".into()));
+    };
+    if count == 0 {
+        return Ok(());
+    }
+    // Writes take turns on SQLite: the next numbers, taken inside the write, are in commit
     // order already.
-    let seq = match conn {
-        DbConnection::Sqlite(_) => Some(changes::next_seq(conn)?),
+    let first_seq = match conn {
+        DbConnection::Sqlite(_) => Some(changes::take_seqs(conn, count)? - count + 1),
         DbConnection::Postgres(_) => None,
     };
-    changes::append(
-        conn,
-        &NewChange {
-            seq,
+    let at = now();
+    let entries: Vec<NewChange<'_>> = all
+        .iter()
+        .zip(0..)
+        .map(|(&(resource_id, action, version), i)| NewChange {
+            seq: first_seq.map(|first| first + i),
             resource: kind,
-            resource_id: id,
+            resource_id,
             action,
             version,
-            at: now(),
+            at,
             actor: &by.label,
-        },
-    )?;
+        })
+        .collect();
+    changes::append_all(conn, &entries)?;
     Ok(())
 }
 

@@ -37,7 +37,7 @@ pub struct IdCheck {
 impl IdCheck {
     /// Checks the ids of the array `field`.
     pub fn ids<T: Copy + PartialEq + Display>(
-        mut self,
+        self,
         conn: &mut DbConnection,
         field: &str,
         what: &str,
@@ -45,6 +45,33 @@ impl IdCheck {
         existing: Existing<T>,
     ) -> Result<Self, DomainError> {
         let found = existing(conn, ids)?;
+        Ok(self.ids_among(field, what, ids, &found))
+    }
+
+    /// Checks a single optional id.
+    pub fn id<T: Copy + PartialEq + Display>(
+        self,
+        conn: &mut DbConnection,
+        field: &str,
+        what: &str,
+        id: Option<T>,
+        existing: Existing<T>,
+    ) -> Result<Self, DomainError> {
+        let found = match id {
+            Some(id) => existing(conn, &[id])?,
+            None => Vec::new(),
+        };
+        Ok(self.id_among(field, what, id, &found))
+    }
+
+    /// `ids`, against the ids known to exist (looked up once for a whole batch).
+    pub fn ids_among<T: Copy + PartialEq + Display>(
+        mut self,
+        field: &str,
+        what: &str,
+        ids: &[T],
+        found: &[T],
+    ) -> Self {
         for (index, id) in ids.iter().enumerate() {
             if !found.contains(id) {
                 self.errors.push(FieldError::new(
@@ -54,20 +81,19 @@ impl IdCheck {
                 ));
             }
         }
-        Ok(self)
+        self
     }
 
-    /// Checks a single optional id.
-    pub fn id<T: Copy + Display>(
+    /// A single optional id, against the ids known to exist.
+    pub fn id_among<T: Copy + PartialEq + Display>(
         mut self,
-        conn: &mut DbConnection,
         field: &str,
         what: &str,
         id: Option<T>,
-        existing: Existing<T>,
-    ) -> Result<Self, DomainError> {
+        found: &[T],
+    ) -> Self {
         if let Some(id) = id
-            && existing(conn, &[id])?.is_empty()
+            && !found.contains(&id)
         {
             self.errors.push(FieldError::new(
                 field,
@@ -75,7 +101,7 @@ impl IdCheck {
                 format!("{what} {id} does not exist"),
             ));
         }
-        Ok(self)
+        self
     }
 
     pub fn finish(self) -> Result<(), DomainError> {

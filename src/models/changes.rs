@@ -50,6 +50,22 @@ pub fn append(conn: &mut DbConnection, change: &NewChange<'_>) -> QueryResult<()
         .map(drop)
 }
 
+/// Appends many changes: one multi-row insert on PostgreSQL, a statement each on SQLite.
+pub fn append_all(conn: &mut DbConnection, all: &[NewChange<'_>]) -> QueryResult<()> {
+    match conn {
+        DbConnection::Postgres(pg) => {
+            // Seven parameters a change: far below PostgreSQL's 65 535 per statement.
+            for chunk in all.chunks(5_000) {
+                diesel::insert_into(changes::table)
+                    .values(chunk)
+                    .execute(pg)?;
+            }
+            Ok(())
+        }
+        DbConnection::Sqlite(_) => all.iter().try_for_each(|change| append(conn, change)),
+    }
+}
+
 pub fn head(conn: &mut DbConnection) -> QueryResult<Head> {
     change_feed::table
         .find(1_i64)
@@ -57,10 +73,11 @@ pub fn head(conn: &mut DbConnection) -> QueryResult<Head> {
         .first(conn)
 }
 
-/// Takes the next number (SQLite only, where the write holding it is the only writer).
-pub fn next_seq(conn: &mut DbConnection) -> QueryResult<i64> {
+/// Takes the next `n` numbers and returns the last (SQLite only, where the write holding them
+/// is the only writer).
+pub fn take_seqs(conn: &mut DbConnection, n: i64) -> QueryResult<i64> {
     diesel::update(change_feed::table.find(1_i64))
-        .set(change_feed::last_seq.eq(change_feed::last_seq + 1))
+        .set(change_feed::last_seq.eq(change_feed::last_seq + n))
         .returning(change_feed::last_seq)
         .get_result(conn)
 }

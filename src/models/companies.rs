@@ -6,7 +6,7 @@ use diesel::prelude::*;
 use crate::db::DbConnection;
 use crate::db::schema::{self, companies};
 use crate::domain::companies::NewCompany;
-use crate::domain::{CompanyId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
+use crate::domain::{Actor, CompanyId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
 use crate::models::links::{company_projects, company_topics};
 use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
@@ -256,4 +256,44 @@ pub fn find_by_external_ids(
         Some(org) => query.filter(companies::owner_org_id.eq(org)).load(conn),
         None => query.filter(companies::owner_org_id.is_null()).load(conn),
     }
+}
+
+/// Inserts many companies, returned in the order given. PostgreSQL: one multi-row insert per
+/// 1 000 (24 parameters a row, far below its 65 535); SQLite: a statement each, which costs
+/// little in the process.
+pub fn insert_all(
+    conn: &mut DbConnection,
+    all: &[CompanyFields],
+    by: &Actor,
+) -> QueryResult<Vec<Company>> {
+    let DbConnection::Postgres(pg) = conn else {
+        return all.iter().map(|fields| insert(conn, fields, by)).collect();
+    };
+    let at = crate::domain::now();
+    let mut inserted = Vec::with_capacity(all.len());
+    for chunk in all.chunks(1_000) {
+        let rows: Vec<_> = chunk
+            .iter()
+            .map(|fields| {
+                (
+                    fields,
+                    companies::created_at.eq(at),
+                    companies::updated_at.eq(at),
+                    companies::version.eq(1_i64),
+                    companies::owner_org_id.eq(by.org),
+                    companies::created_by.eq(&by.label),
+                    companies::updated_by.eq(&by.label),
+                )
+            })
+            .collect();
+        let mut rows: Vec<Company> = diesel::insert_into(companies::table)
+            .values(rows)
+            .returning(Company::as_returning())
+            .get_results(pg)?;
+        // Ids come from the identity in the order the rows are inserted, which is the order
+        // of VALUES; RETURNING itself promises no order.
+        rows.sort_unstable_by_key(|c| c.id);
+        inserted.extend(rows);
+    }
+    Ok(inserted)
 }

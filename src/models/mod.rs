@@ -309,23 +309,39 @@ macro_rules! join_table {
                 if was == crate::models::Owner::Existing {
                     diesel::delete($table::table.filter($table::$owner.eq(owner))).execute(conn)?;
                 }
-                if targets.is_empty() {
+                let pairs: Vec<($owner_id, $target_id)> =
+                    targets.iter().map(|target| (owner, *target)).collect();
+                add_all(conn, &pairs)
+            }
+
+            /// Adds the links `(owner, target)`.
+            pub fn add_all(
+                conn: &mut DbConnection,
+                pairs: &[($owner_id, $target_id)],
+            ) -> QueryResult<()> {
+                if pairs.is_empty() {
                     return Ok(());
                 }
-                let row =
-                    |target: &$target_id| ($table::$owner.eq(owner), $table::$target.eq(*target));
+                let row = |(owner, target): &($owner_id, $target_id)| {
+                    ($table::$owner.eq(*owner), $table::$target.eq(*target))
+                };
                 match conn {
                     // A round trip is most of what a statement costs on PostgreSQL: one
-                    // multi-row insert (the MultiConnection has no batch insert).
-                    DbConnection::Postgres(pg) => diesel::insert_into($table::table)
-                        .values(targets.iter().map(row).collect::<Vec<_>>())
-                        .execute(pg)
-                        .map(drop),
+                    // multi-row insert per batch of links (the MultiConnection has no batch
+                    // insert; 30 000 links stay well below PostgreSQL's 65 535 parameters).
+                    DbConnection::Postgres(pg) => {
+                        for chunk in pairs.chunks(30_000) {
+                            diesel::insert_into($table::table)
+                                .values(chunk.iter().map(row).collect::<Vec<_>>())
+                                .execute(pg)?;
+                        }
+                        Ok(())
+                    }
                     // SQLite runs in the process: a statement per row costs little.
                     DbConnection::Sqlite(_) => {
-                        for target in targets {
+                        for pair in pairs {
                             diesel::insert_into($table::table)
-                                .values(row(target))
+                                .values(row(pair))
                                 .execute(conn)?;
                         }
                         Ok(())
