@@ -401,7 +401,7 @@ impl Known {
 enum Applied {
     Done(RowResult),
     /// A new company, valid as far as its own fields go.
-    Create(u64, NewCompany),
+    Create(u64, Box<NewCompany>),
 }
 
 /// Writes a chunk's rows: updates one by one (each in a savepoint of its own), then the new
@@ -421,7 +421,7 @@ fn apply_chunk(
         match apply(conn, by, mode, row, known, seen)? {
             Applied::Done(result) => results.push(Some(result)),
             Applied::Create(line, new) => {
-                creates.push((results.len(), line, new));
+                creates.push((results.len(), line, *new));
                 results.push(None);
             }
         }
@@ -498,7 +498,7 @@ fn apply(
     };
     let Some(record) = target else {
         return match parse_new(fields) {
-            Ok(new) => Ok(Applied::Create(line, new)),
+            Ok(new) => Ok(Applied::Create(line, Box::new(new))),
             Err(e) => Ok(Applied::Done(failed(row_errors(line, e)?))),
         };
     };
