@@ -34,7 +34,7 @@ use crate::api::error::ApiError;
 use crate::api::idempotency::{Answer, IdempotencyKey};
 use crate::api::paging::parse_params;
 use crate::auth::Caller;
-use crate::db::{Db, DbConnection};
+use crate::db::{Db, DbConnection, with_large_write_cache};
 use crate::domain::companies::{self as domain, Companies, NewCompany};
 use crate::domain::resource::{self, Crud as _};
 use crate::domain::{Actor, CompanyId};
@@ -317,27 +317,29 @@ fn import(
     dry_run: bool,
 ) -> Result<ImportReport, ApiError> {
     let mut report = ImportReport::new(mode, dry_run, reader.dialect());
-    let outcome = conn.transaction::<(), Stop, _>(|conn| {
-        let mut seen = Seen::default();
-        let mut chunk = Vec::with_capacity(CHUNK);
-        loop {
-            let row = reader.next_row()?;
-            let end = row.is_none();
-            chunk.extend(row);
-            if chunk.len() == CHUNK || (end && !chunk.is_empty()) {
-                let known = Known::look_up(conn, by, mode, &chunk)?;
-                for result in apply_chunk(conn, by, mode, &mut chunk, &known, &mut seen)? {
-                    report.add(result);
+    let outcome = with_large_write_cache(conn, |conn| {
+        conn.transaction::<(), Stop, _>(|conn| {
+            let mut seen = Seen::default();
+            let mut chunk = Vec::with_capacity(CHUNK);
+            loop {
+                let row = reader.next_row()?;
+                let end = row.is_none();
+                chunk.extend(row);
+                if chunk.len() == CHUNK || (end && !chunk.is_empty()) {
+                    let known = Known::look_up(conn, by, mode, &chunk)?;
+                    for result in apply_chunk(conn, by, mode, &mut chunk, &known, &mut seen)? {
+                        report.add(result);
+                    }
+                }
+                if end {
+                    break;
                 }
             }
-            if end {
-                break;
+            if dry_run || report.failed > 0 {
+                return Err(Stop::Rollback);
             }
-        }
-        if dry_run || report.failed > 0 {
-            return Err(Stop::Rollback);
-        }
-        Ok(())
+            Ok(())
+        })
     });
     match outcome {
         Ok(()) => {

@@ -155,6 +155,30 @@ fn prepare_sqlite_file(url: &DatabaseUrl) -> anyhow::Result<()> {
 }
 
 /// Applies every pending migration; returns how many ran.
+/// SQLite's page cache while a large write runs (`with_large_write_cache`), in KiB.
+const LARGE_WRITE_CACHE_KIB: i64 = 65_536;
+
+/// Runs a write that touches many pages in one transaction (an import) with a larger SQLite
+/// page cache, then gives the memory back. With the default 2 MiB, SQLite spills the
+/// transaction's dirty pages to the WAL and reads them back again and again: an import of
+/// 100 000 companies made half a million writes of single pages (BENCHMARKS.md). 64 MiB
+/// keeps the memory bounded. PostgreSQL needs nothing of the kind.
+pub fn with_large_write_cache<T, E: From<diesel::result::Error>>(
+    conn: &mut DbConnection,
+    write: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    if let DbConnection::Postgres(_) = conn {
+        return write(conn);
+    }
+    conn.batch_execute(&format!("PRAGMA cache_size = -{LARGE_WRITE_CACHE_KIB}"))?;
+    let result = write(conn);
+    // SQLite's default; lowering it frees the pages above it.
+    let reset = conn.batch_execute("PRAGMA cache_size = -2000");
+    let value = result?;
+    reset?;
+    Ok(value)
+}
+
 pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let applied = match conn {
         DbConnection::Postgres(c) => {

@@ -505,12 +505,22 @@ api_test!(
     a_taken_external_id_is_an_error_of_its_row,
     |app: TestApp| async move {
         let peine = region(&app, "Peine").await;
-        app.create("/api/v1/companies", json!({"name": "Alt", "region_id": peine, "external_id": "K-1"}))
-            .await;
+        app.create(
+            "/api/v1/companies",
+            json!({"name": "Alt", "region_id": peine, "external_id": "K-1"}),
+        )
+        .await;
         let csv = format!("name,region_id,external_id\nNeu,{peine},K-1\nAuch neu,{peine},K-2\n");
-        let problem = assert_problem(import(&app, "", csv).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let problem = assert_problem(
+            import(&app, "", csv).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
         let errors = &problem["report"]["results"][0]["errors"];
-        assert_eq!((errors[0]["column"].as_str(), errors[0]["code"].as_str()), (Some("external_id"), Some("taken")));
+        assert_eq!(
+            (errors[0]["column"].as_str(), errors[0]["code"].as_str()),
+            (Some("external_id"), Some("taken"))
+        );
         assert_eq!(problem["report"]["results"][1]["outcome"], "created");
     }
 );
@@ -523,12 +533,23 @@ api_test!(
         // 10 001 rows over many chunks; row 7 000 (line 7 001) names no region.
         let mut csv = String::from("name,region_id,external_id\n");
         for n in 1..=10_001 {
-            let region = if n == 7_000 { String::new() } else { peine.to_string() };
+            let region = if n == 7_000 {
+                String::new()
+            } else {
+                peine.to_string()
+            };
             csv.push_str(&format!("Betrieb {n},{region},E-{n}\n"));
         }
-        let problem = assert_problem(import(&app, "", csv.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let problem = assert_problem(
+            import(&app, "", csv.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
         let rejected = &problem["report"];
-        assert_eq!((rejected["rows"].as_i64(), rejected["failed"].as_i64()), (Some(10_001), Some(1)));
+        assert_eq!(
+            (rejected["rows"].as_i64(), rejected["failed"].as_i64()),
+            (Some(10_001), Some(1))
+        );
         assert_eq!(rejected["failed_rows_only"], true);
         assert_eq!(rejected["results"].as_array().unwrap().len(), 1);
         assert_eq!(rejected["results"][0]["line"], 7_001);
