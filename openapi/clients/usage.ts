@@ -6,10 +6,27 @@ import type { components, paths } from "../generated/api";
 type Company = components["schemas"]["CompanyView"];
 type NewEvent = components["schemas"]["EventInput"];
 
-const api = createClient<paths>({
+// Lists and the project report also answer CSV (and the report HTML): a client says which
+// media types it reads (JSON and problem+json here), and its answers are typed by them.
+const api = createClient<paths, "application/json" | "application/problem+json">({
   baseUrl: "http://127.0.0.1:8080",
   headers: { Authorization: "Bearer <token>" },
 });
+
+// The same lists as CSV files, for a download button.
+const files = createClient<paths, "text/csv" | "application/problem+json">({
+  baseUrl: "http://127.0.0.1:8080",
+  headers: { Authorization: "Bearer <token>", Accept: "text/csv" },
+});
+
+export async function companiesAsExcelFile(regionId: number): Promise<string> {
+  const { data, error } = await files.GET("/api/v1/companies", {
+    params: { query: { region_id: regionId, dialect: "excel" } },
+    parseAs: "text",
+  });
+  if (error) throw new Error(error.detail);
+  return data;
+}
 
 export async function companiesOf(regionId: number): Promise<Company[]> {
   const { data, error } = await api.GET("/api/v1/companies", {

@@ -44,8 +44,14 @@ use crate::models::companies::CompanyRecord;
 const CHUNK: usize = 500;
 /// Up to this many rows the report lists every row; beyond, only the failed ones.
 pub const FULL_REPORT_ROWS: u64 = 10_000;
+const FULL_REPORT_ROWS_USIZE: usize = 10_000;
 /// Columns an import reads past: the export has them, they are not writable.
 const IGNORED: &[&str] = &["version", "created_at", "updated_at"];
+
+/// A CSV file, as the OpenAPI document describes a file to upload.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct CsvFile(pub String);
 
 /// How rows become companies.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -129,7 +135,9 @@ pub struct ImportReport {
     /// True when the file has more than 10 000 rows: `results` then lists only the failed
     /// rows, so the report stays small.
     pub failed_rows_only: bool,
-    /// Per row, in file order.
+    /// Per row, in file order; beyond 10 000 rows only the failed ones, and at most 10 000
+    /// of those (the counts above stay exact).
+    #[schema(max_items = 10000)]
     pub results: Vec<RowResult>,
 }
 
@@ -162,7 +170,8 @@ impl ImportReport {
             self.failed_rows_only = true;
             self.results.retain(|r| r.outcome == RowOutcome::Failed);
         }
-        if !self.failed_rows_only || result.outcome == RowOutcome::Failed {
+        let listed = !self.failed_rows_only || result.outcome == RowOutcome::Failed;
+        if listed && self.results.len() < FULL_REPORT_ROWS_USIZE {
             self.results.push(result);
         }
     }
@@ -203,7 +212,10 @@ impl ImportReport {
     summary = "Import companies from CSV",
     description = "Reads a CSV file in the export's format (either dialect, recognised by itself; columns by name in any order; version, created_at and updated_at ignored; an empty cell is null; ids separated by |). mode=create creates every row; mode=upsert updates the company named by id, else the one with the row's external_id in the caller's scope (its organization's, or for admins and editors the owner-less ones), else creates one; only the columns present are written, and a row equal to the stored company is unchanged (no write, no version, no feed entry). All or nothing: any bad row answers 422 with the report and writes nothing; dry_run=true checks everything and writes nothing. Roles as for creating companies. With an Idempotency-Key (not for dry runs), a repeat replays the first answer.",
     params(ImportQuery, crate::api::idempotency::IdempotencyKeyParam),
-    request_body(content = String, content_type = "text/csv", description = "The CSV file, UTF-8 (a BOM is allowed), at most IMPORT_LIMIT_BYTES (default 50 MiB)."),
+    request_body(description = "The CSV file, UTF-8 (a BOM is allowed), at most IMPORT_LIMIT_BYTES (default 50 MiB); as text/csv, or as application/octet-stream as generated clients send files.", content(
+        (CsvFile = "text/csv"),
+        (CsvFile = "application/octet-stream"),
+    )),
     responses(
         (status = 200, description = "Imported (or checked, in a dry run): the report", body = ImportReport, headers(
             ("Idempotent-Replayed" = String, description = "`true` when this is the stored answer to an earlier request with the same Idempotency-Key"),
@@ -231,16 +243,12 @@ pub async fn import_companies(
         query.mode.unwrap_or_default(),
         query.dry_run.unwrap_or(false),
     );
-    if req
-        .mime_type()
-        .ok()
-        .flatten()
-        .map(|m| m.essence_str().to_owned())
-        .as_deref()
-        != Some("text/csv")
-    {
+    // A file upload: `text/csv`, or the generic `application/octet-stream` that generated
+    // clients (and `curl -T`) send for files.
+    let media = req.mime_type().ok().flatten();
+    if !media.is_some_and(|m| matches!(m.essence_str(), "text/csv" | "application/octet-stream")) {
         return Err(ApiError::UnsupportedMediaType(
-            "send the file as text/csv".into(),
+            "send the file as text/csv (or application/octet-stream)".into(),
         ));
     }
     let body = read_body(&req, payload, limits.import).await?;

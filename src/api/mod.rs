@@ -55,8 +55,10 @@ pub(crate) fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) 
                 .configure(funding_sources::configure)
                 .configure(organizations::configure)
                 .configure(projects::configure)
-                // Before the companies' scope, which would take `/companies/…` for itself.
+                // Before the companies' scope, which would take `/companies/…` for itself
+                // (`/{id}` matches `import`): the import, then 405 for its other methods.
                 .service(import::import_companies)
+                .route("/companies/import", web::route().to(fallback))
                 .configure(companies::configure)
                 .configure(events::configure)
                 .service(reports::project_report)

@@ -61,6 +61,7 @@ pub struct ListParams {
 pub struct ExportParams {
     /// `csv` answers CSV whatever `Accept` says (for plain links), like `Accept: text/csv`.
     /// Without `limit` and `cursor` a CSV answer is the whole filtered list.
+    #[param(inline)]
     pub format: Option<ListFormat>,
     /// The CSV dialect: `rfc4180` (default, for machines) or `excel` (for people).
     pub dialect: Option<Dialect>,

@@ -36,6 +36,7 @@ pub enum ReportFormat {
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `csv` or `html` whatever `Accept` says (for plain links).
+    #[param(inline)]
     pub format: Option<ReportFormat>,
     /// The CSV dialect: `rfc4180` (default) or `excel`.
     pub dialect: Option<Dialect>,

@@ -29,6 +29,7 @@ use crate::models::reports;
 pub struct ProjectReport {
     pub project: ProjectSummary,
     /// One row per region, by name; events without a region last (with `region` null).
+    #[schema(max_items = 10000)]
     pub regions: Vec<RegionRow>,
     /// The sums over all rows.
     pub totals: ReportTotals,
@@ -38,25 +39,31 @@ pub struct ProjectReport {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ProjectSummary {
     pub id: ProjectId,
+    #[schema(max_length = 300)]
     pub name: String,
     pub status: ProjectStatus,
     pub start_date: Option<NaiveDate>,
     pub end_date: Option<NaiveDate>,
     /// The sponsor's name (*Projektträger*).
+    #[schema(max_length = 300)]
     pub sponsor: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RegionRef {
     pub id: RegionId,
+    #[schema(max_length = 200)]
     pub name: String,
+    #[schema(max_length = 200)]
     pub district: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TopicRef {
     pub id: TopicId,
+    #[schema(max_length = 100)]
     pub key: String,
+    #[schema(max_length = 200)]
     pub name: String,
 }
 
@@ -77,8 +84,10 @@ pub struct RegionRow {
     /// The project's events in the region.
     pub events: i64,
     /// Every event kind, in documented order, with its count (zeros included).
+    #[schema(max_items = 50)]
     pub events_by_kind: Vec<KindCount>,
     /// The topics worked on: those of the region's events and taking-part companies, by name.
+    #[schema(max_items = 10000)]
     pub topics: Vec<TopicRef>,
     pub first_event: Option<NaiveDate>,
     pub last_event: Option<NaiveDate>,
@@ -88,6 +97,7 @@ pub struct RegionRow {
 pub struct ReportTotals {
     pub companies: i64,
     pub events: i64,
+    #[schema(max_items = 50)]
     pub events_by_kind: Vec<KindCount>,
     pub first_event: Option<NaiveDate>,
     pub last_event: Option<NaiveDate>,
@@ -97,6 +107,7 @@ pub struct ReportTotals {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FundingLineReport {
     pub funding_source_id: FundingSourceId,
+    #[schema(max_length = 300)]
     pub name: String,
     pub kind: FundingKind,
     pub role: FundingRole,
@@ -134,6 +145,7 @@ impl FundingTotal {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct FundingReport {
     /// `funding` lines first, then `co_financing`, each by source name.
+    #[schema(max_items = 10000)]
     pub lines: Vec<FundingLineReport>,
     pub funding: FundingTotal,
     pub co_financing: FundingTotal,

@@ -564,3 +564,18 @@ api_test!(
         assert_eq!((total, head), (before.0 + 10_001, before.1 + 10_001));
     }
 );
+
+api_test!(
+    other_methods_on_the_import_are_405_not_a_company_id,
+    |app: TestApp| async move {
+        for method in [Method::GET, Method::PUT, Method::PATCH, Method::DELETE] {
+            let response = app
+                .request(method.clone(), "/api/v1/companies/import")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.headers()[header::ALLOW], "POST", "{method}");
+            assert_problem(response, StatusCode::METHOD_NOT_ALLOWED).await;
+        }
+    }
+);
