@@ -205,8 +205,9 @@ pub fn find_by_external_ids(
 /// of all looked up together, the external ids taken in the creator's scope looked up
 /// together, one insert per table on PostgreSQL) instead of a dozen per company. Returns,
 /// in the order given, each company or why it can't be created; none is written unless it
-/// can. Must run inside the caller's transaction. A company the database still refuses (a
-/// concurrent import took its external id meanwhile) fails the whole batch.
+/// can. Must run inside the caller's transaction. The batch's external ids must differ from
+/// each other (the import reports repeats itself); a company the database still refuses (a
+/// concurrent writer took its external id meanwhile) fails the whole batch.
 pub fn create_all(
     conn: &mut DbConnection,
     by: &Actor,
@@ -243,18 +244,10 @@ pub fn create_all(
         conn,
         &project_ids.into_iter().map(ProjectId).collect::<Vec<_>>(),
     )?;
-    let keys: Vec<&str> = all
-        .iter()
-        .filter_map(|n| n.external_id.as_deref())
-        .collect();
-    let taken: Vec<String> = companies::find_by_external_ids(conn, by.org, &keys)?
-        .into_iter()
-        .filter_map(|c| c.external_id)
-        .collect();
-
     let mut outcomes: Vec<Option<Result<CompanyRecord, DomainError>>> =
         Vec::with_capacity(all.len());
-    let mut valid: Vec<CompanyFields> = Vec::new();
+    // Each valid company with its place in `outcomes`.
+    let mut valid: Vec<(usize, CompanyFields)> = Vec::new();
     for new in all {
         let checked = IdCheck::default()
             .id_among("region_id", "region", Some(new.region_id), &regions_found)
@@ -271,23 +264,52 @@ pub fn create_all(
                 &projects_found,
             )
             .finish();
-        let key_taken = new
-            .external_id
-            .as_ref()
-            .is_some_and(|key| taken.contains(key));
         match checked {
             Err(e) => outcomes.push(Some(Err(e))),
-            Ok(()) if key_taken => outcomes.push(Some(Err(DomainError::Conflict(
-                external_id_in_use(new.external_id.as_deref()),
-            )))),
             Ok(()) => {
-                valid.push(CompanyFields::from(new));
+                valid.push((outcomes.len(), CompanyFields::from(new)));
                 outcomes.push(None);
             }
         }
     }
 
-    let rows = companies::insert_all(conn, &valid, by).map_err(|e| external_id_taken(e, None))?;
+    // External ids already taken are rare: the batch is inserted as it is (in a savepoint),
+    // and only when the unique index refuses it are the taken ids looked up and their
+    // companies left out. Looking them up first cost more than the insert on PostgreSQL: in
+    // an import's transaction the planner's statistics still describe the table as it was,
+    // and it scanned the growing table for every batch (BENCHMARKS.md).
+    let first_try = conn.transaction(|conn| {
+        let fields: Vec<&CompanyFields> = valid.iter().map(|(_, f)| f).collect();
+        companies::insert_all(conn, &fields, by)
+    });
+    let rows = match first_try {
+        Ok(rows) => rows,
+        Err(diesel::result::Error::DatabaseError(
+            diesel::result::DatabaseErrorKind::UniqueViolation,
+            _,
+        )) => {
+            let keys: Vec<&str> = valid
+                .iter()
+                .filter_map(|(_, f)| f.company.external_id.as_deref())
+                .collect();
+            let taken: Vec<String> = companies::find_by_external_ids(conn, by.org, &keys)?
+                .into_iter()
+                .filter_map(|c| c.external_id)
+                .collect();
+            valid.retain(|(slot, fields)| {
+                let key = fields.company.external_id.as_deref();
+                let free = !key.is_some_and(|key| taken.iter().any(|t| t == key));
+                if !free {
+                    outcomes[*slot] = Some(Err(DomainError::Conflict(external_id_in_use(key))));
+                }
+                free
+            });
+            let fields: Vec<&CompanyFields> = valid.iter().map(|(_, f)| f).collect();
+            companies::insert_all(conn, &fields, by).map_err(|e| external_id_taken(e, None))?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let valid: Vec<CompanyFields> = valid.into_iter().map(|(_, f)| f).collect();
     let mut topics_links = Vec::new();
     let mut project_links = Vec::new();
     for (row, fields) in rows.iter().zip(&valid) {

@@ -263,18 +263,18 @@ pub fn find_by_external_ids(
 /// little in the process.
 pub fn insert_all(
     conn: &mut DbConnection,
-    all: &[CompanyFields],
+    all: &[&CompanyFields],
     by: &Actor,
 ) -> QueryResult<Vec<Company>> {
     let DbConnection::Postgres(pg) = conn else {
-        return all.iter().map(|fields| insert(conn, fields, by)).collect();
+        return all.iter().map(|&fields| insert(conn, fields, by)).collect();
     };
     let at = crate::domain::now();
     let mut inserted = Vec::with_capacity(all.len());
     for chunk in all.chunks(1_000) {
         let rows: Vec<_> = chunk
             .iter()
-            .map(|fields| {
+            .map(|&fields| {
                 (
                     fields,
                     companies::created_at.eq(at),

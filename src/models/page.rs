@@ -163,34 +163,28 @@ macro_rules! keyset_rows {
                     $crate::models::page::CursorMismatch,
                 )),
                 Some(k) => (|| {
+                    // `$past` is the comparison that moves along the sort, `$dir` its order.
+                    macro_rules! tied_then_past {
+                        ($past:ident, $dir:ident) => {{
+                            let tied = $query
+                                .filter($col.eq(k.clone()))
+                                .filter($id.$past(after.id))
+                                .order($id.$dir())
+                                .limit(limit)
+                                .load::<$row>($conn)?;
+                            let missing = limit - i64::try_from(tied.len()).unwrap_or(limit);
+                            let rest = $query
+                                .filter($col.$past(k))
+                                .order(($col.$dir(), $id.$dir()))
+                                .limit(missing)
+                                .load::<$row>($conn)?;
+                            (tied, rest)
+                        }};
+                    }
                     let (mut rows, rest) = if descending {
-                        let tied = $query
-                            .filter($col.eq(k.clone()))
-                            .filter($id.lt(after.id))
-                            .order($id.desc())
-                            .limit(limit)
-                            .load::<$row>($conn)?;
-                        let missing = limit - i64::try_from(tied.len()).unwrap_or(limit);
-                        let rest = $query
-                            .filter($col.lt(k))
-                            .order(($col.desc(), $id.desc()))
-                            .limit(missing)
-                            .load::<$row>($conn)?;
-                        (tied, rest)
+                        tied_then_past!(lt, desc)
                     } else {
-                        let tied = $query
-                            .filter($col.eq(k.clone()))
-                            .filter($id.gt(after.id))
-                            .order($id.asc())
-                            .limit(limit)
-                            .load::<$row>($conn)?;
-                        let missing = limit - i64::try_from(tied.len()).unwrap_or(limit);
-                        let rest = $query
-                            .filter($col.gt(k))
-                            .order(($col.asc(), $id.asc()))
-                            .limit(missing)
-                            .load::<$row>($conn)?;
-                        (tied, rest)
+                        tied_then_past!(gt, asc)
                     };
                     rows.extend(rest);
                     Ok::<_, $crate::models::ListError>(rows)
