@@ -28,6 +28,7 @@ RUN mkdir src \
               target/release/build/betriebsnachbarschaften-*
 
 COPY migrations migrations
+COPY templates templates
 COPY src src
 # The revision for `bn_build_info` (the build context has no .git).
 ARG GIT_REVISION=unknown

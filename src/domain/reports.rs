@@ -4,8 +4,8 @@
 //!
 //! A report is a read model with no input and no rules beyond its arithmetic, so its shape
 //! here is also its wire shape (`Serialize`, `ToSchema`); the HTTP layer renders it as JSON,
-//! CSV or HTML. It is assembled from nine aggregate queries (`models::reports`), whatever
-//! the project's size.
+//! CSV or HTML. It is assembled from ten queries (`models::reports`: nine aggregates and the
+//! sponsor's name), whatever the project's size.
 //!
 //! Rules of the arithmetic: the regions are the project's own plus any region a taking-part
 //! company or an event of the project is in (so nothing is silently left out), sorted by

@@ -396,3 +396,47 @@ mod the_printable_page_shows_the_five_regions_in_headless_chromium {
         on_postgres(Options::default(), super::check_in_chromium).await;
     }
 }
+
+api_test!(
+    the_report_costs_the_same_statements_whatever_the_projects_size,
+    |app: TestApp| async move {
+        let sponsor = app.create_organization("Allianz (Test)").await;
+        let peine = app.create_region(json!({"name": "Peine"})).await["id"].clone();
+        let topic = app
+            .create(
+                "/api/v1/topics",
+                json!({"key": "retention", "name": "Mitarbeiterbindung", "category": "retention"}),
+            )
+            .await["id"]
+            .clone();
+        let project = app
+            .create("/api/v1/projects", json!({"name": "Klein", "status": "active", "sponsor_id": sponsor, "region_ids": [peine]}))
+            .await["id"]
+            .as_i64()
+            .unwrap();
+        let path = format!("/api/v1/reports/projects/{project}");
+        let statements = async || {
+            app.get(&path).await;
+            let before = app.db.queries_run();
+            let report: Value = app.get(&path).await.json().await.unwrap();
+            (app.db.queries_run() - before, report)
+        };
+        let (small, _) = statements().await;
+
+        for n in 0..12 {
+            let region = app
+                .create_region(json!({"name": format!("Region {n}")}))
+                .await["id"]
+                .clone();
+            app.create("/api/v1/companies", json!({"name": format!("Betrieb {n}"), "region_id": region, "topic_ids": [topic], "project_ids": [project]})).await;
+            app.create("/api/v1/events", json!({"title": format!("Treffen {n}"), "kind": "neighbourhood_meeting", "project_id": project, "region_id": region, "starts_at": "2021-05-04T16:00:00Z", "topic_ids": [topic]})).await;
+        }
+        let (large, report) = statements().await;
+        assert_eq!(report["regions"].as_array().unwrap().len(), 13);
+        assert_eq!(small, large, "statements for 1 and for 13 regions");
+        assert!(
+            large <= 10,
+            "{large} statements: nine aggregates and the sponsor's name"
+        );
+    }
+);
