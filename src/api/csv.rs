@@ -313,11 +313,6 @@ impl TableReader {
         self.dialect
     }
 
-    /// Whether the file has this column.
-    pub fn has_column(&self, name: &str) -> bool {
-        self.columns.iter().any(|c| c.name == name)
-    }
-
     /// The physical line of the record that starts at `offset`. The csv crate's own line
     /// numbers lag by one after a CRLF (its record position points at the `\n`), so they are
     /// counted here: line breaks before the record's first byte, plus one.

@@ -37,9 +37,7 @@ const BATCH: i64 = 1000;
 pub fn wanted(req: &HttpRequest, format: Option<ListFormat>) -> bool {
     match format {
         Some(format) => format == ListFormat::Csv,
-        None => {
-            negotiation::preferred(req, &[negotiation::JSON, negotiation::CSV]) == negotiation::CSV
-        }
+        None => negotiation::preferred(req, negotiation::LIST) == negotiation::CSV,
     }
 }
 

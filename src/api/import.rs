@@ -43,8 +43,7 @@ use crate::models::companies::CompanyRecord;
 /// Rows read and looked up together.
 const CHUNK: usize = 500;
 /// Up to this many rows the report lists every row; beyond, only the failed ones.
-pub const FULL_REPORT_ROWS: u64 = 10_000;
-const FULL_REPORT_ROWS_USIZE: usize = 10_000;
+pub const FULL_REPORT_ROWS: usize = 10_000;
 /// Columns an import reads past: the export has them, they are not writable.
 const IGNORED: &[&str] = &["version", "created_at", "updated_at"];
 
@@ -166,12 +165,12 @@ impl ImportReport {
             RowOutcome::Unchanged => self.unchanged += 1,
             RowOutcome::Failed => self.failed += 1,
         }
-        if self.rows > FULL_REPORT_ROWS && !self.failed_rows_only {
+        if self.rows > FULL_REPORT_ROWS as u64 && !self.failed_rows_only {
             self.failed_rows_only = true;
             self.results.retain(|r| r.outcome == RowOutcome::Failed);
         }
         let listed = !self.failed_rows_only || result.outcome == RowOutcome::Failed;
-        if listed && self.results.len() < FULL_REPORT_ROWS_USIZE {
+        if listed && self.results.len() < FULL_REPORT_ROWS {
             self.results.push(result);
         }
     }
@@ -252,11 +251,13 @@ pub async fn import_companies(
         ));
     }
     let body = read_body(&req, payload, limits.import).await?;
-    let once = if dry_run {
-        IdempotencyKey::default().of_bytes(&caller, &body)
+    // A dry run writes nothing, so there is no answer to keep for a repeat.
+    let key = if dry_run {
+        IdempotencyKey::default()
     } else {
-        key.of_bytes(&caller, &body)
+        key
     };
+    let once = key.of_bytes(&caller, &body);
     let mut columns = vec![("id".to_owned(), CellKind::Integer)];
     columns.extend(csv::input_columns::<CompanyInput>());
     let reader = TableReader::open(body, &columns, IGNORED)?;

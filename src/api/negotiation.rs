@@ -20,8 +20,10 @@ pub const CSV: &str = "text/csv";
 pub const HTML: &str = "text/html";
 
 const JSON_ONLY: &[&str] = &[JSON];
-const LIST: &[&str] = &[JSON, CSV];
-const REPORT: &[&str] = &[JSON, CSV, HTML];
+/// What a domain list answers in (`GET /api/v1/{collection}`).
+pub const LIST: &[&str] = &[JSON, CSV];
+/// What a report answers in (`GET /api/v1/reports/…`).
+pub const REPORT: &[&str] = &[JSON, CSV, HTML];
 
 /// The media types a request's path answers in, the server's preference first, or `None`
 /// where this does not negotiate (the docs viewer serves HTML, scripts and styles). Errors

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use crate::api::csv::{self, Dialect, TableWriter};
 use crate::api::error::ApiError;
-use crate::api::negotiation::{self, CSV, HTML, JSON};
+use crate::api::negotiation::{self, CSV, HTML, REPORT};
 use crate::api::paging::parse_params;
 use crate::auth::Caller;
 use crate::db::Db;
@@ -73,14 +73,13 @@ pub async fn project_report(
     let report = db
         .run(move |conn| Ok::<_, ApiError>(reports::project_report(conn, id)?))
         .await?;
-    let format =
-        query
-            .format
-            .unwrap_or_else(|| match negotiation::preferred(&req, &[JSON, CSV, HTML]) {
-                CSV => ReportFormat::Csv,
-                HTML => ReportFormat::Html,
-                _ => ReportFormat::Json,
-            });
+    let format = query
+        .format
+        .unwrap_or_else(|| match negotiation::preferred(&req, REPORT) {
+            CSV => ReportFormat::Csv,
+            HTML => ReportFormat::Html,
+            _ => ReportFormat::Json,
+        });
     match format {
         ReportFormat::Json => Ok(HttpResponse::Ok().json(report)),
         ReportFormat::Csv => {

@@ -214,6 +214,9 @@ pub fn create_all(
     all: Vec<NewCompany>,
 ) -> Result<Vec<Result<CompanyRecord, DomainError>>, DomainError> {
     Companies::may_create(by)?;
+    if all.is_empty() {
+        return Ok(Vec::new());
+    }
     let unique = |ids: &mut Vec<i64>| {
         ids.sort_unstable();
         ids.dedup();

@@ -251,7 +251,8 @@ pub fn project_report(
             total.count += count.count;
         }
         totals.first_event = earliest(totals.first_event, row.first_event);
-        totals.last_event = latest(totals.last_event, row.last_event);
+        // `None` orders before any date, so the later of two optional dates is their max.
+        totals.last_event = totals.last_event.max(row.last_event);
     }
 
     Ok(ProjectReport {
@@ -314,13 +315,6 @@ fn earliest(a: Option<NaiveDate>, b: Option<NaiveDate>) -> Option<NaiveDate> {
     }
 }
 
-fn latest(a: Option<NaiveDate>, b: Option<NaiveDate>) -> Option<NaiveDate> {
-    match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    }
-}
-
 impl RegionRow {
     fn empty(region: Option<RegionRef>) -> Self {
         Self {
@@ -346,7 +340,7 @@ impl RegionRow {
             entry.count += count;
         }
         self.first_event = earliest(self.first_event, first);
-        self.last_event = latest(self.last_event, last);
+        self.last_event = self.last_event.max(last);
     }
 }
 

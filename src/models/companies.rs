@@ -274,17 +274,7 @@ pub fn insert_all(
     for chunk in all.chunks(1_000) {
         let rows: Vec<_> = chunk
             .iter()
-            .map(|&fields| {
-                (
-                    fields,
-                    companies::created_at.eq(at),
-                    companies::updated_at.eq(at),
-                    companies::version.eq(1_i64),
-                    companies::owner_org_id.eq(by.org),
-                    companies::created_by.eq(&by.label),
-                    companies::updated_by.eq(&by.label),
-                )
-            })
+            .map(|&fields| crate::models::new_row!(companies, fields, by, at))
             .collect();
         let mut rows: Vec<Company> = diesel::insert_into(companies::table)
             .values(rows)

@@ -54,6 +54,24 @@ pub fn contains_pattern(q: &str) -> String {
     pattern
 }
 
+/// A new record's row: its fields and the columns every insert sets (created and changed
+/// now, version 1, owned by the actor's organization, by the actor).
+macro_rules! new_row {
+    ($table:ident, $fields:expr, $by:expr, $at:expr) => {{
+        let at: chrono::NaiveDateTime = $at;
+        (
+            $fields,
+            $table::created_at.eq(at),
+            $table::updated_at.eq(at),
+            $table::version.eq(1_i64),
+            $table::owner_org_id.eq($by.org),
+            $table::created_by.eq(&$by.label),
+            $table::updated_by.eq(&$by.label),
+        )
+    }};
+}
+pub(crate) use new_row;
+
 /// Declares `insert`, `find`, `update` and `delete` for a table whose rows carry the common
 /// columns (`id`, `created_at`, `updated_at`, `version`, `owner_org_id`, `created_by`,
 /// `updated_by`). Updates and deletes are single conditional statements: with an expected
@@ -76,16 +94,12 @@ macro_rules! record_queries {
             fields: &$fields,
             by: &crate::domain::Actor,
         ) -> diesel::QueryResult<$row> {
-            let at = crate::domain::now();
             diesel::insert_into($table::table)
-                .values((
+                .values(crate::models::new_row!(
+                    $table,
                     fields,
-                    $table::created_at.eq(at),
-                    $table::updated_at.eq(at),
-                    $table::version.eq(1_i64),
-                    $table::owner_org_id.eq(by.org),
-                    $table::created_by.eq(&by.label),
-                    $table::updated_by.eq(&by.label),
+                    by,
+                    crate::domain::now()
                 ))
                 .returning($table::all_columns)
                 .get_result(conn)
