@@ -170,6 +170,10 @@ impl Housekeeping {
             if let Err(e) = db.write(move |conn| idempotency::purge(conn, ttl)).await {
                 log::warn!("removing old idempotency keys failed: {e}");
             }
+            let refreshed = db.write(|conn| Ok::<_, DomainError>(db::refresh_statistics(conn)?));
+            if let Err(e) = refreshed.await {
+                log::warn!("refreshing the planner's statistics failed: {e}");
+            }
         }
     }
 }

@@ -386,6 +386,8 @@ impl Known {
         if mode == ImportMode::Create {
             return Ok(Self::default());
         }
+        // The import itself may have grown the table tenfold since the statistics were taken.
+        crate::db::refresh_statistics(conn)?;
         let ids: Vec<CompanyId> = rows
             .iter()
             .filter_map(|r| r.fields.get("id").and_then(Value::as_i64))

@@ -14,7 +14,7 @@ use crate::models::page::{Page, PageRequest};
 /// A client to write. Its columns are also its change set; `models::clients::ClientFields`
 /// adds the case-insensitive key.
 #[derive(Debug, Clone, PartialEq, Eq, Insertable, AsChangeset)]
-#[diesel(table_name = schema::clients, treat_none_as_null = true)]
+#[diesel(table_name = schema::clients, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewClient {
     pub name: String,
     pub role: Role,

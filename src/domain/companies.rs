@@ -24,7 +24,7 @@ use crate::models::{projects, regions, topics};
 /// the writable fields are listed once in the domain and the rows; `models::companies::
 /// CompanyFields` adds the derived keys.
 #[derive(Debug, Clone, PartialEq, Eq, Insertable, AsChangeset)]
-#[diesel(table_name = schema::companies, treat_none_as_null = true)]
+#[diesel(table_name = schema::companies, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewCompany {
     pub name: String,
     /// The partner's own key (a chamber's member or craft-register number): unique per owning
@@ -202,12 +202,11 @@ pub fn find_by_external_ids(
 
 /// Creates many companies at once, as `resource::create` creates one: the same rules, the
 /// same feed entries, in a fixed number of statements for the whole batch (the references
-/// of all looked up together, the external ids taken in the creator's scope looked up
-/// together, one insert per table on PostgreSQL) instead of a dozen per company. Returns,
-/// in the order given, each company or why it can't be created; none is written unless it
-/// can. Must run inside the caller's transaction. The batch's external ids must differ from
-/// each other (the import reports repeats itself); a company the database still refuses (a
-/// concurrent writer took its external id meanwhile) fails the whole batch.
+/// of all looked up together, one multi-row insert per table) instead of a dozen per
+/// company. Returns, in the order given, each company or why it can't be created: a bad
+/// reference, or an external id taken in the creator's scope — before, by a concurrent
+/// writer meanwhile, or by an earlier company of the same batch. Must run inside the
+/// caller's transaction.
 pub fn create_all(
     conn: &mut DbConnection,
     by: &Actor,
@@ -276,42 +275,26 @@ pub fn create_all(
         }
     }
 
-    // External ids already taken are rare: the batch is inserted as it is (in a savepoint),
-    // and only when the unique index refuses it are the taken ids looked up and their
-    // companies left out. Looking them up first cost more than the insert on PostgreSQL: in
-    // an import's transaction the planner's statistics still describe the table as it was,
-    // and it scanned the growing table for every batch (BENCHMARKS.md).
-    let first_try = conn.transaction(|conn| {
-        let fields: Vec<&CompanyFields> = valid.iter().map(|(_, f)| f).collect();
-        companies::insert_all(conn, &fields, by)
-    });
-    let rows = match first_try {
-        Ok(rows) => rows,
-        Err(diesel::result::Error::DatabaseError(
-            diesel::result::DatabaseErrorKind::UniqueViolation,
-            _,
-        )) => {
-            let keys: Vec<&str> = valid
-                .iter()
-                .filter_map(|(_, f)| f.company.external_id.as_deref())
-                .collect();
-            let taken: Vec<String> = companies::find_by_external_ids(conn, by.org, &keys)?
-                .into_iter()
-                .filter_map(|c| c.external_id)
-                .collect();
-            valid.retain(|(slot, fields)| {
-                let key = fields.company.external_id.as_deref();
-                let free = !key.is_some_and(|key| taken.iter().any(|t| t == key));
-                if !free {
-                    outcomes[*slot] = Some(Err(DomainError::Conflict(external_id_in_use(key))));
-                }
-                free
-            });
-            let fields: Vec<&CompanyFields> = valid.iter().map(|(_, f)| f).collect();
-            companies::insert_all(conn, &fields, by).map_err(|e| external_id_taken(e, None))?
+    // A company the external id's unique index refused is missing from what came back; the
+    // rest come back in the order given.
+    let fields: Vec<&CompanyFields> = valid.iter().map(|(_, f)| f).collect();
+    let mut inserted = companies::insert_all(conn, &fields, by)?
+        .into_iter()
+        .peekable();
+    let mut rows = Vec::with_capacity(valid.len());
+    valid.retain(|(slot, fields)| {
+        let key = fields.company.external_id.as_deref();
+        match inserted.next_if(|row| row.external_id.as_deref() == key) {
+            Some(row) => {
+                rows.push(row);
+                true
+            }
+            None => {
+                outcomes[*slot] = Some(Err(DomainError::Conflict(external_id_in_use(key))));
+                false
+            }
         }
-        Err(e) => return Err(e.into()),
-    };
+    });
     let valid: Vec<CompanyFields> = valid.into_iter().map(|(_, f)| f).collect();
     let mut topics_links = Vec::new();
     let mut project_links = Vec::new();

@@ -19,7 +19,7 @@ use crate::models::{companies, organizations, projects, regions, topics};
 
 /// An event to write.
 #[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
-#[diesel(table_name = crate::db::schema::events, treat_none_as_null = true)]
+#[diesel(table_name = crate::db::schema::events, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewEvent {
     pub title: String,
     pub kind: EventKind,

@@ -14,7 +14,7 @@ use crate::models::projects;
 
 /// A funding source to write.
 #[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
-#[diesel(table_name = crate::db::schema::funding_sources, treat_none_as_null = true)]
+#[diesel(table_name = crate::db::schema::funding_sources, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewFundingSource {
     /// Unique, case-insensitively.
     pub name: String,

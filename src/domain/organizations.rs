@@ -14,7 +14,7 @@ use crate::models::page::{Page, PageRequest};
 
 /// An organization to write.
 #[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
-#[diesel(table_name = crate::db::schema::organizations, treat_none_as_null = true)]
+#[diesel(table_name = crate::db::schema::organizations, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewOrganization {
     /// Unique, case-insensitively.
     pub name: String,

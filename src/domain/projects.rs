@@ -23,7 +23,7 @@ use crate::models::{events, funding_sources, organizations, regions, topics};
 
 /// A project to write.
 #[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
-#[diesel(table_name = crate::db::schema::projects, treat_none_as_null = true)]
+#[diesel(table_name = crate::db::schema::projects, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewProject {
     pub name: String,
     pub description: Option<String>,

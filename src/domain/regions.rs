@@ -13,7 +13,7 @@ use crate::models::{companies, events};
 
 /// A region to write.
 #[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
-#[diesel(table_name = crate::db::schema::regions, treat_none_as_null = true)]
+#[diesel(table_name = crate::db::schema::regions, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewRegion {
     /// Unique, case-insensitively.
     pub name: String,

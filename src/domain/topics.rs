@@ -13,7 +13,7 @@ use crate::models::topics::{self, Topic, TopicFields, TopicFilter, TopicSort};
 
 /// A topic to write.
 #[derive(Debug, Clone, PartialEq, Eq, diesel::Insertable, diesel::AsChangeset)]
-#[diesel(table_name = crate::db::schema::topics, treat_none_as_null = true)]
+#[diesel(table_name = crate::db::schema::topics, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewTopic {
     /// A unique slug of `[a-z0-9_]`.
     pub key: String,

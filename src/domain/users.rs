@@ -15,7 +15,7 @@ use crate::models::{WriteError, organizations, refresh_tokens};
 /// A user to write (the password separately: it is write-only). Its columns are also its
 /// change set; `models::users::UserFields` adds the case-insensitive key.
 #[derive(Debug, Clone, PartialEq, Eq, Insertable, AsChangeset)]
-#[diesel(table_name = schema::users, treat_none_as_null = true)]
+#[diesel(table_name = schema::users, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub struct NewUser {
     pub username: String,
     pub role: Role,

@@ -25,7 +25,7 @@ pub struct Change {
 /// A change to append: numbered at once where writes take turns (SQLite), else later by
 /// `sequence`.
 #[derive(Debug, Clone, Insertable)]
-#[diesel(table_name = changes)]
+#[diesel(table_name = changes, treat_none_as_default_value = false)]
 pub struct NewChange<'a> {
     pub seq: Option<i64>,
     pub resource: ResourceKind,
@@ -50,20 +50,15 @@ pub fn append(conn: &mut DbConnection, change: &NewChange<'_>) -> QueryResult<()
         .map(drop)
 }
 
-/// Appends many changes: one multi-row insert on PostgreSQL, a statement each on SQLite.
+/// Appends many changes in multi-row inserts.
 pub fn append_all(conn: &mut DbConnection, all: &[NewChange<'_>]) -> QueryResult<()> {
-    match conn {
-        DbConnection::Postgres(pg) => {
-            // Seven parameters a change: far below PostgreSQL's 65 535 per statement.
-            for chunk in all.chunks(5_000) {
-                diesel::insert_into(changes::table)
-                    .values(chunk)
-                    .execute(pg)?;
-            }
-            Ok(())
-        }
-        DbConnection::Sqlite(_) => all.iter().try_for_each(|change| append(conn, change)),
+    // Seven parameters a change.
+    for chunk in all.chunks(crate::db::rows_per_insert(7)) {
+        crate::db::on_backend!(&mut *conn, |c| diesel::insert_into(changes::table)
+            .values(chunk)
+            .execute(c))?;
     }
+    Ok(())
 }
 
 pub fn head(conn: &mut DbConnection) -> QueryResult<Head> {

@@ -30,7 +30,7 @@ pub struct Client {
 /// The inserted and updated columns: the domain's fields and the case-insensitive key derived
 /// from the name.
 #[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = clients)]
+#[diesel(table_name = clients, treat_none_as_default_value = false)]
 pub struct ClientFields {
     #[diesel(embed)]
     pub client: NewClient,

@@ -43,7 +43,7 @@ pub struct Company {
 /// The inserted and updated columns: the domain's writable fields (`NewCompany` is their
 /// change set) and the keys derived from them (see the migration).
 #[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = companies)]
+#[diesel(table_name = companies, treat_none_as_default_value = false)]
 pub struct CompanyFields {
     #[diesel(embed)]
     pub company: NewCompany,
@@ -258,32 +258,35 @@ pub fn find_by_external_ids(
     }
 }
 
-/// Inserts many companies, returned in the order given. PostgreSQL: one multi-row insert per
-/// 1 000 (24 parameters a row, far below its 65 535); SQLite: a statement each, which costs
-/// little in the process.
+/// Inserts many companies in multi-row inserts, leaving out each whose external id is taken
+/// in its owner's scope (`ON CONFLICT DO NOTHING`: the external id's index is the only unique
+/// one besides the id). Returns the inserted in the order given; the left-out are missing.
+/// No savepoint and no lookup beforehand: on SQLite a savepoint around a batch journals every
+/// page the batch touches (2.8 million `pwrite`s for 100 000 companies), and on PostgreSQL a
+/// lookup inside an import's transaction plans with statistics of the table as it was.
 pub fn insert_all(
     conn: &mut DbConnection,
     all: &[&CompanyFields],
     by: &Actor,
 ) -> QueryResult<Vec<Company>> {
-    let DbConnection::Postgres(pg) = conn else {
-        return all.iter().map(|&fields| insert(conn, fields, by)).collect();
-    };
     let at = crate::domain::now();
     let mut inserted = Vec::with_capacity(all.len());
-    for chunk in all.chunks(1_000) {
+    // A table has at most 32 columns (diesel's `32-column-tables`).
+    for chunk in all.chunks(crate::db::rows_per_insert(32)) {
         let rows: Vec<_> = chunk
             .iter()
             .map(|&fields| crate::models::new_row!(companies, fields, by, at))
             .collect();
-        let mut rows: Vec<Company> = diesel::insert_into(companies::table)
-            .values(rows)
-            .returning(Company::as_returning())
-            .get_results(pg)?;
-        // Ids come from the identity in the order the rows are inserted, which is the order
-        // of VALUES; RETURNING itself promises no order.
-        rows.sort_unstable_by_key(|c| c.id);
-        inserted.extend(rows);
+        let mut batch: Vec<Company> = crate::db::on_backend!(&mut *conn, |c| {
+            diesel::insert_into(companies::table)
+                .values(rows)
+                .on_conflict_do_nothing()
+                .returning(Company::as_returning())
+                .get_results(c)
+        })?;
+        // Ids are handed out in the order of VALUES; RETURNING itself promises no order.
+        batch.sort_unstable_by_key(|c| c.id);
+        inserted.extend(batch);
     }
     Ok(inserted)
 }

@@ -37,7 +37,7 @@ pub struct Event {
 /// The inserted and updated columns: the domain's writable fields (`NewEvent` is their change
 /// set) and the key of the title.
 #[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = events)]
+#[diesel(table_name = events, treat_none_as_default_value = false)]
 pub struct EventFields {
     #[diesel(embed)]
     pub event: NewEvent,

@@ -8,7 +8,7 @@ use crate::db::schema::idempotency_keys;
 
 /// An answer as it was first given.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = idempotency_keys)]
+#[diesel(table_name = idempotency_keys, treat_none_as_default_value = false)]
 pub struct StoredAnswer {
     pub caller: String,
     pub key: String,

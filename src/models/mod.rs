@@ -209,7 +209,7 @@ macro_rules! named_fields {
     ($(#[$doc:meta])* $fields:ident, $table:ident, $new:ty) => {
         $(#[$doc])*
         #[derive(Debug, Clone, diesel::Insertable, diesel::AsChangeset)]
-        #[diesel(table_name = $table)]
+        #[diesel(table_name = $table, treat_none_as_default_value = false)]
         pub struct $fields {
             #[diesel(embed)]
             pub new: $new,
@@ -339,28 +339,14 @@ macro_rules! join_table {
                 let row = |(owner, target): &($owner_id, $target_id)| {
                     ($table::$owner.eq(*owner), $table::$target.eq(*target))
                 };
-                match conn {
-                    // A round trip is most of what a statement costs on PostgreSQL: one
-                    // multi-row insert per batch of links (the MultiConnection has no batch
-                    // insert; 30 000 links stay well below PostgreSQL's 65 535 parameters).
-                    DbConnection::Postgres(pg) => {
-                        for chunk in pairs.chunks(30_000) {
-                            diesel::insert_into($table::table)
-                                .values(chunk.iter().map(row).collect::<Vec<_>>())
-                                .execute(pg)?;
-                        }
-                        Ok(())
-                    }
-                    // SQLite runs in the process: a statement per row costs little.
-                    DbConnection::Sqlite(_) => {
-                        for pair in pairs {
-                            diesel::insert_into($table::table)
-                                .values(row(pair))
-                                .execute(conn)?;
-                        }
-                        Ok(())
-                    }
+                // One multi-row insert per batch of links, on both databases.
+                for chunk in pairs.chunks(crate::db::rows_per_insert(2)) {
+                    let rows: Vec<_> = chunk.iter().map(row).collect();
+                    crate::db::on_backend!(&mut *conn, |c| diesel::insert_into($table::table)
+                        .values(&rows)
+                        .execute(c))?;
                 }
+                Ok(())
             }
 
             /// How many owners list `target`.

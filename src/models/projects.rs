@@ -61,7 +61,7 @@ pub struct Project {
 /// The inserted and updated columns: the domain's writable fields (`NewProject` is their
 /// change set) and the keys derived from them.
 #[derive(Debug, Clone, Insertable, AsChangeset)]
-#[diesel(table_name = projects)]
+#[diesel(table_name = projects, treat_none_as_default_value = false)]
 pub struct ProjectFields {
     #[diesel(embed)]
     pub project: NewProject,

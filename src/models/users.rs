@@ -31,7 +31,7 @@ pub struct User {
 /// The inserted and updated columns (the password separately: it is write-only): the
 /// domain's fields and the case-insensitive key derived from the username.
 #[derive(Debug, Clone, PartialEq, Insertable, AsChangeset)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct UserFields {
     #[diesel(embed)]
     pub user: NewUser,
