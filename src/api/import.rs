@@ -40,8 +40,8 @@ use crate::domain::resource::{self, Crud as _};
 use crate::domain::{Actor, CompanyId};
 use crate::models::companies::CompanyRecord;
 
-/// Rows read and looked up together.
-const CHUNK: usize = 500;
+/// Rows read and looked up together: as many as one insert of new companies takes.
+const CHUNK: usize = crate::models::companies::INSERT_BATCH;
 /// Up to this many rows the report lists every row; beyond, only the failed ones.
 pub const FULL_REPORT_ROWS: usize = 10_000;
 /// Columns an import reads past: the export has them, they are not writable.

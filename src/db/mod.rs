@@ -39,11 +39,36 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
-/// The most rows one multi-row insert may carry, by parameters per row: SQLite allows 32 766
-/// parameters in a statement, PostgreSQL 65 535.
-pub const fn rows_per_insert(parameters_per_row: usize) -> usize {
-    32_766 / parameters_per_row
+/// Runs one multi-row statement per batch of `$n` of the owned rows `$rows` and collects what
+/// each returns. A full batch is a `Box<[T; $n]>`, whose statement is the same every time (its
+/// query id is static, which needs rows that own their values): both databases prepare it
+/// once and reuse it, where PostgreSQL spent as long parsing and planning each 500-row
+/// `VALUES` list of an import as inserting its rows. The last, shorter batch is a `Vec`.
+/// `$n` rows may carry at most 32 766 parameters (SQLite's limit; PostgreSQL's is 65 535).
+macro_rules! in_batches {
+    ($conn:expr, $rows:expr, $n:expr, |$backend:ident, $batch:ident| $insert:expr) => {{
+        let conn: &mut $crate::db::DbConnection = $conn;
+        let mut rows = $rows.into_iter();
+        let mut results = Vec::new();
+        let mut run = || -> diesel::QueryResult<()> {
+            loop {
+                let batch: Box<[_]> = rows.by_ref().take($n).collect();
+                if batch.is_empty() {
+                    return Ok(());
+                }
+                results.push(match <Box<[_; $n]>>::try_from(batch) {
+                    Ok($batch) => $crate::db::on_backend!(&mut *conn, |$backend| $insert)?,
+                    Err(rest) => {
+                        let $batch = rest.into_vec();
+                        $crate::db::on_backend!(&mut *conn, |$backend| $insert)?
+                    }
+                });
+            }
+        };
+        run().map(|()| results)
+    }};
 }
+pub(crate) use in_batches;
 
 pub type DbPool = Pool<ConnectionManager<DbConnection>>;
 pub type PooledDb = PooledConnection<ConnectionManager<DbConnection>>;

@@ -64,7 +64,7 @@ pub fn record_all(
         DbConnection::Postgres(_) => None,
     };
     let at = now();
-    let entries: Vec<NewChange<'_>> = all
+    let entries: Vec<NewChange> = all
         .iter()
         .zip(0..)
         .map(|(&(resource_id, action, version), i)| NewChange {
@@ -74,10 +74,10 @@ pub fn record_all(
             action,
             version,
             at,
-            actor: &by.label,
+            actor: by.label.clone(),
         })
         .collect();
-    changes::append_all(conn, &entries)?;
+    changes::append_all(conn, entries)?;
     Ok(())
 }
 

@@ -26,14 +26,14 @@ pub struct Change {
 /// `sequence`.
 #[derive(Debug, Clone, Insertable)]
 #[diesel(table_name = changes, treat_none_as_default_value = false)]
-pub struct NewChange<'a> {
+pub struct NewChange {
     pub seq: Option<i64>,
     pub resource: ResourceKind,
     pub resource_id: i64,
     pub action: ChangeAction,
     pub version: i64,
     pub at: NaiveDateTime,
-    pub actor: &'a str,
+    pub actor: String,
 }
 
 /// The feed's bounds: the newest seq handed out, the newest seq removed by retention.
@@ -43,22 +43,19 @@ pub struct Head {
     pub purged_through: i64,
 }
 
-pub fn append(conn: &mut DbConnection, change: &NewChange<'_>) -> QueryResult<()> {
-    diesel::insert_into(changes::table)
-        .values(change)
-        .execute(conn)
-        .map(drop)
-}
-
-/// Appends many changes in multi-row inserts.
-pub fn append_all(conn: &mut DbConnection, all: &[NewChange<'_>]) -> QueryResult<()> {
-    // Seven parameters a change.
-    for chunk in all.chunks(crate::db::rows_per_insert(7)) {
-        crate::db::on_backend!(&mut *conn, |c| diesel::insert_into(changes::table)
-            .values(chunk)
-            .execute(c))?;
+/// Appends changes: one (a single write's) in a statement prepared once, many in batches.
+pub fn append_all(conn: &mut DbConnection, all: Vec<NewChange>) -> QueryResult<()> {
+    if let [one] = all.as_slice() {
+        return diesel::insert_into(changes::table)
+            .values(one)
+            .execute(conn)
+            .map(drop);
     }
-    Ok(())
+    // As many as an import's chunk creates companies.
+    crate::db::in_batches!(conn, all, super::companies::INSERT_BATCH, |c, batch| {
+        diesel::insert_into(changes::table).values(batch).execute(c)
+    })
+    .map(drop)
 }
 
 pub fn head(conn: &mut DbConnection) -> QueryResult<Head> {

@@ -258,6 +258,11 @@ pub fn find_by_external_ids(
     }
 }
 
+/// How many companies `insert_all` inserts with one statement (prepared once, see
+/// `db::in_batches!`); an import reads its file in chunks of as many. A table has at most 32
+/// columns (diesel's `32-column-tables`): 16 000 parameters.
+pub const INSERT_BATCH: usize = 500;
+
 /// Inserts many companies in multi-row inserts, leaving out each whose external id is taken
 /// in its owner's scope (`ON CONFLICT DO NOTHING`: the external id's index is the only unique
 /// one besides the id). Returns the inserted in the order given; the left-out are missing.
@@ -270,23 +275,19 @@ pub fn insert_all(
     by: &Actor,
 ) -> QueryResult<Vec<Company>> {
     let at = crate::domain::now();
-    let mut inserted = Vec::with_capacity(all.len());
-    // A table has at most 32 columns (diesel's `32-column-tables`).
-    for chunk in all.chunks(crate::db::rows_per_insert(32)) {
-        let rows: Vec<_> = chunk
-            .iter()
-            .map(|&fields| crate::models::new_row!(companies, fields, by, at))
-            .collect();
-        let mut batch: Vec<Company> = crate::db::on_backend!(&mut *conn, |c| {
-            diesel::insert_into(companies::table)
-                .values(rows)
-                .on_conflict_do_nothing()
-                .returning(Company::as_returning())
-                .get_results(c)
-        })?;
-        // Ids are handed out in the order of VALUES; RETURNING itself promises no order.
-        batch.sort_unstable_by_key(|c| c.id);
-        inserted.extend(batch);
-    }
+    let rows: Vec<_> = all
+        .iter()
+        .map(|&fields| crate::models::new_row!(companies, fields.clone(), by, at))
+        .collect();
+    let batches = crate::db::in_batches!(conn, rows, INSERT_BATCH, |c, batch| {
+        diesel::insert_into(companies::table)
+            .values(batch)
+            .on_conflict_do_nothing()
+            .returning(Company::as_returning())
+            .get_results::<Company>(c)
+    })?;
+    let mut inserted: Vec<Company> = batches.into_iter().flatten().collect();
+    // Ids are handed out in the order of VALUES; RETURNING itself promises no order.
+    inserted.sort_unstable_by_key(|c| c.id);
     Ok(inserted)
 }

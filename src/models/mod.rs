@@ -65,8 +65,8 @@ macro_rules! new_row {
             $table::updated_at.eq(at),
             $table::version.eq(1_i64),
             $table::owner_org_id.eq($by.org),
-            $table::created_by.eq(&$by.label),
-            $table::updated_by.eq(&$by.label),
+            $table::created_by.eq($by.label.clone()),
+            $table::updated_by.eq($by.label.clone()),
         )
     }};
 }
@@ -339,14 +339,11 @@ macro_rules! join_table {
                 let row = |(owner, target): &($owner_id, $target_id)| {
                     ($table::$owner.eq(*owner), $table::$target.eq(*target))
                 };
-                // One multi-row insert per batch of links, on both databases.
-                for chunk in pairs.chunks(crate::db::rows_per_insert(2)) {
-                    let rows: Vec<_> = chunk.iter().map(row).collect();
-                    crate::db::on_backend!(&mut *conn, |c| diesel::insert_into($table::table)
-                        .values(&rows)
-                        .execute(c))?;
-                }
-                Ok(())
+                let rows: Vec<_> = pairs.iter().map(row).collect();
+                crate::db::in_batches!(conn, rows, 10_000, |c, batch| {
+                    diesel::insert_into($table::table).values(batch).execute(c)
+                })
+                .map(drop)
             }
 
             /// How many owners list `target`.

@@ -526,6 +526,72 @@ api_test!(
 );
 
 api_test!(
+    each_row_of_a_full_batch_gets_its_own_company_and_a_taken_key_only_fails_its_row,
+    |app: TestApp| async move {
+        // 501 rows: a full batch of new companies (one statement, prepared once) and one more.
+        let peine = region(&app, "Peine").await;
+        let mut topics = Vec::new();
+        for (key, name, category) in [
+            ("apprentices", "Azubimarketing", "apprentice_marketing"),
+            ("retention", "Mitarbeiterbindung", "retention"),
+        ] {
+            let topic = json!({"key": key, "name": name, "category": category});
+            topics.push(app.create("/api/v1/topics", topic).await["id"].clone());
+        }
+        let topics_of = |n: usize| {
+            if n % 2 == 0 {
+                format!("{}|{}", topics[0], topics[1])
+            } else {
+                topics[1].to_string()
+            }
+        };
+        let mut csv = String::from("name,region_id,external_id,topic_ids\n");
+        for n in 1..=501 {
+            csv.push_str(&format!("Betrieb {n},{peine},E-{n},{}\n", topics_of(n)));
+        }
+        let done = report(import(&app, "", csv.clone()).await).await;
+        assert_eq!(done["created"], 501);
+        for n in [1, 2, 250, 500, 501] {
+            let row = &done["results"][n - 1];
+            assert_eq!(row["line"], n + 1);
+            let id = row["id"].as_i64().unwrap();
+            let company: Value = app
+                .get(&format!("/api/v1/companies/{id}"))
+                .await
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(company["name"], format!("Betrieb {n}"));
+            assert_eq!(company["external_id"], format!("E-{n}"));
+            let expected: Vec<String> = topics_of(n).split('|').map(String::from).collect();
+            let listed: Vec<String> = company["topic_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(Value::to_string)
+                .collect();
+            assert_eq!(listed, expected, "topics of row {n}");
+        }
+
+        // The same keys again, one of them (row 250, in the full batch) taken: only its row
+        // fails; a dry run shows the other 500 would be created.
+        let again = csv.replace("E-", "F-").replace("F-250,", "E-250,");
+        let dry = report(import(&app, "dry_run=true", again).await).await;
+        assert_eq!(
+            (dry["created"].as_i64(), dry["failed"].as_i64()),
+            (Some(500), Some(1))
+        );
+        let failed = &dry["results"][249];
+        assert_eq!(
+            (failed["line"].as_i64(), failed["outcome"].as_str()),
+            (Some(251), Some("failed"))
+        );
+        assert_eq!(failed["errors"][0]["code"], "taken");
+        assert_eq!(dry["results"][250]["outcome"], "created");
+    }
+);
+
+api_test!(
     a_large_file_reports_only_its_failed_rows_at_their_lines,
     |app: TestApp| async move {
         let peine = region(&app, "Peine").await;
