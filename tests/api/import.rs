@@ -539,7 +539,7 @@ api_test!(
             topics.push(app.create("/api/v1/topics", topic).await["id"].clone());
         }
         let topics_of = |n: usize| {
-            if n % 2 == 0 {
+            if n.is_multiple_of(2) {
                 format!("{}|{}", topics[0], topics[1])
             } else {
                 topics[1].to_string()
