@@ -10,9 +10,10 @@
 //!   creates one. Only the columns present are written. A row equal to the stored company is
 //!   *unchanged*: no write, no version, no feed entry, no permission needed.
 //! - One transaction: a real run with any bad row writes nothing and answers 422 with the
-//!   report; `dry_run=true` always writes nothing and answers 200 with the report. Each row
-//!   writes in a savepoint of its own, so a row the database refuses is reported and the
-//!   rows after it are still checked.
+//!   report; `dry_run=true` always writes nothing and answers 200 with the report. An
+//!   updated row writes in a savepoint of its own, new companies are created a chunk at a
+//!   time (`domain::companies::create_all`, which leaves out those whose external id is
+//!   taken): a row the database refuses is reported and the rows after it are still checked.
 //! - A file naming the same company twice (the same `id` or `external_id` on two lines) is
 //!   ambiguous: the second line is an error.
 
