@@ -53,6 +53,16 @@ async fn state(app: &TestApp) -> (i64, i64) {
     )
 }
 
+/// The company a report's row names, as `GET` shows it.
+async fn company_of(app: &TestApp, row: &Value) -> Value {
+    let id = row["id"].as_i64().expect("the row names a company");
+    app.get(&format!("/api/v1/companies/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn region(app: &TestApp, name: &str) -> i64 {
     app.create_region(json!({"name": name})).await["id"]
         .as_i64()
@@ -128,13 +138,8 @@ api_test!(
             .collect();
         assert_eq!(lines, [2, 3]);
 
-        let id = report["results"][0]["id"].as_i64().unwrap();
-        let company: Value = app
-            .get(&format!("/api/v1/companies/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let company = company_of(&app, &report["results"][0]).await;
+        let id = company["id"].as_i64().unwrap();
         assert_eq!(company["name"], "Bäckerei Größe");
         assert_eq!(company["external_id"], "W-1");
         assert_eq!(company["topic_ids"], json!([topic]));
@@ -480,13 +485,7 @@ api_test!(
             .await;
         let report = report(import(&app, "mode=create", exported).await).await;
         assert_eq!(report["created"], 1, "{report}");
-        let id = report["results"][0]["id"].as_i64().unwrap();
-        let copy: Value = app
-            .get(&format!("/api/v1/companies/{id}"))
-            .await
-            .json()
-            .await
-            .unwrap();
+        let copy = company_of(&app, &report["results"][0]).await;
         for field in [
             "name",
             "external_id",
@@ -554,13 +553,7 @@ api_test!(
         for n in [1, 2, 250, 500, 501] {
             let row = &done["results"][n - 1];
             assert_eq!(row["line"], n + 1);
-            let id = row["id"].as_i64().unwrap();
-            let company: Value = app
-                .get(&format!("/api/v1/companies/{id}"))
-                .await
-                .json()
-                .await
-                .unwrap();
+            let company = company_of(&app, row).await;
             assert_eq!(company["name"], format!("Betrieb {n}"));
             assert_eq!(company["external_id"], format!("E-{n}"));
             let expected: Vec<String> = topics_of(n).split('|').map(String::from).collect();
