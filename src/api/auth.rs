@@ -7,6 +7,9 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use validator::Validate;
+
+use crate::api::body::{field_errors, no_nul};
 use crate::api::error::{ApiError, OAuthError, OAuthErrorBody, Problem};
 use crate::auth::password::Hasher;
 use crate::auth::secrets::{random_token, token_hash};
@@ -14,29 +17,58 @@ use crate::auth::{Caller, Role, Subject, TokenService};
 use crate::db::Db;
 use crate::models::{clients, login_failures, refresh_tokens, users};
 
-/// A token request (RFC 6749 §4.3, §4.4, §6), as JSON or form fields.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// A token request (RFC 6749 §4.3, §4.4, §6), as JSON or form fields. Longer fields than
+/// documented are refused (400 `invalid_request` naming them), as is U+0000.
+#[derive(Debug, Default, Deserialize, ToSchema, Validate)]
 pub struct TokenRequest {
     /// `password`, `client_credentials` or `refresh_token`.
     #[schema(example = "password", max_length = 50)]
+    #[validate(
+        length(max = 50, message = "must be at most 50 characters"),
+        custom(function = "no_nul")
+    )]
     pub grant_type: Option<String>,
     /// For `password`.
     #[schema(max_length = 100)]
+    #[validate(
+        length(max = 100, message = "must be at most 100 characters"),
+        custom(function = "no_nul")
+    )]
     pub username: Option<String>,
     /// For `password`.
     #[schema(format = Password, max_length = 1024)]
+    #[validate(
+        length(max = 1024, message = "must be at most 1024 characters"),
+        custom(function = "no_nul")
+    )]
     pub password: Option<String>,
     /// For `client_credentials` (or HTTP Basic authentication).
     #[schema(max_length = 100)]
+    #[validate(
+        length(max = 100, message = "must be at most 100 characters"),
+        custom(function = "no_nul")
+    )]
     pub client_id: Option<String>,
     /// For `client_credentials` (or HTTP Basic authentication).
     #[schema(format = Password, max_length = 200)]
+    #[validate(
+        length(max = 200, message = "must be at most 200 characters"),
+        custom(function = "no_nul")
+    )]
     pub client_secret: Option<String>,
     /// For `refresh_token`.
     #[schema(max_length = 200)]
+    #[validate(
+        length(max = 200, message = "must be at most 200 characters"),
+        custom(function = "no_nul")
+    )]
     pub refresh_token: Option<String>,
     /// Accepted and ignored: a token carries its subject's role.
     #[schema(max_length = 1000)]
+    #[validate(
+        length(max = 1000, message = "must be at most 1000 characters"),
+        custom(function = "no_nul")
+    )]
     pub scope: Option<String>,
 }
 
@@ -58,14 +90,22 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
-/// A revocation request (RFC 7009).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+/// A revocation request (RFC 7009), held to its documented lengths like `TokenRequest`.
+#[derive(Debug, Default, Deserialize, ToSchema, Validate)]
 pub struct RevokeRequest {
     /// The refresh token to revoke (with every token of its sign-in).
     #[schema(max_length = 200)]
+    #[validate(
+        length(max = 200, message = "must be at most 200 characters"),
+        custom(function = "no_nul")
+    )]
     pub token: Option<String>,
     /// Accepted and ignored.
     #[schema(max_length = 50)]
+    #[validate(
+        length(max = 50, message = "must be at most 50 characters"),
+        custom(function = "no_nul")
+    )]
     pub token_type_hint: Option<String>,
 }
 
@@ -73,8 +113,23 @@ fn oauth(error: OAuthError, description: &str) -> ApiError {
     ApiError::OAuth(error, description.to_owned())
 }
 
-/// Reads a JSON or form body; anything else is answered 415.
-fn parse_form<T: serde::de::DeserializeOwned + Default>(
+/// Reads a JSON or form body (anything else is answered 415) and holds it to its rules.
+fn parse_form<T: serde::de::DeserializeOwned + Default + Validate>(
+    req: &HttpRequest,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    let form: T = read_form(req, body)?;
+    form.validate().map_err(|errors| {
+        let described: Vec<String> = field_errors(&errors)
+            .into_iter()
+            .map(|e| e.message)
+            .collect();
+        oauth(OAuthError::InvalidRequest, &described.join("; "))
+    })?;
+    Ok(form)
+}
+
+fn read_form<T: serde::de::DeserializeOwned + Default>(
     req: &HttpRequest,
     body: &[u8],
 ) -> Result<T, ApiError> {
@@ -116,7 +171,9 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
             .next()
             .map(|(_, v)| v.into_owned())
     };
-    Some((unescape(id)?, unescape(secret)?))
+    let (id, secret) = (unescape(id)?, unescape(secret)?);
+    // U+0000 is in no stored client id or secret (see `body::nul_error`): not credentials.
+    (!id.contains('\0') && !secret.contains('\0')).then_some((id, secret))
 }
 
 /// Throttling key: the normalized name and the peer address (never a header the client sets).

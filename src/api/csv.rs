@@ -361,6 +361,10 @@ impl TableReader {
         }
         for (column, cell) in self.columns.iter().zip(self.record.iter()) {
             let Some(kind) = column.kind else { continue };
+            if cell.contains('\0') {
+                row.errors.push(crate::api::body::nul_error(&column.name));
+                continue;
+            }
             match read_cell(cell, kind, self.dialect) {
                 Ok(value) => {
                     row.fields.insert(column.name.clone(), value);

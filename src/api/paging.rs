@@ -155,6 +155,12 @@ impl<F: DeserializeOwned, S: SortField> actix_web::FromRequest for ListQuery<F, 
 
 /// Parses query parameters into `T`; a bad one answers 400 naming it.
 pub fn parse_params<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    if let Some((name, _)) = form_urlencoded_parse(query).find(|(_, v)| v.contains('\0')) {
+        return Err(ApiError::bad_request(format!(
+            "invalid query parameter {name}: it contains a NUL character (U+0000), which text \
+             cannot hold"
+        )));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));
     serde_path_to_error::deserialize(de).map_err(|e| {
         let name = e.path().to_string();

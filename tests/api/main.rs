@@ -22,6 +22,7 @@ mod process;
 mod regions;
 mod regions_list;
 mod reports;
+mod robustness;
 mod roles;
 mod schema;
 mod seed;

@@ -1,0 +1,164 @@
+//! What probing the service from outside found (issue #16): each finding as the request
+//! that broke it, answered as documented on both databases.
+
+use reqwest::{Method, StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, api_test, assert_problem, field_errors};
+
+/// U+0000 in a text, as JSON carries it.
+const NUL_NAME: &str = "Bäckerei\u{0}Meyer";
+
+api_test!(
+    a_nul_character_in_a_body_field_is_a_422_naming_the_field,
+    |app: TestApp| async move {
+        // PostgreSQL's text cannot hold U+0000 (it answered 500); SQLite must not store what
+        // a backup could not move to PostgreSQL.
+        for (collection, field) in [
+            ("/api/v1/topics", "name"),
+            ("/api/v1/funding-sources", "name"),
+            ("/api/v1/organizations", "name"),
+            ("/api/v1/regions", "name"),
+            ("/api/v1/companies", "name"),
+            ("/api/v1/projects", "name"),
+            ("/api/v1/events", "title"),
+        ] {
+            let response = app.post_json(collection, &json!({field: NUL_NAME})).await;
+            let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert_eq!(
+                field_errors(&problem),
+                [(field.to_owned(), "nul_character".to_owned())],
+                "{collection}: {problem}"
+            );
+        }
+
+        // In a patch, and deep inside a body, the path names it.
+        let region = app.create_region(json!({"name": "Goslar"})).await;
+        let id = region["id"].as_i64().unwrap();
+        let response = app
+            .patch_json(
+                &format!("/api/v1/regions/{id}"),
+                &json!({"district": "Landkreis\u{0}Goslar"}),
+            )
+            .await;
+        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["errors"][0]["field"], "district");
+        let response = app
+            .post_json(
+                "/api/v1/projects",
+                &json!({"name": "P", "funding": [{"funding_source_id": 1, "role": "fund\u{0}ing"}]}),
+            )
+            .await;
+        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(problem["errors"][0]["field"], "funding[0].role");
+
+        // Nothing was written.
+        let regions: Value = app.get("/api/v1/regions").await.json().await.unwrap();
+        assert_eq!(regions["items"].as_array().unwrap().len(), 1);
+    }
+);
+
+api_test!(
+    a_nul_character_in_a_query_parameter_is_a_400_naming_it,
+    |app: TestApp| async move {
+        for (path, name) in [
+            ("/api/v1/regions?q=a%00b", "q"),
+            ("/api/v1/regions?district=a%00b", "district"),
+            ("/api/v1/companies?city=%00", "city"),
+            ("/api/v1/companies?external_id=K%001", "external_id"),
+            ("/api/v1/changes?resource=%00", "resource"),
+            ("/api/v1/reports/projects/1?dialect=%00", "dialect"),
+        ] {
+            let problem = assert_problem(app.get(path).await, StatusCode::BAD_REQUEST).await;
+            let detail = problem["detail"].as_str().unwrap();
+            assert!(
+                detail.contains(&format!("parameter {name}")) && detail.contains("NUL"),
+                "{path}: {detail}"
+            );
+        }
+    }
+);
+
+api_test!(
+    a_nul_character_in_an_imported_cell_is_an_error_of_its_row,
+    |app: TestApp| async move {
+        let region = app.create_region(json!({"name": "Peine"})).await["id"].clone();
+        let csv = format!("name,region_id,external_id\nA,{region},K\u{0}1\nB,{region},K-2\n");
+        let response = app
+            .request(Method::POST, "/api/v1/companies/import?mode=upsert")
+            .header(header::CONTENT_TYPE, "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let row = &problem["report"]["results"][0];
+        assert_eq!(
+            (row["line"].as_i64(), row["outcome"].as_str()),
+            (Some(2), Some("failed"))
+        );
+        assert_eq!(
+            (
+                row["errors"][0]["column"].as_str(),
+                row["errors"][0]["code"].as_str()
+            ),
+            (Some("external_id"), Some("nul_character"))
+        );
+    }
+);
+
+api_test!(
+    sign_in_forms_are_held_to_their_documented_lengths_and_refuse_nul,
+    |app: TestApp| async move {
+        let long_hint = "h".repeat(51);
+        for (path, form) in [
+            (
+                "/api/v1/auth/token",
+                vec![
+                    ("grant_type", "password"),
+                    ("username", "ad\u{0}min"),
+                    ("password", "x"),
+                ],
+            ),
+            (
+                "/api/v1/auth/token",
+                vec![
+                    ("grant_type", "client_credentials"),
+                    ("client_id", "c\u{0}"),
+                    ("client_secret", "x"),
+                ],
+            ),
+            (
+                "/api/v1/auth/revoke",
+                vec![("token", "t"), ("token_type_hint", long_hint.as_str())],
+            ),
+        ] {
+            let response = app
+                .anonymous(Method::POST, path)
+                .form(&form)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{form:?}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_request", "{body}");
+            let field = form[1].0;
+            assert!(
+                body["error_description"]
+                    .as_str()
+                    .is_some_and(|d| d.starts_with(field)),
+                "{body}"
+            );
+        }
+
+        // HTTP Basic credentials with U+0000 are no credentials, not a 500.
+        let response = app
+            .anonymous(Method::POST, "/api/v1/auth/token")
+            .basic_auth("c\u{0}lient", Some("secret"))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_client_error(), "{}", response.status());
+    }
+);
