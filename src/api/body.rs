@@ -98,22 +98,58 @@ pub fn nul_error(field: &str) -> FieldError {
     )
 }
 
-/// Every string of `value` that holds U+0000, by its path.
-fn nul_errors(value: &Value, path: &str, out: &mut Vec<FieldError>) {
+/// One step of the path to a value inside a body.
+enum Step<'a> {
+    Key(&'a str),
+    Index(usize),
+}
+
+fn path_of(steps: &[Step<'_>]) -> String {
+    let mut path = String::new();
+    for step in steps {
+        match step {
+            Step::Key(key) if path.is_empty() => path.push_str(key),
+            Step::Key(key) => {
+                path.push('.');
+                path.push_str(key);
+            }
+            Step::Index(index) => path.push_str(&format!("[{index}]")),
+        }
+    }
+    path
+}
+
+/// Readies a body's values for typed parsing: a whole number written with a fraction
+/// (`64.0`, which JSON Schema counts as an integer and some clients send) becomes that
+/// integer, so integer fields take it while `64.5` stays a type error; and every string
+/// that holds U+0000 is an error at its path (`nul_error`).
+fn prepare<'v>(value: &'v mut Value, steps: &mut Vec<Step<'v>>, out: &mut Vec<FieldError>) {
     match value {
-        Value::String(text) if text.contains('\0') => out.push(nul_error(path)),
+        Value::Number(number) => {
+            // Only where the float is exactly that integer (|x| ≤ 2^53).
+            const EXACT: f64 = 9_007_199_254_740_992.0;
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64())
+                && float.fract() == 0.0
+                && float.abs() <= EXACT
+            {
+                #[allow(clippy::cast_possible_truncation)] // whole and within ±2^53
+                let whole = float as i64;
+                *number = whole.into();
+            }
+        }
+        Value::String(text) if text.contains('\0') => out.push(nul_error(&path_of(steps))),
         Value::Array(items) => {
-            for (index, item) in items.iter().enumerate() {
-                nul_errors(item, &format!("{path}[{index}]"), out);
+            for (index, item) in items.iter_mut().enumerate() {
+                steps.push(Step::Index(index));
+                prepare(item, steps, out);
+                steps.pop();
             }
         }
         Value::Object(object) => {
-            for (key, item) in object {
-                if path.is_empty() {
-                    nul_errors(item, key, out);
-                } else {
-                    nul_errors(item, &format!("{path}.{key}"), out);
-                }
+            for (key, item) in object.iter_mut() {
+                steps.push(Step::Key(key));
+                prepare(item, steps, out);
+                steps.pop();
             }
         }
         _ => {}
@@ -121,14 +157,13 @@ fn nul_errors(value: &Value, path: &str, out: &mut Vec<FieldError>) {
 }
 
 fn from_object<T: DeserializeOwned + Validate>(object: Map<String, Value>) -> Result<T, ApiError> {
+    let mut body = Value::Object(object);
     let mut errors = Vec::new();
-    for (field, value) in &object {
-        nul_errors(value, field, &mut errors);
-    }
+    prepare(&mut body, &mut Vec::new(), &mut errors);
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let value: T = serde_path_to_error::deserialize(Value::Object(object)).map_err(|e| {
+    let value: T = serde_path_to_error::deserialize(body).map_err(|e| {
         let field = e.path().to_string();
         let message = e.into_inner().to_string();
         ApiError::invalid(&field, "type", message)

@@ -16,6 +16,9 @@ use crate::models::ListError;
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
+/// `Retry-After` of every 503, in seconds.
+pub const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 2;
+
 /// Everything the service can answer with instead of a success.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum ApiError {
@@ -221,6 +224,7 @@ impl ApiError {
     }
 
     /// The problem as a complete response: status, headers that belong to it, JSON body.
+    /// A 503 always carries `Retry-After`.
     pub fn to_response(&self, instance: Option<&str>, request_id: Option<&str>) -> HttpResponse {
         if let Self::OAuth(error, description) = self {
             return HttpResponse::build(error.status())
@@ -255,6 +259,11 @@ impl ApiError {
             }
             Self::TooManyRequests(seconds) => {
                 response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+            }
+            // Every 503 says when to try again (the contract): the database is down or busy,
+            // which usually passes within seconds.
+            _ if self.status_code() == StatusCode::SERVICE_UNAVAILABLE => {
+                response.insert_header((header::RETRY_AFTER, UNAVAILABLE_RETRY_AFTER_SECS));
             }
             _ => {}
         }

@@ -399,6 +399,14 @@ fn init_logging() {
 /// returns the document.
 pub async fn assert_problem(response: Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status, "status");
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        // The contract: every 503 says when to try again.
+        let retry_after = response.headers().get(header::RETRY_AFTER);
+        assert!(
+            retry_after.is_some_and(|v| v.to_str().is_ok_and(|s| s.parse::<u64>().is_ok())),
+            "a 503 without Retry-After: {retry_after:?}"
+        );
+    }
     let content_type = response.headers()[header::CONTENT_TYPE]
         .to_str()
         .unwrap()

@@ -162,3 +162,39 @@ api_test!(
         assert!(response.status().is_client_error(), "{}", response.status());
     }
 );
+
+api_test!(
+    an_integer_field_takes_a_whole_number_written_with_a_fraction,
+    |app: TestApp| async move {
+        // JSON Schema counts 64.0 as an integer, and some clients send whole numbers so.
+        let region = app.create_region(json!({"name": "Seesen"})).await["id"]
+            .as_i64()
+            .unwrap();
+        let company = app
+            .create(
+                "/api/v1/companies",
+                json!({"name": "Tischlerei", "region_id": region as f64, "employee_count": 64.0}),
+            )
+            .await;
+        assert_eq!(
+            (
+                company["region_id"].as_i64(),
+                company["employee_count"].as_i64()
+            ),
+            (Some(region), Some(64))
+        );
+
+        // A fraction that is not whole stays a type error, naming the field.
+        let response = app
+            .post_json(
+                "/api/v1/companies",
+                &json!({"name": "Tischlerei", "region_id": region, "employee_count": 64.5}),
+            )
+            .await;
+        let problem = assert_problem(response, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert_eq!(
+            field_errors(&problem),
+            [("employee_count".to_owned(), "type".to_owned())]
+        );
+    }
+);
