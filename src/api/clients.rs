@@ -261,7 +261,7 @@ pub async fn get_client(
     patch, path = "/{id}", operation_id = "updateClient", tag = "clients",
     params(
         ("id" = i64, Path, description = "Client id", minimum = 1),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
     ),
     request_body(content = ClientPatch, content_type = "application/merge-patch+json"),
     responses(
@@ -301,7 +301,7 @@ pub async fn update_client(
     delete, path = "/{id}", operation_id = "deleteClient", tag = "clients",
     params(
         ("id" = i64, Path, description = "Client id", minimum = 1),
-        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
     ),
     responses(
         (status = 204, description = "Deleted"),

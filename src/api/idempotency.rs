@@ -41,6 +41,7 @@ pub struct IdempotencyKeyParam {
     /// 1 to 255 printable ASCII characters, bare or quoted.
     #[param(
         rename = "Idempotency-Key",
+        nullable = false,
         min_length = 1,
         max_length = 255,
         pattern = r"^[!-~]([ -~]{0,253}[!-~])?$",

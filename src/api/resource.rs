@@ -298,7 +298,7 @@ macro_rules! resource_endpoints {
             description = "Answers the record with its version as ETag; with If-None-Match naming that ETag, 304 without a body.",
             params(
                 ("id" = i64, Path, description = "The record's id", minimum = 1),
-                ("If-None-Match" = Option<String>, Header, description = "An ETag; answers 304 while it is current"),
+                ("If-None-Match" = Option<String>, Header, nullable = false, description = "An ETag; answers 304 while it is current"),
             ),
             responses(
                 (status = 200, description = "The record", body = $view, headers(("ETag" = String, description = "The version, quoted"))),
@@ -325,7 +325,7 @@ macro_rules! resource_endpoints {
             description = "Every writable field is set from the body; omitted optional fields become null, omitted id arrays empty.",
             params(
                 ("id" = i64, Path, description = "The record's id", minimum = 1),
-                ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
+                ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
             ),
             request_body = $input,
             responses(
@@ -356,7 +356,7 @@ macro_rules! resource_endpoints {
             description = "Fields in the patch replace the stored ones, `null` clears one, omitted fields stay.",
             params(
                 ("id" = i64, Path, description = "The record's id", minimum = 1),
-                ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
+                ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
             ),
             // The document's PATCH pass points this at `<Name>Patch`, derived from the input.
             request_body(content = $input, content_type = "application/merge-patch+json"),
@@ -386,7 +386,7 @@ macro_rules! resource_endpoints {
             description = "Answers 204. A record that others still reference is not deleted: 409 says what references it.",
             params(
                 ("id" = i64, Path, description = "The record's id", minimum = 1),
-                ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
+                ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
             ),
             responses(
                 (status = 204, description = "Deleted"),

@@ -325,7 +325,7 @@ pub async fn get_user(
     patch, path = "/{id}", operation_id = "updateUser", tag = "users",
     params(
         ("id" = i64, Path, description = "User id", minimum = 1),
-        ("If-Match" = Option<String>, Header, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag the change is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
     ),
     request_body(content = UserPatch, content_type = "application/merge-patch+json"),
     responses(
@@ -379,7 +379,7 @@ pub async fn update_user(
     delete, path = "/{id}", operation_id = "deleteUser", tag = "users",
     params(
         ("id" = i64, Path, description = "User id", minimum = 1),
-        ("If-Match" = Option<String>, Header, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag the deletion is based on (one ETag, or *); 412 when stale", pattern = r#"^(\*|(W/)?"[\x21\x23-\x2B\x2D-\x7E]*")$"#),
     ),
     responses(
         (status = 204, description = "Deleted"),
