@@ -70,7 +70,8 @@ pub async fn request_context(
     let _in_flight = metrics.as_ref().map(|m| m.start_request());
     // Routing turns every handler and extractor error into a response, so an `Err` here only
     // comes from a failing inner middleware; actix renders that one itself.
-    let mut res = match negotiation::refuse(&req) {
+    let refusal = headers_too_large(&req).or_else(|| negotiation::refuse(&req));
+    let mut res = match refusal {
         Some(refusal) => req.error_response(refusal),
         None => next.call(req).await?.map_into_boxed_body(),
     };
@@ -88,6 +89,22 @@ pub async fn request_context(
         metrics.observe(method, route, res.status().as_u16(), seconds);
     }
     Ok(res)
+}
+
+/// The most a request's header section may hold (names and values, in bytes). actix's HTTP/1
+/// parser takes up to 96 headers of any size; 16 KiB is what common proxies allow (nginx's
+/// `large_client_header_buffers` 4 × 8k, 8 KiB per header) and far beyond any token or
+/// `If-Match` this service reads.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+/// 431 for a header section over `MAX_HEADER_BYTES`, answered before anything reads it.
+fn headers_too_large(req: &ServiceRequest) -> Option<ApiError> {
+    let size: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    (size > MAX_HEADER_BYTES).then_some(ApiError::HeadersTooLarge(MAX_HEADER_BYTES))
 }
 
 /// The Swagger UI's page loads only its own scripts and styles (its inline `style` attributes

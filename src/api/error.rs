@@ -52,6 +52,9 @@ pub enum ApiError {
     /// 413: the body exceeds the configured limit.
     #[error("the request body exceeds the limit of {0} bytes")]
     PayloadTooLarge(usize),
+    /// 431: the request's header section is over the limit, in bytes.
+    #[error("the request's headers exceed the limit of {0} bytes")]
+    HeadersTooLarge(usize),
     /// 415: a body in a media type this endpoint does not read.
     #[error("{0}")]
     UnsupportedMediaType(String),
@@ -289,6 +292,7 @@ fn status_slug(status: StatusCode) -> &'static str {
         415 => "unsupported-media-type",
         422 => "validation-failed",
         429 => "too-many-requests",
+        431 => "request-headers-too-large",
         503 => "service-unavailable",
         s if s >= 500 => "internal-error",
         _ => "client-error",
@@ -310,6 +314,7 @@ impl ResponseError for ApiError {
             Self::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             Self::Gone(_) => StatusCode::GONE,
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Validation(_) | Self::IdempotencyKeyReused(_) | Self::ImportRejected(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY

@@ -198,3 +198,73 @@ api_test!(
         );
     }
 );
+
+api_test!(
+    a_header_section_over_16_kib_is_a_431_problem,
+    |app: TestApp| async move {
+        // One header of 64 KiB was answered 200.
+        let response = app
+            .request(Method::GET, "/api/v1/regions")
+            .header("x-padding", "a".repeat(64 * 1024))
+            .send()
+            .await
+            .unwrap();
+        let problem = assert_problem(response, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE).await;
+        assert_eq!(
+            problem["type"],
+            "urn:betriebsnachbarschaften:problem:request-headers-too-large"
+        );
+        assert!(problem["detail"].as_str().unwrap().contains("16384"));
+
+        // Many small ones count together; a large but sane section passes.
+        let mut many = app.request(Method::GET, "/api/v1/regions");
+        for n in 0..40 {
+            many = many.header(format!("x-padding-{n}"), "b".repeat(500));
+        }
+        let status = many.send().await.unwrap().status();
+        assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        let fine = app
+            .request(Method::GET, "/api/v1/regions")
+            .header("x-padding", "c".repeat(12 * 1024))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fine.status(), StatusCode::OK);
+    }
+);
+
+api_test!(
+    the_readme_search_example_finds_the_region_and_raw_bytes_get_the_parsers_bare_400,
+    |app: TestApp| async move {
+        app.create_region(json!({
+            "name": "Schöningen/Samtgemeinde Heeseberg",
+            "district": "Landkreis Helmstedt",
+        }))
+        .await;
+        // What `curl -G --data-urlencode 'q=schön' --data-urlencode 'district=…'` sends.
+        let page: Value = app
+            .get("/api/v1/regions?q=sch%C3%B6n&district=Landkreis%20Helmstedt")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            page["items"][0]["name"],
+            "Schöningen/Samtgemeinde Heeseberg"
+        );
+
+        // The unencoded URL never reaches the service: actix-http's parser answers a bare 400
+        // and closes (README, "Errors"). If this ever changes, the README must too.
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let authority = app.address.trim_start_matches("http://");
+        let mut stream = tokio::net::TcpStream::connect(authority).await.unwrap();
+        stream
+            .write_all("GET /api/v1/regions?q=schön HTTP/1.1\r\nHost: x\r\n\r\n".as_bytes())
+            .await
+            .unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.unwrap();
+        assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+        assert!(answer.contains("content-length: 0"), "{answer}");
+    }
+);
