@@ -166,6 +166,45 @@ pub struct Settings {
     /// else `/metrics` is open (block it at the ingress if the port is public).
     #[arg(long, env = "METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<Secret>,
+
+    /// Reverse proxies (addresses or CIDR ranges, comma-separated, e.g. `10.0.0.0/8`) whose
+    /// `X-Forwarded-For` names the client for sign-in throttling. None by default: the
+    /// connection's address counts, and no header moves a request to another budget.
+    #[arg(long, env = "TRUSTED_PROXIES", value_parser = parse_proxies, default_value = "", hide_default_value = true, global = true)]
+    pub trusted_proxies: TrustedProxies,
+}
+
+/// The reverse proxies whose `X-Forwarded-For` is believed (`api::peer`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<ipnet::IpNet>);
+
+impl TrustedProxies {
+    pub fn contains(&self, address: &IpAddr) -> bool {
+        self.0.iter().any(|net| net.contains(address))
+    }
+}
+
+impl std::str::FromStr for TrustedProxies {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, String> {
+        parse_proxies(value)
+    }
+}
+
+/// `10.0.0.0/8,192.168.1.7,fd00::/8`: a bare address is a range of one.
+fn parse_proxies(value: &str) -> Result<TrustedProxies, String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            p.parse::<ipnet::IpNet>()
+                .or_else(|_| p.parse::<IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| format!("{p}: not an IP address or CIDR range"))
+        })
+        .collect::<Result<_, _>>()
+        .map(TrustedProxies)
 }
 
 /// The browser origins CORS admits; empty entries (an empty variable) are ignored.

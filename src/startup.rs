@@ -71,6 +71,7 @@ impl Application {
             settings.metrics_token.as_ref().map(Secret::expose),
         ));
         let origins = settings.cors_allowed_origins.0.clone();
+        let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
         let feed = Arc::new(FeedWatch::default());
         let app_feed = web::Data::from(Arc::clone(&feed));
 
@@ -85,6 +86,7 @@ impl Application {
                 .app_data(hasher.clone())
                 .app_data(metrics.clone())
                 .app_data(metrics_token.clone())
+                .app_data(trusted_proxies.clone())
                 .app_data(app_feed.clone())
                 .configure(|cfg| api::configure(cfg, state.clone(), limits))
         })

@@ -1,6 +1,8 @@
 //! `/api/v1/auth/token` (OAuth2-shaped: password, client credentials, refresh token),
 //! `/api/v1/auth/revoke` (RFC 7009) and `/api/v1/me`.
 
+use std::sync::Arc;
+
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine as _;
@@ -11,11 +13,13 @@ use validator::Validate;
 
 use crate::api::body::{field_errors, no_nul};
 use crate::api::error::{ApiError, OAuthError, OAuthErrorBody, Problem};
+use crate::api::peer::client_address;
 use crate::auth::password::Hasher;
 use crate::auth::secrets::{random_token, token_hash};
 use crate::auth::{Caller, Role, Subject, TokenService};
 use crate::db::Db;
-use crate::models::{clients, login_failures, refresh_tokens, users};
+use crate::models::login_failures::Attempt;
+use crate::models::{clients, refresh_tokens, users};
 
 /// A token request (RFC 6749 §4.3, §4.4, §6), as JSON or form fields. Longer fields than
 /// documented are refused (400 `invalid_request` naming them), as is U+0000.
@@ -176,15 +180,6 @@ fn basic_credentials(req: &HttpRequest) -> Option<(String, String)> {
     (!id.contains('\0') && !secret.contains('\0')).then_some((id, secret))
 }
 
-/// Throttling key: the normalized name and the peer address (never a header the client sets).
-fn throttle_key(kind: &str, name: &str, req: &HttpRequest) -> String {
-    let peer = req
-        .peer_addr()
-        .map(|a| a.ip().to_string())
-        .unwrap_or_default();
-    format!("{kind}:{}|{peer}", crate::domain::name_key(name))
-}
-
 /// Get an access token.
 ///
 /// `password` for people (answers a refresh token too), `client_credentials` for machine
@@ -245,13 +240,13 @@ async fn password_grant(
             "username and password are required",
         ));
     };
-    let key = throttle_key("user", &username, req);
+    let attempt = Arc::new(Attempt::new("user", &username, &client_address(req)));
     let (user, locked) = {
-        let key = key.clone();
+        let attempt = Arc::clone(&attempt);
         db.run(move |conn| -> Result<_, ApiError> {
             Ok((
                 users::find_by_username(conn, &username)?,
-                login_failures::retry_after(conn, &key)?,
+                attempt.locked(conn)?,
             ))
         })
         .await?
@@ -266,10 +261,8 @@ async fn password_grant(
     let user = match user {
         Some(user) if matches && !user.disabled => user,
         _ => {
-            db.write(move |conn| {
-                login_failures::record_failure(conn, &key).map_err(ApiError::from)
-            })
-            .await?;
+            db.write(move |conn| attempt.failed(conn).map_err(ApiError::from))
+                .await?;
             return Err(oauth(
                 OAuthError::InvalidGrant,
                 "wrong username or password, or the account is disabled",
@@ -285,7 +278,7 @@ async fn password_grant(
         let hash = token_hash(&refresh);
         let (user_id, role) = (user.id, user.role);
         db.write(move |conn| -> Result<(), ApiError> {
-            login_failures::clear(conn, &key)?;
+            attempt.succeeded(conn)?;
             refresh_tokens::insert(conn, &hash, &family, user_id, role, refresh_ttl)?;
             Ok(())
         })
@@ -318,13 +311,13 @@ async fn client_grant(
             ));
         }
     };
-    let key = throttle_key("client", &client_id, req);
+    let attempt = Arc::new(Attempt::new("client", &client_id, &client_address(req)));
     let (client, locked) = {
-        let key = key.clone();
+        let attempt = Arc::clone(&attempt);
         db.run(move |conn| -> Result<_, ApiError> {
             Ok((
                 clients::find_by_client_id(conn, &client_id)?,
-                login_failures::retry_after(conn, &key)?,
+                attempt.locked(conn)?,
             ))
         })
         .await?
@@ -338,17 +331,15 @@ async fn client_grant(
     let client = match client {
         Some(c) if c.secret_hash == presented && !c.disabled => c,
         _ => {
-            db.write(move |conn| {
-                login_failures::record_failure(conn, &key).map_err(ApiError::from)
-            })
-            .await?;
+            db.write(move |conn| attempt.failed(conn).map_err(ApiError::from))
+                .await?;
             return Err(oauth(
                 OAuthError::InvalidClient,
                 "unknown client, wrong secret, or the client is disabled",
             ));
         }
     };
-    db.write(move |conn| login_failures::clear(conn, &key).map_err(ApiError::from))
+    db.write(move |conn| attempt.succeeded(conn).map_err(ApiError::from))
         .await?;
     let role = client.role;
     let (access_token, expires_in) = tokens

@@ -22,6 +22,7 @@ pub mod negotiation;
 pub mod openapi;
 pub mod organizations;
 pub mod paging;
+pub mod peer;
 pub mod projects;
 pub mod regions;
 pub mod reports;

@@ -1,6 +1,9 @@
-//! Failed sign-ins, for throttling. After `FREE_ATTEMPTS` failures in a row, each further
-//! attempt must wait `BASE_DELAY` doubled per failure, at most `MAX_DELAY`; failures older than
-//! `FORGET_AFTER` no longer count. A success clears the key.
+//! Failed sign-ins, for throttling. Each attempt spends from two budgets (`Attempt`): its
+//! name's at its address (`PER_NAME`: 5 free failures) and its address's own across all
+//! names (`PER_ADDRESS`: 20 free failures — an office of many people behind one NAT mistypes
+//! now and then; one address guessing through made-up usernames does not get far). Beyond
+//! the free failures, each further attempt must wait `BASE_DELAY` doubled per failure, at
+//! most `MAX_DELAY`; failures older than `FORGET_AFTER` no longer count.
 
 use chrono::{Duration, NaiveDateTime};
 use diesel::prelude::*;
@@ -9,18 +12,56 @@ use crate::db::DbConnection;
 use crate::db::schema::login_failures;
 use crate::domain::now;
 
-pub const FREE_ATTEMPTS: i64 = 5;
+/// Free failures of one name (a username or client id) at one address.
+pub const PER_NAME: i64 = 5;
+/// Free failures of one address, whatever names it tries.
+pub const PER_ADDRESS: i64 = 20;
 const BASE_DELAY_SECS: i64 = 30;
 const MAX_DELAY_SECS: i64 = 15 * 60;
 const FORGET_AFTER_SECS: i64 = 15 * 60;
 
-fn delay_secs(failures: i64) -> i64 {
-    let doublings = (failures - FREE_ATTEMPTS).clamp(0, 10) as u32;
+fn delay_secs(free: i64, failures: i64) -> i64 {
+    let doublings = (failures - free).clamp(0, 10) as u32;
     (BASE_DELAY_SECS << doublings).min(MAX_DELAY_SECS)
 }
 
+/// One sign-in attempt's budgets. A success clears only the name's: clearing the address's
+/// would let anyone with one valid account reset it between guesses.
+pub struct Attempt {
+    name: String,
+    address: String,
+}
+
+impl Attempt {
+    /// `kind` is `user` or `client`; `address` the client's address (`api::peer`).
+    pub fn new(kind: &str, name: &str, address: &str) -> Self {
+        Self {
+            name: format!("{kind}:{}|{address}", crate::domain::name_key(name)),
+            address: format!("address:{address}"),
+        }
+    }
+
+    /// Seconds to wait before this attempt may be made, if either budget is spent.
+    pub fn locked(&self, conn: &mut DbConnection) -> QueryResult<Option<u64>> {
+        let name = retry_after(conn, &self.name, PER_NAME)?;
+        let address = retry_after(conn, &self.address, PER_ADDRESS)?;
+        Ok(name.max(address))
+    }
+
+    pub fn failed(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        record_failure(conn, &self.name)?;
+        record_failure(conn, &self.address)
+    }
+
+    pub fn succeeded(&self, conn: &mut DbConnection) -> QueryResult<()> {
+        diesel::delete(login_failures::table.find(&self.name))
+            .execute(conn)
+            .map(drop)
+    }
+}
+
 /// Seconds the key must still wait before its next attempt, if it is locked now.
-pub fn retry_after(conn: &mut DbConnection, key: &str) -> QueryResult<Option<u64>> {
+fn retry_after(conn: &mut DbConnection, key: &str, free: i64) -> QueryResult<Option<u64>> {
     let row: Option<(i64, NaiveDateTime)> = login_failures::table
         .find(key)
         .select((login_failures::failures, login_failures::last_failure_at))
@@ -29,16 +70,16 @@ pub fn retry_after(conn: &mut DbConnection, key: &str) -> QueryResult<Option<u64
     let Some((failures, last)) = row else {
         return Ok(None);
     };
-    if failures < FREE_ATTEMPTS {
+    if failures < free {
         return Ok(None);
     }
-    let until = last + Duration::seconds(delay_secs(failures));
+    let until = last + Duration::seconds(delay_secs(free, failures));
     let left = (until - now()).num_seconds();
     Ok((left > 0).then(|| u64::try_from(left).unwrap_or(1).max(1)))
 }
 
 /// Counts one more failure for the key.
-pub fn record_failure(conn: &mut DbConnection, key: &str) -> QueryResult<()> {
+fn record_failure(conn: &mut DbConnection, key: &str) -> QueryResult<()> {
     let at = now();
     let forget_before = at - Duration::seconds(FORGET_AFTER_SECS);
     // Stale failures start over at one; recent ones add one.
@@ -80,10 +121,4 @@ pub fn record_failure(conn: &mut DbConnection, key: &str) -> QueryResult<()> {
         inserted?;
     }
     Ok(())
-}
-
-pub fn clear(conn: &mut DbConnection, key: &str) -> QueryResult<()> {
-    diesel::delete(login_failures::table.find(key))
-        .execute(conn)
-        .map(drop)
 }

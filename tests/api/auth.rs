@@ -5,7 +5,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, api_test, assert_problem};
+use crate::helpers::{ADMIN_PASSWORD, Options, TestApp, api_test, assert_problem};
 
 async fn oauth_error(response: reqwest::Response, status: StatusCode, code: &str) {
     assert_eq!(response.status(), status);
@@ -666,3 +666,78 @@ fn a_rotated_key_keeps_verifying_tokens_signed_with_the_old_one() {
     // Once the old key is removed, its tokens are refused.
     assert!(service(&new, None).verify(&token).is_err());
 }
+
+/// A failed password sign-in as `username` from the test client, optionally claiming to be
+/// forwarded for `forwarded_for`.
+async fn failed_sign_in(app: &TestApp, username: &str, forwarded_for: Option<&str>) -> StatusCode {
+    let mut request = app.anonymous(Method::POST, "/api/v1/auth/token").form(&[
+        ("grant_type", "password"),
+        ("username", username),
+        ("password", "a-guess"),
+    ]);
+    if let Some(address) = forwarded_for {
+        request = request.header("x-forwarded-for", address);
+    }
+    request.send().await.unwrap().status()
+}
+
+api_test!(
+    guessing_across_usernames_from_one_address_is_throttled_too,
+    |app: TestApp| async move {
+        // 20 failures of any names from one address are free (an office behind one NAT);
+        // X-Forwarded-For moves nothing to another budget while no proxy is trusted.
+        for n in 0..20 {
+            let forged = format!("203.0.113.{n}");
+            let status = failed_sign_in(&app, &format!("made-up-{n}"), Some(&forged)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "attempt {n}");
+        }
+        // Then the address waits, whatever name it tries — the right password included.
+        let locked = app
+            .anonymous(Method::POST, "/api/v1/auth/token")
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(locked.headers().contains_key(header::RETRY_AFTER));
+        assert_problem(locked, StatusCode::TOO_MANY_REQUESTS).await;
+        let status = failed_sign_in(&app, "yet-another", Some("198.51.100.1")).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    }
+);
+
+api_test!(
+    behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget,
+    Options {
+        trusted_proxies: "127.0.0.1,::1",
+        ..Default::default()
+    },
+    |app: TestApp| async move {
+        // The proxy (the test client's address) forwards for many clients: one guessing client
+        // does not lock the others out.
+        for n in 0..20 {
+            let status = failed_sign_in(&app, &format!("made-up-{n}"), Some("203.0.113.7")).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "attempt {n}");
+        }
+        let status = failed_sign_in(&app, "made-up", Some("203.0.113.7")).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        // A client can't escape by prepending addresses: the proxy's own entry is the right one.
+        let status = failed_sign_in(&app, "made-up", Some("192.0.2.1, 203.0.113.7")).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        let other = app
+            .anonymous(Method::POST, "/api/v1/auth/token")
+            .header("x-forwarded-for", "203.0.113.8")
+            .form(&[
+                ("grant_type", "password"),
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(other.status(), StatusCode::OK);
+    }
+);

@@ -52,6 +52,8 @@ pub struct Options {
     pub migrate_on_start: bool,
     pub cors_allowed_origins: Vec<String>,
     pub metrics_token: Option<String>,
+    /// `TRUSTED_PROXIES`, e.g. `127.0.0.1` so that a test's `X-Forwarded-For` counts.
+    pub trusted_proxies: &'static str,
 }
 
 impl Default for Options {
@@ -64,6 +66,7 @@ impl Default for Options {
             migrate_on_start: true,
             cors_allowed_origins: Vec::new(),
             metrics_token: None,
+            trusted_proxies: "",
         }
     }
 }
@@ -203,6 +206,7 @@ impl TestApp {
         settings.cors_allowed_origins =
             betriebsnachbarschaften::config::AllowedOrigins(options.cors_allowed_origins.clone());
         settings.metrics_token = options.metrics_token.as_deref().map(Into::into);
+        settings.trusted_proxies = options.trusted_proxies.parse().expect("trusted proxies");
         settings.shutdown_grace_secs = 1;
         let app = Application::build(&settings).expect("the application starts");
         let address = format!("http://{}", app.addr());
