@@ -31,7 +31,7 @@ npx --no-install tsc -p clients/tsconfig.json
 
 echo "--> Python: openapi-python-client, then import and use it"
 .venv/bin/openapi-python-client generate --path openapi.json --output-path generated/python \
-  --overwrite --config clients/python-client.yaml
+  --overwrite --config clients/python-client.yaml --fail-on-warning
 .venv/bin/pip install --quiet --force-reinstall --no-deps ./generated/python
 .venv/bin/pip install --quiet ./generated/python
 .venv/bin/python clients/usage.py

@@ -19,6 +19,8 @@ use crate::db::Db;
 
 /// The content type of the OpenMetrics text format, which Prometheus scrapes natively.
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The classic Prometheus text format, for clients that ask for `text/plain`.
+pub const CLASSIC_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// Latency buckets in seconds: 1 ms to 10 s, dense where this service's answers fall.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -113,6 +115,59 @@ impl Metrics {
         prometheus_client::encoding::text::encode(&mut out, &self.registry)?;
         Ok(out)
     }
+
+    /// The same scrape in the classic Prometheus text format (0.0.4), which `prometheus-client`
+    /// does not write (it speaks only OpenMetrics).
+    pub fn render_classic(&self) -> Result<String, std::fmt::Error> {
+        Ok(classic(&self.render()?))
+    }
+}
+
+/// OpenMetrics text as classic Prometheus text: a counter's family is named by its samples
+/// (`x_total`), an info metric is a gauge `x_info`, and what the old format lacks — `# UNIT`,
+/// `_created` samples, `# EOF` — is left out. Histograms and gauges read the same in both.
+fn classic(openmetrics: &str) -> String {
+    // Families whose samples carry a suffix the classic format puts in the family's name
+    // (`# HELP` comes before `# TYPE`, so they are found first).
+    let renamed: Vec<(&str, &str, &str)> = openmetrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("# TYPE ")?.split_once(' '))
+        .filter_map(|(name, kind)| match kind {
+            "counter" => Some((name, "_total", "counter")),
+            "info" => Some((name, "_info", "gauge")),
+            _ => None,
+        })
+        .collect();
+    let family = |name: &str| renamed.iter().find(|(family, ..)| *family == name);
+    let mut out = String::with_capacity(openmetrics.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        if let Some((keyword, rest)) = line
+            .strip_prefix("# ")
+            .and_then(|comment| comment.split_once(' '))
+        {
+            let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
+            match (keyword, family(name)) {
+                ("TYPE", Some((_, suffix, kind))) => {
+                    out.push_str(&format!("# TYPE {name}{suffix} {kind}\n"));
+                }
+                ("HELP", Some((_, suffix, _))) => {
+                    out.push_str(&format!("# HELP {name}{suffix} {text}\n"));
+                }
+                _ => out.push_str(&format!("{line}\n")),
+            }
+            continue;
+        }
+        let sample = line.split(['{', ' ']).next().unwrap_or_default();
+        if sample.ends_with("_created") {
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
 }
 
 /// The database pool, read from `Db::stats` at each scrape rather than mirrored into gauges.

@@ -6,7 +6,8 @@ use sha2::{Digest as _, Sha256};
 use subtle::ConstantTimeEq as _;
 
 use crate::api::error::{ApiError, Problem};
-use crate::metrics::{CONTENT_TYPE, Metrics};
+use crate::api::negotiation;
+use crate::metrics::{CLASSIC_CONTENT_TYPE, CONTENT_TYPE, Metrics};
 
 /// The scrape's text (its schema for the document; the handler writes the text directly).
 /// Its size is bounded: labels are route patterns, methods and statuses, never raw input.
@@ -57,13 +58,17 @@ impl MetricsToken {
 /// Metrics.
 ///
 /// Request counts and latency by method, route pattern and status; requests in flight; the
-/// database pool; build info. In the OpenMetrics text format Prometheus scrapes. Open unless
+/// database pool; build info. In the OpenMetrics text format Prometheus scrapes, or the
+/// classic Prometheus text format to a client that prefers `text/plain`. Open unless
 /// the server has a `METRICS_TOKEN`, then that token is the bearer credential.
 #[utoipa::path(
     get, path = "/metrics", operation_id = "getMetrics", tag = "health",
     security((), ("metricsToken" = [])),
     responses(
-        (status = 200, description = "The metrics", body = MetricsText, content_type = "application/openmetrics-text"),
+        (status = 200, description = "The metrics: OpenMetrics text, or the classic Prometheus text format (0.0.4) to `Accept: text/plain`", content(
+            (MetricsText = "application/openmetrics-text"),
+            (MetricsText = "text/plain"),
+        )),
         (status = 401, description = "A METRICS_TOKEN is configured and the request lacks it", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -78,11 +83,13 @@ pub async fn metrics(
             "/metrics needs the configured metrics token".into(),
         )));
     }
-    let body = metrics
-        .render()
-        .map_err(|e| ApiError::Internal(format!("cannot encode the metrics: {e}")))?;
+    let (body, content_type) = match negotiation::preferred(&req, negotiation::METRICS) {
+        negotiation::PLAIN_TEXT => (metrics.render_classic(), CLASSIC_CONTENT_TYPE),
+        _ => (metrics.render(), CONTENT_TYPE),
+    };
+    let body = body.map_err(|e| ApiError::Internal(format!("cannot encode the metrics: {e}")))?;
     Ok(HttpResponse::Ok()
-        .content_type(CONTENT_TYPE)
+        .content_type(content_type)
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .body(body))
 }

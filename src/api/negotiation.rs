@@ -22,6 +22,11 @@ pub const HTML: &str = "text/html";
 const JSON_ONLY: &[&str] = &[JSON];
 /// What a domain list answers in (`GET /api/v1/{collection}`).
 pub const LIST: &[&str] = &[JSON, CSV];
+/// The classic Prometheus text format's media type.
+pub const PLAIN_TEXT: &str = "text/plain";
+/// What `/metrics` answers in: OpenMetrics first (what Prometheus prefers), the classic
+/// format to whoever prefers `text/plain`.
+pub const METRICS: &[&str] = &["application/openmetrics-text", PLAIN_TEXT];
 /// What a report answers in (`GET /api/v1/reports/…`).
 pub const REPORT: &[&str] = &[JSON, CSV, HTML];
 
@@ -33,7 +38,7 @@ fn offered(method: &Method, path: &str) -> Option<&'static [&'static str]> {
         return None;
     }
     if path == "/metrics" {
-        return Some(&["application/openmetrics-text"]);
+        return Some(METRICS);
     }
     let Some(rest) = path
         .strip_prefix(API_BASE)

@@ -140,6 +140,65 @@ async fn a_metrics_token_guards_the_scrape() {
 }
 
 api_test!(
+    metrics_answer_the_classic_text_format_to_whoever_prefers_text_plain,
+    |app| async move {
+        assert_eq!(app.get("/api/v1/regions").await.status(), StatusCode::OK);
+        let classic = app
+            .anonymous(Method::GET, "/metrics")
+            .header(header::ACCEPT, "text/plain")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            classic.headers()[header::CONTENT_TYPE],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        let text = classic.text().await.unwrap();
+        // What the classic format lacks is left out; a family is named as its samples are.
+        assert!(
+            !text.contains("# EOF") && !text.contains("# UNIT"),
+            "{text}"
+        );
+        assert!(
+            text.contains("# TYPE bn_http_requests_total counter\n"),
+            "{text}"
+        );
+        assert!(text.contains("# HELP bn_http_requests_total "), "{text}");
+        assert!(text.contains("# TYPE bn_build_info gauge\n"), "{text}");
+        // Every sample belongs to the family declared before it (a histogram's by its
+        // _bucket, _sum and _count), as Prometheus' classic parser requires.
+        let mut family = String::new();
+        for line in text.lines() {
+            if let Some(rest) = line.strip_prefix("# TYPE ") {
+                family = rest.split(' ').next().unwrap().to_owned();
+            } else if !line.starts_with('#') {
+                let name = line.split(['{', ' ']).next().unwrap();
+                let base = ["_bucket", "_sum", "_count"]
+                    .iter()
+                    .find_map(|suffix| name.strip_suffix(suffix))
+                    .unwrap_or(name);
+                assert!(name == family || base == family, "{name} under {family}");
+            }
+        }
+        let requests =
+            r#"bn_http_requests_total{method="GET",route="/api/v1/regions",status="200"}"#;
+        assert_eq!(sample(&text, requests), Some(1.0), "{text}");
+
+        // What Prometheus sends prefers OpenMetrics, and gets it.
+        let prometheus = "application/openmetrics-text;version=1.0.0;q=0.5,\
+            text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+        let scraped = app
+            .anonymous(Method::GET, "/metrics")
+            .header(header::ACCEPT, prometheus)
+            .send()
+            .await
+            .unwrap();
+        let content_type = scraped.headers()[header::CONTENT_TYPE].to_str().unwrap();
+        assert!(content_type.starts_with("application/openmetrics-text"));
+    }
+);
+
+api_test!(
     every_answer_forbids_sniffing_and_api_data_is_never_cached,
     |app| async move {
         for (path, token) in [
