@@ -93,9 +93,15 @@ pub struct Settings {
     #[arg(long, env = "IDEMPOTENCY_TTL_SECS", default_value_t = 86_400, global = true, value_parser = clap::value_parser!(u64).range(60..))]
     pub idempotency_ttl_secs: u64,
 
-    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT (after the drain).
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30, global = true)]
     pub shutdown_grace_secs: u64,
+
+    /// Seconds the server keeps answering after SIGTERM/SIGINT before it stops accepting:
+    /// readiness is 503 at once and every answer says `Connection: close`, so requests
+    /// already sent on open keep-alive connections are read and answered, not cut off.
+    #[arg(long, env = "SHUTDOWN_DRAIN_SECS", default_value_t = 3, global = true)]
+    pub shutdown_drain_secs: u64,
 
     /// PKCS#8 PEM file of the Ed25519 key that signs access tokens. Default:
     /// `<data-dir>/jwt-signing-key.pem`, created on first start.

@@ -12,6 +12,7 @@ use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
 
 use crate::api::changes::FeedWatch;
+use crate::api::health::Draining;
 use crate::api::idempotency;
 use crate::api::metrics::MetricsToken;
 use crate::api::{self, ApiState};
@@ -32,6 +33,8 @@ pub struct Application {
     db: Db,
     feed: Arc<FeedWatch>,
     housekeeping: Housekeeping,
+    draining: web::Data<Draining>,
+    drain: Duration,
 }
 
 impl Application {
@@ -72,6 +75,8 @@ impl Application {
         ));
         let origins = settings.cors_allowed_origins.0.clone();
         let trusted_proxies = web::Data::new(settings.trusted_proxies.clone());
+        let draining = web::Data::new(Draining::default());
+        let app_draining = draining.clone();
         let feed = Arc::new(FeedWatch::default());
         let app_feed = web::Data::from(Arc::clone(&feed));
 
@@ -87,10 +92,13 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(metrics_token.clone())
                 .app_data(trusted_proxies.clone())
+                .app_data(app_draining.clone())
                 .app_data(app_feed.clone())
                 .configure(|cfg| api::configure(cfg, state.clone(), limits))
         })
         .listen(listener)?
+        // SIGTERM/SIGINT are handled in `run_until_stopped`: drain first, then stop.
+        .disable_signals()
         .shutdown_timeout(settings.shutdown_grace_secs)
         // Idle keep-alive connections must not hold a shutdown open; clients reconnect.
         .keep_alive(Duration::from_secs(5))
@@ -112,6 +120,8 @@ impl Application {
                 changes_retention_days: settings.changes_retention_days,
                 idempotency_ttl_secs: settings.idempotency_ttl_secs,
             },
+            draining,
+            drain: Duration::from_secs(settings.shutdown_drain_secs),
         })
     }
 
@@ -127,20 +137,46 @@ impl Application {
         &self.db
     }
 
-    /// Serves until the server is stopped (SIGTERM/SIGINT stop it gracefully).
-    /// The change feed's ticker and the housekeeping run beside the server and stop with it.
+    /// Serves until the server is stopped. SIGTERM/SIGINT stop it in order: readiness turns
+    /// 503 and every answer closes its connection at once (`Draining`), the server keeps
+    /// reading and answering for `SHUTDOWN_DRAIN_SECS` — so a request a client sent on a
+    /// keep-alive connection just before the signal is answered, not cut off — then stops
+    /// accepting and gives requests in flight `SHUTDOWN_GRACE_SECS`. The change feed's
+    /// ticker and the housekeeping run beside the server and stop with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let ticker = tokio::spawn(Arc::clone(&self.feed).tick(self.db.clone()));
         let housekeeping = tokio::spawn(self.housekeeping.run(self.db.clone()));
+        let handle = self.server.handle();
+        let (draining, drain) = (self.draining, self.drain);
+        let signals = tokio::spawn(async move {
+            if let Err(e) = stop_signal().await {
+                log::error!("cannot listen for SIGTERM/SIGINT, so cannot stop gracefully: {e}");
+                return;
+            }
+            draining.start();
+            log::info!("stopping: draining for {drain:?}, then finishing requests in flight");
+            tokio::time::sleep(drain).await;
+            handle.stop(true).await;
+        });
         let served = self.server.await;
         ticker.abort();
         housekeeping.abort();
+        signals.abort();
         served
     }
 
     /// A handle to stop the server from outside (tests).
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
+    }
+}
+
+/// Waits for SIGTERM (what orchestrators send) or SIGINT (Ctrl-C).
+async fn stop_signal() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => Ok(()),
+        interrupted = tokio::signal::ctrl_c() => interrupted,
     }
 }
 

@@ -7,12 +7,14 @@ use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::ConnectionType;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use crate::api::API_BASE;
 use crate::api::error::ApiError;
+use crate::api::health::Draining;
 use crate::api::negotiation;
 use crate::metrics::Metrics;
 
@@ -78,6 +80,17 @@ pub async fn request_context(
 
     if res.status().is_client_error() || res.status().is_server_error() {
         res = into_problem(res, &request_id);
+    }
+    if res
+        .request()
+        .app_data::<web::Data<Draining>>()
+        .is_some_and(|d| d.is_on())
+    {
+        // Shutting down: this answer is the connection's last, so its client sends no more
+        // on it (and loses none when the server stops).
+        res.response_mut()
+            .head_mut()
+            .set_connection_type(ConnectionType::Close);
     }
     res.headers_mut().insert(REQUEST_ID, request_id.0.clone());
     add_security_headers(&mut res);

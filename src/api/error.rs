@@ -73,6 +73,9 @@ pub enum ApiError {
     /// An error of the token endpoint, in RFC 6749's own shape (not a problem document).
     #[error("{0}: {1}")]
     OAuth(OAuthError, String),
+    /// 503: the process is shutting down (readiness only; requests are still answered).
+    #[error("the service is shutting down; other replicas answer")]
+    ShuttingDown,
     /// 503: the database can't be reached in time.
     #[error("the database is unavailable")]
     Unavailable(String),
@@ -186,6 +189,7 @@ impl ApiError {
             Self::Validation(_) => "validation-failed",
             Self::PreconditionFailed(_) => "version-mismatch",
             Self::Unavailable(_) => "database-unavailable",
+            Self::ShuttingDown => "shutting-down",
             Self::Unauthorized(Some(_)) => "invalid-token",
             Self::Gone(_) => "feed-position-gone",
             Self::IdempotencyKeyReused(_) => "idempotency-key-reused",
@@ -319,7 +323,7 @@ impl ResponseError for ApiError {
             Self::Validation(_) | Self::IdempotencyKeyReused(_) | Self::ImportRejected(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
-            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Unavailable(_) | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Status(status) => *status,
         }

@@ -1,5 +1,6 @@
 //! Health probes for load balancers and orchestrators, outside `/api/v1`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use actix_web::{HttpResponse, get, web};
@@ -8,6 +9,21 @@ use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, Problem};
 use crate::db::Db;
+
+/// Set when SIGTERM/SIGINT arrived: readiness answers 503 and every answer closes its
+/// connection, while requests already sent are still read and answered (`startup`).
+#[derive(Debug, Default)]
+pub struct Draining(AtomicBool);
+
+impl Draining {
+    pub fn start(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_on(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
+}
 
 /// The answer of a passing probe.
 #[derive(Debug, Serialize, ToSchema)]
@@ -31,17 +47,24 @@ pub async fn live() -> HttpResponse {
 
 /// Readiness.
 ///
-/// Answers 200 when the database answers and every migration is applied, else 503; needs no
-/// token.
+/// Answers 200 when the database answers and every migration is applied, else 503 — and 503
+/// from the moment the process is told to stop; needs no token.
 #[utoipa::path(
     get, path = "/health/ready", operation_id = "getReadiness", tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = HealthStatus),
-        (status = 503, description = "Database unreachable or migrations pending", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Database unreachable, migrations pending, or shutting down", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 #[get("/health/ready")]
-pub async fn ready(db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
+pub async fn ready(
+    db: web::Data<Db>,
+    draining: Option<web::Data<Draining>>,
+) -> Result<HttpResponse, ApiError> {
+    if draining.is_some_and(|d| d.is_on()) {
+        return Err(ApiError::ShuttingDown);
+    }
     let db = db.get_ref().clone();
     web::block(move || db.check_ready(Duration::from_secs(2)))
         .await

@@ -52,3 +52,32 @@ fn sigterm_lets_a_request_in_flight_finish() {
 
     assert!(server.wait_exit(Duration::from_secs(8)).success());
 }
+
+#[test]
+fn after_sigterm_a_request_on_an_open_keep_alive_connection_is_still_answered() {
+    let (mut server, _dir) = Server::start("text");
+    let (mut open, response) = server.keep_alive_request("/health/live");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(!response.contains("connection: close"), "{response}");
+
+    server.sigterm();
+    std::thread::sleep(Duration::from_millis(500));
+
+    // Readiness turns 503 at once, so load balancers stop sending new work…
+    let ready = server.send("GET /health/ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert!(ready.starts_with("HTTP/1.1 503"), "{ready}");
+    assert!(ready.contains("retry-after:"), "{ready}");
+    assert!(ready.contains("shutting-down"), "{ready}");
+
+    // …while a request a client sent on its open connection is read and answered, as that
+    // connection's last (a POST lost here could not be told from one applied).
+    write!(open, "GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    open.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    let _ = open.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer:?}");
+    assert!(answer.contains("connection: close"), "{answer}");
+
+    let status = server.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "exit status {status}");
+}
