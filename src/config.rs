@@ -93,6 +93,12 @@ pub struct Settings {
     #[arg(long, env = "IDEMPOTENCY_TTL_SECS", default_value_t = 86_400, global = true, value_parser = clap::value_parser!(u64).range(60..))]
     pub idempotency_ttl_secs: u64,
 
+    /// Seconds a request's database work may take before the request is answered 504 (the
+    /// import gets more, by the size of its file). PostgreSQL also cancels a statement one
+    /// second after this (`statement_timeout`), so work nobody waits for stops.
+    #[arg(long, env = "DB_QUERY_TIMEOUT_SECS", default_value_t = 5, global = true, value_parser = clap::value_parser!(u64).range(1..))]
+    pub db_query_timeout_secs: u64,
+
     /// Seconds in-flight requests get to finish after SIGTERM/SIGINT (after the drain).
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 30, global = true)]
     pub shutdown_grace_secs: u64,
@@ -273,6 +279,10 @@ impl Settings {
 
     pub fn pool_timeout(&self) -> Duration {
         Duration::from_secs(self.db_pool_timeout_secs)
+    }
+
+    pub fn query_timeout(&self) -> Duration {
+        Duration::from_secs(self.db_query_timeout_secs)
     }
 
     pub fn connect_wait(&self) -> Duration {

@@ -43,7 +43,12 @@ impl Application {
     pub fn build(settings: &Settings) -> anyhow::Result<Self> {
         let queries = db::QueryCounter::default();
         let pool = db::connect_counted(settings, queries.clone())?;
-        let db = Db::new(pool, queries, !settings.database().is_postgres());
+        let db = Db::new(
+            pool,
+            queries,
+            !settings.database().is_postgres(),
+            settings.query_timeout(),
+        );
         if settings.migrate_on_start {
             let mut conn = db.pool().get()?;
             let applied = db::migrate(&mut conn)?;

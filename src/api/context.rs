@@ -160,7 +160,10 @@ fn into_problem(res: ServiceResponse<BoxBody>, request_id: &RequestId) -> Servic
     let error = match res.response().error() {
         Some(e) => match e.as_error::<ApiError>() {
             Some(api_error) => {
-                if let ApiError::Internal(cause) | ApiError::Unavailable(cause) = api_error {
+                if let ApiError::Internal(cause)
+                | ApiError::Unavailable(cause)
+                | ApiError::Timeout(cause) = api_error
+                {
                     log::error!(request_id = request_id.as_str(); "{api_error}: {cause}");
                 }
                 api_error.clone()

@@ -73,6 +73,9 @@ pub enum ApiError {
     /// An error of the token endpoint, in RFC 6749's own shape (not a problem document).
     #[error("{0}: {1}")]
     OAuth(OAuthError, String),
+    /// 504: the database did not finish the request's work in time.
+    #[error("the database did not answer in time")]
+    Timeout(String),
     /// 503: the process is shutting down (readiness only; requests are still answered).
     #[error("the service is shutting down; other replicas answer")]
     ShuttingDown,
@@ -190,6 +193,7 @@ impl ApiError {
             Self::PreconditionFailed(_) => "version-mismatch",
             Self::Unavailable(_) => "database-unavailable",
             Self::ShuttingDown => "shutting-down",
+            Self::Timeout(_) => "database-timeout",
             Self::Unauthorized(Some(_)) => "invalid-token",
             Self::Gone(_) => "feed-position-gone",
             Self::IdempotencyKeyReused(_) => "idempotency-key-reused",
@@ -201,6 +205,11 @@ impl ApiError {
                 "the server failed to answer; the request id identifies it in the logs".to_owned()
             }
             Self::Unavailable(_) => "the database is unavailable; try again shortly".to_owned(),
+            Self::Timeout(_) => {
+                "the database did not answer in time; the request may or may not have taken \
+                 effect, so read before retrying a write without an Idempotency-Key"
+                    .to_owned()
+            }
             Self::Validation(errors) => {
                 let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
                 format!("invalid fields: {}", fields.join(", "))
@@ -324,6 +333,7 @@ impl ResponseError for ApiError {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             Self::Unavailable(_) | Self::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             Self::Status(status) => *status,
         }
@@ -348,6 +358,7 @@ impl From<DomainError> for ApiError {
             DomainError::Gone(detail) => Self::Gone(detail),
             DomainError::BadCursor(e) => Self::bad_request(format!("invalid cursor: {e}")),
             DomainError::Unavailable(cause) => Self::Unavailable(cause),
+            DomainError::Timeout(cause) => Self::Timeout(cause),
             DomainError::Internal(cause) => Self::Internal(cause),
         }
     }

@@ -376,7 +376,7 @@ fn operations(
 }
 
 /// Every operation can fail with 406 (an `Accept` it can't satisfy), 500 (a bug; the body is
-/// opaque) and, where it needs the database, with 503.
+/// opaque) and, where it needs the database, with 503 and 504.
 fn document_failures(doc: &mut OpenApi) {
     for (path, item) in doc.paths.paths.iter_mut() {
         let uses_database = ![
@@ -412,6 +412,9 @@ fn document_failures(doc: &mut OpenApi) {
                 responses
                     .entry("503".into())
                     .or_insert_with(|| problem("The database is unavailable; retry shortly"));
+                responses.entry("504".into()).or_insert_with(|| {
+                    problem("The database did not answer in time (DB_QUERY_TIMEOUT_SECS)")
+                });
             }
         }
     }

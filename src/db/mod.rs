@@ -10,8 +10,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use diesel::connection::SimpleConnection;
+use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::sql_types::Text;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
 use crate::config::{DatabaseUrl, Settings, SqliteSynchronous};
@@ -96,6 +98,8 @@ impl diesel::connection::Instrumentation for QueryCounter {
 /// connection).
 #[derive(Debug, Clone)]
 struct ConnectionSetup {
+    /// PostgreSQL cancels a statement after this (`statement_timeout`), if set.
+    statement_timeout: Option<Duration>,
     synchronous: SqliteSynchronous,
     counter: QueryCounter,
 }
@@ -106,7 +110,16 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup 
             // The change feed's sequencer and the idempotency keys rely on each statement
             // seeing what committed before it (READ COMMITTED, PostgreSQL's default), whatever
             // default the server or role was given.
-            conn.batch_execute("SET default_transaction_isolation TO 'read committed'")
+            // statement_timeout: a statement still running when its request has long been
+            // answered 504 (`Db::run`) is cancelled, and its transaction with it.
+            let mut setup = String::from("SET default_transaction_isolation TO 'read committed'");
+            if let Some(timeout) = self.statement_timeout {
+                setup.push_str(&format!(
+                    "; SET statement_timeout = {}",
+                    timeout.as_millis()
+                ));
+            }
+            conn.batch_execute(&setup)
                 .map_err(diesel::r2d2::Error::QueryError)?;
             conn.set_instrumentation(self.counter.clone());
             return Ok(());
@@ -135,12 +148,24 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup 
 /// Builds the pool. For PostgreSQL it first connects directly, retrying for
 /// `DB_CONNECT_WAIT_SECS`: the MultiConnection hides the real connect error, and "password
 /// authentication failed" beats "timed out".
+/// Without a statement timeout: for the command line (seeding a million companies, migrating).
 pub fn connect(settings: &Settings) -> anyhow::Result<DbPool> {
-    connect_counted(settings, QueryCounter::default())
+    build_pool(settings, QueryCounter::default(), None)
+}
+
+/// The server's pool: its statements are counted, and on PostgreSQL cancelled a second after
+/// `DB_QUERY_TIMEOUT_SECS` (see `Db::run`).
+pub fn connect_counted(settings: &Settings, counter: QueryCounter) -> anyhow::Result<DbPool> {
+    let statement_timeout = settings.query_timeout() + Duration::from_secs(1);
+    build_pool(settings, counter, Some(statement_timeout))
 }
 
 /// Like `connect`, counting every statement in `counter`.
-pub fn connect_counted(settings: &Settings, counter: QueryCounter) -> anyhow::Result<DbPool> {
+fn build_pool(
+    settings: &Settings,
+    counter: QueryCounter,
+    statement_timeout: Option<Duration>,
+) -> anyhow::Result<DbPool> {
     let url = settings.database();
     if url.is_postgres() {
         wait_for_postgres(&url, settings.connect_wait())?;
@@ -154,6 +179,7 @@ pub fn connect_counted(settings: &Settings, counter: QueryCounter) -> anyhow::Re
         .connection_timeout(settings.pool_timeout())
         .test_on_check_out(false)
         .connection_customizer(Box::new(ConnectionSetup {
+            statement_timeout,
             synchronous: settings.sqlite_synchronous,
             counter,
         }))
@@ -243,11 +269,22 @@ pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
         DbConnection::Postgres(c) => {
             // Two replicas starting at once must not both migrate: a session-level advisory
             // lock serialises them, the second then finds nothing pending.
-            c.batch_execute("SELECT pg_advisory_lock(7210411)")?;
+            // A migration may rewrite a large table: no statement timeout while it runs (the
+            // server's pool sets one), the connection's own restored afterwards.
+            let timeout: String =
+                diesel::select(sql::<Text>("current_setting('statement_timeout')"))
+                    .get_result(c)?;
+            c.batch_execute("SET statement_timeout = 0; SELECT pg_advisory_lock(7210411)")?;
             let result = c
                 .run_pending_migrations(POSTGRES_MIGRATIONS)
                 .map(|v| v.len());
             c.batch_execute("SELECT pg_advisory_unlock(7210411)")?;
+            diesel::select(
+                sql::<Text>("set_config('statement_timeout', ")
+                    .bind::<Text, _>(timeout)
+                    .sql(", false)"),
+            )
+            .execute(c)?;
             result
         }
         DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
@@ -270,6 +307,9 @@ pub enum DbError {
     /// No connection could be had in time: the database is down or overloaded.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The work did not finish within its deadline (`DB_QUERY_TIMEOUT_SECS`).
+    #[error("the database did not answer in time: {0}")]
+    Timeout(String),
     #[error(transparent)]
     Query(#[from] diesel::result::Error),
 }
@@ -297,12 +337,16 @@ pub struct Db {
     timeouts: Arc<AtomicU64>,
     /// On SQLite: the turn of this process's writers (see `write`).
     writers: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// How long one `run` may take before its caller gets `DbError::Timeout`.
+    deadline: Duration,
 }
 
 impl Db {
-    /// `sqlite` makes writers take turns in the process (see `write`).
-    pub fn new(pool: DbPool, queries: QueryCounter, sqlite: bool) -> Self {
+    /// `sqlite` makes writers take turns in the process (see `write`); `deadline` bounds each
+    /// `run` (see there).
+    pub fn new(pool: DbPool, queries: QueryCounter, sqlite: bool, deadline: Duration) -> Self {
         Self {
+            deadline,
             turns: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
             pool,
             queries,
@@ -333,6 +377,20 @@ impl Db {
         &self.pool
     }
 
+    /// How long one `run` may take.
+    pub fn deadline(&self) -> Duration {
+        self.deadline
+    }
+
+    /// The same pool with another deadline per `run`, for work that is long by nature (an
+    /// import of a large file).
+    pub fn with_deadline(&self, deadline: Duration) -> Self {
+        Self {
+            deadline,
+            ..self.clone()
+        }
+    }
+
     /// Checks out a connection and runs `f` on actix's blocking pool, so that a slow query
     /// never stalls an async worker.
     ///
@@ -341,18 +399,26 @@ impl Db {
     /// more requests than connections, every hand-over inside r2d2 would wake a parked
     /// thread; at 64 concurrent reads those wake-ups cost more than the queries (BENCHMARKS.md).
     /// A caller that gets no permit within the pool timeout is answered like an r2d2 timeout.
+    ///
+    /// The work has the deadline (`DB_QUERY_TIMEOUT_SECS`): past it the caller gets
+    /// `DbError::Timeout` at once, whatever the database does — a frozen server runs no
+    /// timers of its own. The work itself can't be interrupted on its blocking thread; it
+    /// keeps its permit and connection until it ends (on PostgreSQL `statement_timeout`
+    /// cancels it a second later), so a stuck connection is never handed to anyone else and
+    /// callers beyond the stuck ones get 503 after the pool timeout instead of queueing.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let _permit = match self.turns.try_acquire() {
+        let permit = match Arc::clone(&self.turns).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
                 self.waiting.fetch_add(1, Ordering::Relaxed);
+                let turns = Arc::clone(&self.turns);
                 let waited =
-                    tokio::time::timeout(self.pool.connection_timeout(), self.turns.acquire())
+                    tokio::time::timeout(self.pool.connection_timeout(), turns.acquire_owned())
                         .await;
                 self.waiting.fetch_sub(1, Ordering::Relaxed);
                 match waited {
@@ -368,18 +434,22 @@ impl Db {
         };
         let pool = self.pool.clone();
         let timeouts = self.timeouts.clone();
-        let joined = actix_web::web::block(move || {
+        let work = actix_web::web::block(move || {
+            let _permit = permit;
             let mut conn = pool.get().map_err(|e| {
                 timeouts.fetch_add(1, Ordering::Relaxed);
                 E::from(DbError::Unavailable(e.to_string()))
             })?;
             f(&mut conn)
-        })
-        .await;
-        match joined {
-            Ok(result) => result,
-            Err(e) => Err(E::from(DbError::Unavailable(format!(
+        });
+        match tokio::time::timeout(self.deadline, work).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(e)) => Err(E::from(DbError::Unavailable(format!(
                 "blocking task failed: {e}"
+            )))),
+            Err(_) => Err(E::from(DbError::Timeout(format!(
+                "no answer within {:?}",
+                self.deadline
             )))),
         }
     }

@@ -35,6 +35,9 @@ pub enum DomainError {
     /// The database can't be reached in time.
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The database did not finish the work in time (`DB_QUERY_TIMEOUT_SECS`).
+    #[error("the database did not answer in time: {0}")]
+    Timeout(String),
     /// A bug or an unexpected failure (the cause, for the log).
     #[error("internal error: {0}")]
     Internal(String),
@@ -143,9 +146,19 @@ impl From<diesel::result::Error> for DomainError {
             Error::DatabaseError(_, ref info) if is_sqlite_busy(info.message()) => {
                 Self::Unavailable(info.message().to_owned())
             }
+            Error::DatabaseError(_, ref info) if is_statement_timeout(info.message()) => {
+                Self::Timeout(info.message().to_owned())
+            }
             other => Self::Internal(other.to_string()),
         }
     }
+}
+
+/// PostgreSQL cancelled a statement at its `statement_timeout` (SQLSTATE 57014, which diesel
+/// does not pass on; the message is the server's, in English unless `lc_messages` says
+/// otherwise — then `Db::run`'s own deadline, a second earlier, has answered already).
+fn is_statement_timeout(message: &str) -> bool {
+    message.contains("statement timeout")
 }
 
 /// SQLite reports a lock it could not get within busy_timeout as a plain error message.
@@ -157,6 +170,7 @@ impl From<DbError> for DomainError {
     fn from(e: DbError) -> Self {
         match e {
             DbError::Unavailable(cause) => Self::Unavailable(cause),
+            DbError::Timeout(cause) => Self::Timeout(cause),
             DbError::Query(e) => e.into(),
         }
     }

@@ -667,18 +667,30 @@ fn a_rotated_key_keeps_verifying_tokens_signed_with_the_old_one() {
     assert!(service(&new, None).verify(&token).is_err());
 }
 
-/// A failed password sign-in as `username` from the test client, optionally claiming to be
-/// forwarded for `forwarded_for`.
-async fn failed_sign_in(app: &TestApp, username: &str, forwarded_for: Option<&str>) -> StatusCode {
+/// A password sign-in from the test client, optionally claiming to be forwarded for
+/// `forwarded_for`.
+async fn sign_in_from(
+    app: &TestApp,
+    username: &str,
+    password: &str,
+    forwarded_for: Option<&str>,
+) -> reqwest::Response {
     let mut request = app.anonymous(Method::POST, "/api/v1/auth/token").form(&[
         ("grant_type", "password"),
         ("username", username),
-        ("password", "a-guess"),
+        ("password", password),
     ]);
     if let Some(address) = forwarded_for {
         request = request.header("x-forwarded-for", address);
     }
-    request.send().await.unwrap().status()
+    request.send().await.unwrap()
+}
+
+/// The status of a sign-in as `username` with a wrong password.
+async fn failed_sign_in(app: &TestApp, username: &str, forwarded_for: Option<&str>) -> StatusCode {
+    sign_in_from(app, username, "a-guess", forwarded_for)
+        .await
+        .status()
 }
 
 api_test!(
@@ -692,16 +704,7 @@ api_test!(
             assert_eq!(status, StatusCode::BAD_REQUEST, "attempt {n}");
         }
         // Then the address waits, whatever name it tries — the right password included.
-        let locked = app
-            .anonymous(Method::POST, "/api/v1/auth/token")
-            .form(&[
-                ("grant_type", "password"),
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let locked = sign_in_from(&app, "admin", ADMIN_PASSWORD, None).await;
         assert!(locked.headers().contains_key(header::RETRY_AFTER));
         assert_problem(locked, StatusCode::TOO_MANY_REQUESTS).await;
         let status = failed_sign_in(&app, "yet-another", Some("198.51.100.1")).await;
@@ -727,17 +730,7 @@ api_test!(
         // A client can't escape by prepending addresses: the proxy's own entry is the right one.
         let status = failed_sign_in(&app, "made-up", Some("192.0.2.1, 203.0.113.7")).await;
         assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-        let other = app
-            .anonymous(Method::POST, "/api/v1/auth/token")
-            .header("x-forwarded-for", "203.0.113.8")
-            .form(&[
-                ("grant_type", "password"),
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-            ])
-            .send()
-            .await
-            .unwrap();
+        let other = sign_in_from(&app, "admin", ADMIN_PASSWORD, Some("203.0.113.8")).await;
         assert_eq!(other.status(), StatusCode::OK);
     }
 );

@@ -54,6 +54,7 @@ pub struct Options {
     pub metrics_token: Option<String>,
     /// `TRUSTED_PROXIES`, e.g. `127.0.0.1` so that a test's `X-Forwarded-For` counts.
     pub trusted_proxies: &'static str,
+    pub db_query_timeout_secs: u64,
 }
 
 impl Default for Options {
@@ -67,6 +68,7 @@ impl Default for Options {
             cors_allowed_origins: Vec::new(),
             metrics_token: None,
             trusted_proxies: "",
+            db_query_timeout_secs: 5,
         }
     }
 }
@@ -206,6 +208,7 @@ impl TestApp {
         settings.cors_allowed_origins =
             betriebsnachbarschaften::config::AllowedOrigins(options.cors_allowed_origins.clone());
         settings.metrics_token = options.metrics_token.as_deref().map(Into::into);
+        settings.db_query_timeout_secs = options.db_query_timeout_secs;
         settings.trusted_proxies = options.trusted_proxies.parse().expect("trusted proxies");
         settings.shutdown_grace_secs = 1;
         let app = Application::build(&settings).expect("the application starts");

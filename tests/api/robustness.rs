@@ -1,10 +1,13 @@
 //! What probing the service from outside found (issue #16): each finding as the request
 //! that broke it, answered as documented on both databases.
 
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection as _;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, api_test, assert_problem, field_errors};
+use crate::helpers::{Options, TestApp, api_test, assert_problem, etag_of, field_errors};
 
 /// U+0000 in a text, as JSON carries it.
 const NUL_NAME: &str = "Bäckerei\u{0}Meyer";
@@ -266,5 +269,69 @@ api_test!(
         stream.read_to_string(&mut answer).await.unwrap();
         assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
         assert!(answer.contains("content-length: 0"), "{answer}");
+    }
+);
+
+api_test!(
+    database_work_past_its_deadline_is_a_504_in_time_and_the_service_recovers,
+    Options {
+        db_query_timeout_secs: 1,
+        ..Default::default()
+    },
+    |app: TestApp| async move {
+        let region = app.create_region(json!({"name": "Peine"})).await;
+        let path = format!("/api/v1/regions/{}", region["id"]);
+
+        // Another session holds the regions table for writing: a write waits for it, as it
+        // would on a frozen or overloaded server.
+        let mut holder = app.db.pool().get().unwrap();
+        let lock = if app.on_postgres() {
+            "BEGIN; LOCK TABLE regions IN EXCLUSIVE MODE"
+        } else {
+            "BEGIN IMMEDIATE"
+        };
+        holder.batch_execute(lock).unwrap();
+
+        let started = Instant::now();
+        let response = app
+            .patch_json(&path, &json!({"district": "Landkreis Peine"}))
+            .await;
+        let waited = started.elapsed();
+        let problem = assert_problem(response, StatusCode::GATEWAY_TIMEOUT).await;
+        assert_eq!(
+            problem["type"],
+            "urn:betriebsnachbarschaften:problem:database-timeout"
+        );
+        assert!(waited < Duration::from_secs(3), "answered after {waited:?}");
+        // Reads of other tables are not held up meanwhile.
+        assert_eq!(app.get("/api/v1/topics").await.status(), StatusCode::OK);
+
+        holder.batch_execute("ROLLBACK").unwrap();
+        drop(holder);
+
+        // Recovered by itself: a fresh read and a write go through.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let current = app.get(&path).await;
+            assert_eq!(current.status(), StatusCode::OK);
+            let etag = etag_of(&current);
+            let written = app
+                .request(Method::PATCH, &path)
+                .header(header::IF_MATCH, etag)
+                .header(header::CONTENT_TYPE, "application/merge-patch+json")
+                .body(json!({"district": "Landkreis Peine"}).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status();
+            if written == StatusCode::OK {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "still {written} after the lock went"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 );
