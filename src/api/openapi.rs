@@ -347,15 +347,27 @@ fn sort_fields() -> Vec<(&'static str, Vec<&'static str>)> {
 
 /// A response with a problem document.
 fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    problem_response(description).build().into()
+}
+
+fn problem_response(description: &str) -> utoipa::openapi::ResponseBuilder {
     use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
-    ResponseBuilder::new()
-        .description(description)
-        .content(
-            error::PROBLEM_JSON,
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("Problem")))
-                .build(),
-        )
+    ResponseBuilder::new().description(description).content(
+        error::PROBLEM_JSON,
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build(),
+    )
+}
+
+/// A 503: every one says when to try again.
+fn unavailable(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    let retry_after = utoipa::openapi::HeaderBuilder::new()
+        .schema(Some(<u64 as utoipa::PartialSchema>::schema()))
+        .description(Some("Seconds to wait"))
+        .build();
+    problem_response(description)
+        .header("Retry-After", retry_after)
         .build()
         .into()
 }
@@ -411,7 +423,7 @@ fn document_failures(doc: &mut OpenApi) {
             if uses_database {
                 responses
                     .entry("503".into())
-                    .or_insert_with(|| problem("The database is unavailable; retry shortly"));
+                    .or_insert_with(|| unavailable("The database is unavailable; retry shortly"));
                 responses.entry("504".into()).or_insert_with(|| {
                     problem("The database did not answer in time (DB_QUERY_TIMEOUT_SECS)")
                 });

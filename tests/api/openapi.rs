@@ -28,6 +28,21 @@ fn the_committed_document_is_current() {
 }
 
 #[test]
+fn every_documented_503_says_when_to_retry() {
+    let document: Value = serde_json::from_str(&generated()).unwrap();
+    let mut silent = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let unavailable = &operation["responses"]["503"];
+            if !unavailable.is_null() && unavailable["headers"]["Retry-After"].is_null() {
+                silent.push(format!("{method} {path}"));
+            }
+        }
+    }
+    assert!(silent.is_empty(), "503 without Retry-After: {silent:#?}");
+}
+
+#[test]
 fn an_optional_parameter_is_not_a_nullable_one() {
     // An optional header may be left out; it cannot be sent as `null` (Schemathesis sent the
     // literal `null`, and generated clients accepted it).
