@@ -182,7 +182,13 @@ pub struct Settings {
     /// Reverse proxies (addresses or CIDR ranges, comma-separated, e.g. `10.0.0.0/8`) whose
     /// `X-Forwarded-For` names the client for sign-in throttling. None by default: the
     /// connection's address counts, and no header moves a request to another budget.
-    #[arg(long, env = "TRUSTED_PROXIES", value_parser = parse_proxies, default_value = "", hide_default_value = true, global = true)]
+    #[arg(
+        long,
+        env = "TRUSTED_PROXIES",
+        default_value = "",
+        hide_default_value = true,
+        global = true
+    )]
     pub trusted_proxies: TrustedProxies,
 }
 
@@ -196,27 +202,23 @@ impl TrustedProxies {
     }
 }
 
+/// `10.0.0.0/8,192.168.1.7,fd00::/8`: a bare address is a range of one.
 impl std::str::FromStr for TrustedProxies {
     type Err = String;
 
     fn from_str(value: &str) -> Result<Self, String> {
-        parse_proxies(value)
+        value
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{p}: not an IP address or CIDR range"))
+            })
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
-}
-
-/// `10.0.0.0/8,192.168.1.7,fd00::/8`: a bare address is a range of one.
-fn parse_proxies(value: &str) -> Result<TrustedProxies, String> {
-    value
-        .split(',')
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            p.parse::<ipnet::IpNet>()
-                .or_else(|_| p.parse::<IpAddr>().map(ipnet::IpNet::from))
-                .map_err(|_| format!("{p}: not an IP address or CIDR range"))
-        })
-        .collect::<Result<_, _>>()
-        .map(TrustedProxies)
 }
 
 /// The browser origins CORS admits; empty entries (an empty variable) are ignored.

@@ -127,6 +127,7 @@ impl Metrics {
 /// (`x_total`), an info metric is a gauge `x_info`, and what the old format lacks — `# UNIT`,
 /// `_created` samples, `# EOF` — is left out. Histograms and gauges read the same in both.
 fn classic(openmetrics: &str) -> String {
+    use std::fmt::Write as _;
     // Families whose samples carry a suffix the classic format puts in the family's name
     // (`# HELP` comes before `# TYPE`, so they are found first).
     let renamed: Vec<(&str, &str, &str)> = openmetrics
@@ -149,15 +150,12 @@ fn classic(openmetrics: &str) -> String {
             .and_then(|comment| comment.split_once(' '))
         {
             let (name, text) = rest.split_once(' ').unwrap_or((rest, ""));
-            match (keyword, family(name)) {
-                ("TYPE", Some((_, suffix, kind))) => {
-                    out.push_str(&format!("# TYPE {name}{suffix} {kind}\n"));
-                }
-                ("HELP", Some((_, suffix, _))) => {
-                    out.push_str(&format!("# HELP {name}{suffix} {text}\n"));
-                }
-                _ => out.push_str(&format!("{line}\n")),
-            }
+            // Writing into a String cannot fail.
+            let _ = match (keyword, family(name)) {
+                ("TYPE", Some((_, suffix, kind))) => writeln!(out, "# TYPE {name}{suffix} {kind}"),
+                ("HELP", Some((_, suffix, _))) => writeln!(out, "# HELP {name}{suffix} {text}"),
+                _ => writeln!(out, "{line}"),
+            };
             continue;
         }
         let sample = line.split(['{', ' ']).next().unwrap_or_default();

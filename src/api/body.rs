@@ -91,12 +91,11 @@ fn check_fields<T: DeserializeOwned>(object: &Map<String, Value>) -> Result<(), 
 /// and sign-in forms refuse it, naming where it is.
 pub fn nul_error(field: &str) -> FieldError {
     let name = if field.is_empty() { "the text" } else { field };
-    FieldError::new(
-        field,
-        "nul_character",
-        format!("{name} contains a NUL character (U+0000), which text cannot hold"),
-    )
+    FieldError::new(field, "nul_character", format!("{name} {HOLDS_NUL}"))
 }
+
+/// What `nul_error`, `no_nul` and a query parameter with U+0000 say of the text.
+pub const HOLDS_NUL: &str = "contains a NUL character (U+0000), which text cannot hold";
 
 /// One step of the path to a value inside a body.
 enum Step<'a> {
@@ -216,7 +215,7 @@ fn collect(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
 pub fn no_nul(value: &str) -> Result<(), validator::ValidationError> {
     if value.contains('\0') {
         let mut error = validator::ValidationError::new("nul_character");
-        error.message = Some("contains a NUL character (U+0000), which text cannot hold".into());
+        error.message = Some(HOLDS_NUL.into());
         Err(error)
     } else {
         Ok(())

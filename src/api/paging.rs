@@ -157,8 +157,8 @@ impl<F: DeserializeOwned, S: SortField> actix_web::FromRequest for ListQuery<F, 
 pub fn parse_params<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
     if let Some((name, _)) = form_urlencoded_parse(query).find(|(_, v)| v.contains('\0')) {
         return Err(ApiError::bad_request(format!(
-            "invalid query parameter {name}: it contains a NUL character (U+0000), which text \
-             cannot hold"
+            "invalid query parameter {name}: it {}",
+            crate::api::body::HOLDS_NUL
         )));
     }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded_parse(query));

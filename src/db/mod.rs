@@ -41,7 +41,8 @@ macro_rules! on_backend {
 }
 pub(crate) use on_backend;
 
-/// Runs one multi-row statement per batch of `$n` of the owned rows `$rows` and collects what
+/// Runs one multi-row statement per batch of `$n` of the owned rows `$rows` (any iterable,
+/// taken a batch at a time) and collects what
 /// each returns. A full batch is a `Box<[T; $n]>`, whose statement is the same every time (its
 /// query id is static, which needs rows that own their values): both databases prepare it
 /// once and reuse it, where PostgreSQL spent as long parsing and planning each 500-row
@@ -145,10 +146,8 @@ impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup 
     }
 }
 
-/// Builds the pool. For PostgreSQL it first connects directly, retrying for
-/// `DB_CONNECT_WAIT_SECS`: the MultiConnection hides the real connect error, and "password
-/// authentication failed" beats "timed out".
-/// Without a statement timeout: for the command line (seeding a million companies, migrating).
+/// The command line's pool, without a statement timeout (seeding a million companies,
+/// migrating).
 pub fn connect(settings: &Settings) -> anyhow::Result<DbPool> {
     build_pool(settings, QueryCounter::default(), None)
 }
@@ -160,7 +159,9 @@ pub fn connect_counted(settings: &Settings, counter: QueryCounter) -> anyhow::Re
     build_pool(settings, counter, Some(statement_timeout))
 }
 
-/// Like `connect`, counting every statement in `counter`.
+/// Builds a pool counting every statement in `counter`. For PostgreSQL it first connects
+/// directly, retrying for `DB_CONNECT_WAIT_SECS`: the MultiConnection hides the real connect
+/// error, and "password authentication failed" beats "timed out".
 fn build_pool(
     settings: &Settings,
     counter: QueryCounter,

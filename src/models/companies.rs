@@ -275,10 +275,9 @@ pub fn insert_all(
     by: &Actor,
 ) -> QueryResult<Vec<Company>> {
     let at = crate::domain::now();
-    let rows: Vec<_> = all
+    let rows = all
         .iter()
-        .map(|&fields| crate::models::new_row!(companies, fields.clone(), by, at))
-        .collect();
+        .map(|&fields| crate::models::new_row!(companies, fields.clone(), by, at));
     let batches = crate::db::in_batches!(conn, rows, INSERT_BATCH, |c, batch| {
         diesel::insert_into(companies::table)
             .values(batch)

@@ -339,8 +339,7 @@ macro_rules! join_table {
                 let row = |(owner, target): &($owner_id, $target_id)| {
                     ($table::$owner.eq(*owner), $table::$target.eq(*target))
                 };
-                let rows: Vec<_> = pairs.iter().map(row).collect();
-                crate::db::in_batches!(conn, rows, 10_000, |c, batch| {
+                crate::db::in_batches!(conn, pairs.iter().map(row), 10_000, |c, batch| {
                     diesel::insert_into($table::table).values(batch).execute(c)
                 })
                 .map(drop)
