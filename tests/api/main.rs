@@ -13,6 +13,7 @@ mod csv_export;
 mod domain;
 mod errors;
 mod external_ids;
+mod faults;
 mod health;
 mod idempotency;
 mod import;

@@ -39,13 +39,13 @@ impl Server {
         let mut child = Command::new(BIN)
             .env("BOOTSTRAP_ADMIN_PASSWORD", BOOTSTRAP_PASSWORD)
             .env_remove("DATABASE_URL")
-            .envs(envs.iter().copied())
             .env("DATA_DIR", dir)
             .env("PORT", "0")
             .env("WORKERS", "1")
             .env("SHUTDOWN_GRACE_SECS", "20")
             .env("LOG_FORMAT", log_format)
             .env("RUST_LOG", "info")
+            .envs(envs.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -122,6 +122,32 @@ impl Server {
             lines.push(line);
         }
         lines
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Kills the process as the kernel's OOM killer or a power cut would: no chance to
+    /// finish anything.
+    pub fn kill9(&mut self) {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+    }
+
+    /// The resident memory of the process, in KiB.
+    pub fn rss_kib(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        let line = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))
+            .unwrap();
+        line.trim().trim_end_matches("kB").trim().parse().unwrap()
     }
 
     pub fn sigterm(&self) {

@@ -1,7 +1,7 @@
 //! The binary as ops run it, one module per topic, on the harness in `harness`.
 
 mod commands;
-mod harness;
+pub mod harness;
 mod logs;
 mod signals;
 mod startup;

@@ -1,0 +1,88 @@
+//! SIGTERM under a keep-alive write load, as a rolling deploy sends it.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use betriebsnachbarschaften::db::DbConnection;
+use diesel::{Connection as _, SqliteConnection};
+
+use super::http::{Failure, load};
+use super::*;
+use crate::process::harness::{Server, sign_in};
+
+/// The service's `SHUTDOWN_DRAIN_SECS` (3, the default) plus the harness's
+/// `SHUTDOWN_GRACE_SECS` (20): the longest a stop may take.
+const DRAIN_AND_GRACE: Duration = Duration::from_secs(23);
+
+#[test]
+fn sigterm_under_keep_alive_write_load_answers_every_request_sent_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = Server::spawn_with(dir.path(), "text", &[("WORKERS", "2")]);
+    let token = sign_in(&server);
+    let stop = AtomicBool::new(false);
+    let port = server.port;
+
+    let (outcomes, signalled, stopped_after) = std::thread::scope(|s| {
+        let writers = s.spawn(|| {
+            load(port, 32, &stop, |client, n| {
+                create_organization(&token, &format!("Shutdown {client}-{n}"))
+            })
+        });
+        std::thread::sleep(Duration::from_secs(2));
+        let signalled = Instant::now();
+        server.sigterm();
+        let status = server.wait_exit(DRAIN_AND_GRACE);
+        let stopped_after = signalled.elapsed();
+        stop.store(true, Ordering::Relaxed);
+        assert!(status.success(), "exit status {status}");
+        (writers.join().unwrap(), signalled, stopped_after)
+    });
+
+    // Every request sent before the signal was answered (none lost: for a POST the client
+    // could not tell whether it was applied).
+    let before: Vec<_> = outcomes.iter().filter(|o| o.sent < signalled).collect();
+    assert!(before.len() > 100, "the load ran: {}", before.len());
+    let unanswered: Vec<_> = before.iter().filter(|o| o.result.is_err()).collect();
+    assert!(unanswered.is_empty(), "lost: {unanswered:?}");
+    assert_answered_with(&outcomes[..before.len()], &[201]);
+
+    // After the signal, the answers tell clients to go elsewhere (Connection: close), and no
+    // request sent on a connection that was open is lost, until nothing listens any more.
+    let after = &outcomes[before.len()..];
+    let answered_after: Vec<_> = after
+        .iter()
+        .filter_map(|o| o.result.as_ref().ok())
+        .collect();
+    assert!(!answered_after.is_empty(), "the drain answered requests");
+    assert!(
+        answered_after.iter().all(|a| a.closes()),
+        "Connection: close"
+    );
+    let lost_on_open: Vec<_> = after
+        .iter()
+        .filter(|o| o.reused && matches!(o.result, Err(Failure::Lost(_))))
+        .collect();
+    assert!(
+        lost_on_open.is_empty(),
+        "lost on open connections: {lost_on_open:?}"
+    );
+    // A connection opened in the instant the drain ends may be reset with its request (the
+    // listener closes under it): the drain exists so that load balancers, told by readiness,
+    // send nothing new by then. Counted for the log, not failed.
+    let lost_on_new = after
+        .iter()
+        .filter(|o| !o.reused && matches!(o.result, Err(Failure::Lost(_))))
+        .count();
+    eprintln!(
+        "stopped {stopped_after:?} after SIGTERM; after it: {} answered, {lost_on_new} reset \
+         on connections opened at the drain's end",
+        answered_after.len()
+    );
+
+    // Everything acknowledged is in the database file.
+    let path = dir.path().join("betriebsnachbarschaften.sqlite3");
+    let mut conn =
+        DbConnection::Sqlite(SqliteConnection::establish(&path.to_string_lossy()).unwrap());
+    assert_stored(&mut conn, &acknowledged(&outcomes));
+    assert_eq!(panicked(&server.drain()), None);
+}
