@@ -21,8 +21,7 @@ struct Check {
 
 #[test]
 fn kill_9_during_a_sqlite_write_burst_loses_no_acknowledged_write() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::spawn_with(dir.path(), "text", &[("WORKERS", "2")]);
+    let (mut server, dir) = serve(None);
     let token = sign_in(&server);
     let stop = AtomicBool::new(false);
     let port = server.port;

@@ -9,7 +9,7 @@ use betriebsnachbarschaften::db::DbConnection;
 use super::cluster::Cluster;
 use super::http::{Http, load, request};
 use super::*;
-use crate::process::harness::{Server, sign_in};
+use crate::process::harness::sign_in;
 
 /// Past the query deadline (5 s) plus the wait for a connection (3 s), with room to spare.
 const LONGEST_WAIT: Duration = Duration::from_secs(10);
@@ -18,13 +18,7 @@ const LONGEST_WAIT: Duration = Duration::from_secs(10);
 #[ignore = "needs the PostgreSQL server binaries: run with --run-ignored all (.ci/run installs them)"]
 fn a_frozen_postgresql_holds_no_request_past_its_deadline_and_never_slows_liveness() {
     let mut cluster = Cluster::start();
-    let dir = tempfile::tempdir().unwrap();
-    let url = cluster.url("faults");
-    let mut server = Server::spawn_with(
-        dir.path(),
-        "text",
-        &[("DATABASE_URL", &url), ("WORKERS", "2")],
-    );
+    let (mut server, _dir) = serve(Some(&cluster));
     let token = sign_in(&server);
     let stop = AtomicBool::new(false);
     let port = server.port;

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::cluster::Cluster;
 use super::http::{Answer, Http};
-use super::panicked;
+use super::{panicked, serve};
 use crate::process::harness::{Server, get_as, sign_in};
 
 const REQUESTS: usize = 10_000;
@@ -18,8 +18,7 @@ const SENDERS: usize = 4;
 
 #[test]
 fn ten_thousand_hostile_requests_get_no_5xx_on_sqlite() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::spawn_with(dir.path(), "text", &[("WORKERS", "2")]);
+    let (server, _dir) = serve(None);
     withstand_hostile_requests(server);
 }
 
@@ -27,13 +26,7 @@ fn ten_thousand_hostile_requests_get_no_5xx_on_sqlite() {
 #[ignore = "needs the PostgreSQL server binaries: run with --run-ignored all (.ci/run installs them)"]
 fn ten_thousand_hostile_requests_get_no_5xx_on_postgresql() {
     let cluster = Cluster::start();
-    let dir = tempfile::tempdir().unwrap();
-    let url = cluster.url("faults");
-    let server = Server::spawn_with(
-        dir.path(),
-        "text",
-        &[("DATABASE_URL", &url), ("WORKERS", "2")],
-    );
+    let (server, _dir) = serve(Some(&cluster));
     withstand_hostile_requests(server);
 }
 

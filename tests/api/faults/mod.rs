@@ -26,7 +26,19 @@ use betriebsnachbarschaften::db::DbConnection;
 use diesel::prelude::*;
 use serde_json::json;
 
+use self::cluster::Cluster;
 use self::http::{Answer, Outcome, request};
+use crate::process::harness::Server;
+
+/// The service with two workers, as ops run it: on `cluster`'s `faults` database, or on
+/// SQLite in the returned data directory.
+fn serve(cluster: Option<&Cluster>) -> (Server, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = cluster.map(|c| c.url("faults"));
+    let mut env = vec![("WORKERS", "2")];
+    env.extend(url.as_deref().map(|url| ("DATABASE_URL", url)));
+    (Server::spawn_with(dir.path(), "text", &env), dir)
+}
 
 /// The request that creates an organization named `name`.
 fn create_organization(token: &str, name: &str) -> Vec<u8> {

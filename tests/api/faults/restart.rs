@@ -8,19 +8,13 @@ use betriebsnachbarschaften::db::DbConnection;
 use super::cluster::Cluster;
 use super::http::load;
 use super::*;
-use crate::process::harness::{Server, sign_in};
+use crate::process::harness::sign_in;
 
 #[test]
 #[ignore = "needs the PostgreSQL server binaries: run with --run-ignored all (.ci/run installs them)"]
 fn a_postgresql_restart_under_write_load_costs_503s_while_it_is_down_and_no_acknowledged_write() {
     let cluster = Cluster::start();
-    let dir = tempfile::tempdir().unwrap();
-    let url = cluster.url("faults");
-    let mut server = Server::spawn_with(
-        dir.path(),
-        "text",
-        &[("DATABASE_URL", &url), ("WORKERS", "2")],
-    );
+    let (mut server, _dir) = serve(Some(&cluster));
     let token = sign_in(&server);
     let stop = AtomicBool::new(false);
 

@@ -8,7 +8,7 @@ use diesel::{Connection as _, SqliteConnection};
 
 use super::http::{Failure, load};
 use super::*;
-use crate::process::harness::{Server, sign_in};
+use crate::process::harness::sign_in;
 
 /// The service's `SHUTDOWN_DRAIN_SECS` (3, the default) plus the harness's
 /// `SHUTDOWN_GRACE_SECS` (20): the longest a stop may take.
@@ -16,8 +16,7 @@ const DRAIN_AND_GRACE: Duration = Duration::from_secs(23);
 
 #[test]
 fn sigterm_under_keep_alive_write_load_answers_every_request_sent_before_it() {
-    let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::spawn_with(dir.path(), "text", &[("WORKERS", "2")]);
+    let (mut server, dir) = serve(None);
     let token = sign_in(&server);
     let stop = AtomicBool::new(false);
     let port = server.port;
