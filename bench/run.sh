@@ -105,13 +105,14 @@ run_wrk() {
 
 # driver_ceilings: the GET by id read without the service around it (no authentication, no
 # logging, four columns), served by examples/driver_ceiling.rs through the blocking driver the
-# service uses and through a pipelining async one, next to pgbench -S without TLS (the async
-# driver runs without it there, so all three do). What limits GET by id: BENCHMARKS.md.
+# service uses, a pipelining async one, and diesel-async (one pool shared by the workers, one per
+# worker, and one pipelined connection per worker), next to pgbench -S without TLS (the async drivers run without it there, so all
+# do). What limits GET by id: BENCHMARKS.md.
 driver_ceilings() {
   local port=$((PORT + 1)) c tps driver result tries
   for c in $CONNECTIONS; do
     tps="$(pgbench_tps "$c" "?sslmode=disable")"
-    for driver in sync async; do
+    for driver in sync async diesel-async diesel-async-per-worker diesel-async-pipelined; do
       "$CEILING" "$driver" "$port" "$DATABASE_URL?sslmode=disable" 2>>"$DATA/driver_ceiling.log" &
       SERVER=$!
       tries=0

@@ -8,6 +8,21 @@
 //!   sleeps in libpq until PostgreSQL answers.
 //! - `async`: tokio-postgres on the HTTP workers themselves, one connection per worker that
 //!   pipelines the queries of all the worker's requests: no thread hop.
+//! - `diesel-async`: the candidate for the service's PostgreSQL path (#17): diesel-async's
+//!   `AsyncPgConnection` with the same typed query as `sync`, from one deadpool pool of the
+//!   same size shared by all workers. A connection's I/O task lives on the runtime of the
+//!   worker that opened it, so a request on another worker crosses threads to reach it.
+//! - `diesel-async-per-worker`: the same, with one pool per worker (the pool size split
+//!   between them), so every connection is driven by the worker that uses it.
+//! - `diesel-async-pipelined`: one `AsyncPgConnection` per worker, shared by all the worker's
+//!   requests through `&AsyncPgConnection` (which diesel-async makes a connection of its own
+//!   for exactly this): their queries are pipelined on it, as `async` does with
+//!   tokio-postgres. Only for statements outside a transaction; a transaction needs a
+//!   connection to itself.
+//!
+//! The diesel-async pools check a connection by its state when it is checked out
+//! (`RecyclingMethod::Fast`), not with a `SELECT 1` round trip, as the r2d2 pool of `sync`
+//! runs without `test_on_check_out`.
 //!
 //! Both serve `GET /companies/{id}` with four columns of a database seeded by
 //! `betriebsnachbarschaften seed --synthetic N`, and nothing else: no authentication, no
@@ -29,6 +44,11 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use betriebsnachbarschaften::db::schema::companies;
 use diesel::prelude::*;
 use diesel::r2d2::{ConnectionManager, Pool};
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::deadpool::Pool as AsyncPool;
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
 use serde_json::json;
 
 /// As many connections as the service's default pool.
@@ -49,6 +69,18 @@ fn failed(e: impl std::fmt::Display) -> HttpResponse {
     HttpResponse::InternalServerError().body(e.to_string())
 }
 
+/// The columns every driver reads, in diesel's typed DSL.
+macro_rules! point_read {
+    ($id:expr) => {
+        companies::table.filter(companies::id.eq($id)).select((
+            companies::id,
+            companies::name,
+            companies::region_id,
+            companies::version,
+        ))
+    };
+}
+
 struct Blocking {
     pool: Pool<ConnectionManager<PgConnection>>,
     turns: tokio::sync::Semaphore,
@@ -61,14 +93,7 @@ async fn read_blocking(db: web::Data<Arc<Blocking>>, id: web::Path<i64>) -> Http
     let (db, id) = (db.get_ref().clone(), id.into_inner());
     let read = web::block(move || -> Result<Option<Row>, String> {
         let mut conn = db.pool.get().map_err(|e| e.to_string())?;
-        companies::table
-            .filter(companies::id.eq(id))
-            .select((
-                companies::id,
-                companies::name,
-                companies::region_id,
-                companies::version,
-            ))
+        point_read!(id)
             .first::<Row>(&mut conn)
             .optional()
             .map_err(|e| e.to_string())
@@ -79,6 +104,40 @@ async fn read_blocking(db: web::Data<Arc<Blocking>>, id: web::Path<i64>) -> Http
         Ok(Err(e)) => failed(e),
         Err(e) => failed(e),
     }
+}
+
+async fn read_diesel_async(
+    pool: web::Data<AsyncPool<AsyncPgConnection>>,
+    id: web::Path<i64>,
+) -> HttpResponse {
+    let mut conn = match pool.get().await {
+        Ok(conn) => conn,
+        Err(e) => return failed(e),
+    };
+    // The method syntax would be ambiguous next to diesel's own RunQueryDsl (the prelude).
+    let read = diesel_async::RunQueryDsl::first::<Row>(point_read!(id.into_inner()), &mut conn);
+    match read.await.optional() {
+        Ok(row) => answer(row),
+        Err(e) => failed(e),
+    }
+}
+
+async fn read_diesel_pipelined(
+    conn: web::Data<Rc<AsyncPgConnection>>,
+    id: web::Path<i64>,
+) -> HttpResponse {
+    let read = diesel_async::RunQueryDsl::first::<Row>(point_read!(id.into_inner()), &mut &***conn);
+    match read.await.optional() {
+        Ok(row) => answer(row),
+        Err(e) => failed(e),
+    }
+}
+
+fn async_pool(url: &str, size: usize) -> AsyncPool<AsyncPgConnection> {
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    let manager = AsyncDieselConnectionManager::new_with_config(url, config);
+    AsyncPool::builder(manager).max_size(size).build().unwrap()
 }
 
 /// One worker's connection and its prepared statement.
@@ -113,7 +172,9 @@ async fn connect_pipelined(url: String) -> Result<Rc<Pipelined>, tokio_postgres:
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [driver, port, url] = args.as_slice() else {
-        anyhow::bail!("usage: driver_ceiling <sync|async> <port> <database url>");
+        anyhow::bail!(
+            "usage: driver_ceiling <sync|async|diesel-async[-per-worker|-pipelined]> <port> <url>"
+        );
     };
     let address = ("127.0.0.1", port.parse::<u16>()?);
     let server = match driver.as_str() {
@@ -144,7 +205,50 @@ async fn main() -> anyhow::Result<()> {
             .bind(address)?
             .run()
         }
-        other => anyhow::bail!("unknown driver {other:?}: sync or async"),
+        "diesel-async" => {
+            let pool = web::Data::new(async_pool(url, POOL_SIZE as usize));
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(pool.clone())
+                    .route("/companies/{id}", web::get().to(read_diesel_async))
+            })
+            .bind(address)?
+            .run()
+        }
+        "diesel-async-per-worker" => {
+            let (url, workers) = (url.clone(), std::thread::available_parallelism()?.get());
+            let per_worker = (POOL_SIZE as usize).div_ceil(workers);
+            HttpServer::new(move || {
+                App::new()
+                    .app_data(web::Data::new(async_pool(&url, per_worker)))
+                    .route("/companies/{id}", web::get().to(read_diesel_async))
+            })
+            .workers(workers)
+            .bind(address)?
+            .run()
+        }
+        "diesel-async-pipelined" => {
+            let url = url.clone();
+            HttpServer::new(move || {
+                let url = url.clone();
+                App::new()
+                    .data_factory(move || {
+                        let url = url.clone();
+                        async move {
+                            use diesel_async::AsyncConnection as _;
+                            let conn = AsyncPgConnection::establish(&url).await?;
+                            Ok::<_, diesel::ConnectionError>(Rc::new(conn))
+                        }
+                    })
+                    .route("/companies/{id}", web::get().to(read_diesel_pipelined))
+            })
+            .bind(address)?
+            .run()
+        }
+        other => anyhow::bail!(
+            "unknown driver {other:?}: sync, async, diesel-async, diesel-async-per-worker or \
+             diesel-async-pipelined"
+        ),
     };
     server.await?;
     Ok(())
