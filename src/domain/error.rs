@@ -146,7 +146,7 @@ impl From<diesel::result::Error> for DomainError {
             Error::DatabaseError(_, ref info) if is_sqlite_busy(info.message()) => {
                 Self::Unavailable(info.message().to_owned())
             }
-            Error::DatabaseError(_, ref info) if is_statement_timeout(info.message()) => {
+            Error::DatabaseError(_, ref info) if is_statement_timeout(info.as_ref()) => {
                 Self::Timeout(info.message().to_owned())
             }
             other => Self::Internal(other.to_string()),
@@ -154,11 +154,11 @@ impl From<diesel::result::Error> for DomainError {
     }
 }
 
-/// PostgreSQL cancelled a statement at its `statement_timeout` (SQLSTATE 57014, which diesel
-/// does not pass on; the message is the server's, in English unless `lc_messages` says
-/// otherwise — then `Db::run`'s own deadline, a second earlier, has answered already).
-fn is_statement_timeout(message: &str) -> bool {
-    message.contains("statement timeout")
+/// PostgreSQL cancelled a statement (SQLSTATE 57014, `query_canceled`): at its
+/// `statement_timeout`, or by an operator's `pg_cancel_backend`. Either way it did not finish
+/// in time. Read from the code, not the message, which follows the server's `lc_messages`.
+fn is_statement_timeout(info: &dyn diesel::result::DatabaseErrorInformation) -> bool {
+    info.sqlstate() == Some(diesel::pg::sql_state::QUERY_CANCELED)
 }
 
 /// SQLite reports a lock it could not get within busy_timeout as a plain error message.

@@ -335,3 +335,31 @@ api_test!(
         }
     }
 );
+
+/// PostgreSQL only: SQLite has no statement timeout.
+mod a_statement_postgresql_cancels_is_a_timeout_by_its_code {
+    use betriebsnachbarschaften::domain::error::DomainError;
+    use diesel::RunQueryDsl as _;
+    use diesel::connection::SimpleConnection as _;
+
+    use crate::helpers::{Options, TestApp, on_postgres};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --run-ignored all"]
+    async fn postgres() {
+        on_postgres(Options::default(), |app: TestApp| async move {
+            let mut conn = app.db.pool().get().unwrap();
+            conn.batch_execute("SET statement_timeout = '20ms'")
+                .unwrap();
+            let cancelled = diesel::sql_query("SELECT pg_sleep(1)")
+                .execute(&mut *conn)
+                .unwrap_err();
+            // Recognised by SQLSTATE 57014, not by the message (which follows the server's
+            // lc_messages): the caller gets a 504, not a 500.
+            let error = DomainError::from(cancelled);
+            assert!(matches!(error, DomainError::Timeout(_)), "{error:?}");
+            conn.batch_execute("RESET statement_timeout").unwrap();
+        })
+        .await;
+    }
+}
