@@ -173,6 +173,17 @@ impl Server {
     }
 }
 
+/// A test that ends, passing or failing, without stopping its server leaves no process
+/// behind (one would keep retrying a database that is gone, on the machine's two cores).
+impl Drop for Server {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
 /// Runs a subcommand on the data directory and returns its stdout.
 pub fn run(
     dir: &std::path::Path,
