@@ -60,25 +60,28 @@ fn withstand_hostile_requests(mut server: Server) {
                     s.spawn(move || {
                         // Seeded: the same requests every run, so a failure can be replayed.
                         let mut rng = Rng::with_seed((half * SENDERS + sender) as u64);
-                        let mut seen = Vec::new();
+                        let (mut statuses, mut undocumented) = (Vec::new(), Vec::new());
                         for _ in 0..REQUESTS / SENDERS / 2 {
                             let request = hostile(&mut rng, token);
                             let answer = Http::new(port).send(&request).ok();
-                            seen.push((request, answer));
+                            statuses.push(answer.as_ref().map(|a| a.status));
+                            if let Some(answer) = answer.filter(|a| !documented(a, &request)) {
+                                // The request's head is enough to tell what it was.
+                                let head = &request[..request.len().min(300)];
+                                undocumented
+                                    .push((answer, String::from_utf8_lossy(head).into_owned()));
+                            }
                         }
-                        seen
+                        (statuses, undocumented)
                     })
                 })
                 .collect();
             for sender in senders {
-                for (request, answer) in sender.join().unwrap() {
-                    *statuses
-                        .entry(answer.as_ref().map(|a| a.status))
-                        .or_default() += 1;
-                    if let Some(answer) = answer.filter(|a| !documented(a, &request)) {
-                        undocumented.push((answer, String::from_utf8_lossy(&request).into_owned()));
-                    }
+                let (seen, wrong) = sender.join().unwrap();
+                for status in seen {
+                    *statuses.entry(status).or_default() += 1;
                 }
+                undocumented.extend(wrong);
             }
         });
         if half == 0 {
