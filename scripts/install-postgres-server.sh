@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # Installs Debian's PostgreSQL server binaries when they are missing: the fault suite
 # (tests/api/faults) starts clusters of its own with initdb and pg_ctl, so that it can restart
-# and freeze them without touching the shared server. Needs root (CI runs as root).
+# and freeze them without touching the shared server; the TLS tests make their certificates
+# with the openssl command. Needs root (CI runs as root).
 set -euo pipefail
+if ! command -v openssl >/dev/null; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
 for dir in "${PG_BINDIR:-}" /usr/lib/postgresql/*/bin; do
   if [ -n "$dir" ] && [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
     echo "PostgreSQL server binaries: $dir"

@@ -26,6 +26,17 @@ impl Cluster {
     /// install, when the server binaries are missing: the tests using it are `#[ignore]`d,
     /// so a plain `cargo nextest run` reports them as skipped.
     pub fn start() -> Self {
+        Self::start_with(false)
+    }
+
+    /// A cluster that accepts only TLS connections over TCP (`hostnossl` is rejected), with
+    /// a certificate for `localhost` from a CA of its own (`ca.pem` in `dir()`), made by the
+    /// `openssl` command.
+    pub fn start_with_tls() -> Self {
+        Self::start_with(true)
+    }
+
+    fn start_with(tls: bool) -> Self {
         let bin = server_binaries().expect(
             "the PostgreSQL server binaries (initdb, pg_ctl) are missing: \
              bash scripts/install-postgres-server.sh, or set PG_BINDIR",
@@ -41,15 +52,21 @@ impl Cluster {
                     .arg(data.path()),
             );
         }
+        if tls {
+            make_certificates(data.path());
+        }
         let port = free_port();
         // Everything the server needs is on its command line: its port, loopback only, its
         // socket in its own directory (not the shared server's); no fsync, since the tests
         // stop processes, never the machine.
-        let options = format!(
+        let mut options = format!(
             "-c port={port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={} \
              -c fsync=off",
             data.path().display()
         );
+        if tls {
+            options.push_str(" -c ssl=on -c ssl_cert_file=server.pem -c ssl_key_file=server.key");
+        }
         let cluster = Self {
             bin,
             data,
@@ -69,6 +86,35 @@ impl Cluster {
                 &cluster.pgdata(),
             ],
         );
+        if tls {
+            // Over TCP only with TLS; the cluster's own socket stays open for the test.
+            let hba = "local all all trust\n\
+                       hostssl all all 127.0.0.1/32 trust\n\
+                       hostnossl all all 127.0.0.1/32 reject\n";
+            let path = cluster.data.path().join("pgdata/pg_hba.conf");
+            std::fs::write(&path, hba).unwrap();
+            // The certificates sit beside the data directory; the server reads them relative
+            // to it, so they are linked in.
+            for file in ["server.pem", "server.key"] {
+                std::fs::copy(
+                    cluster.data.path().join(file),
+                    cluster.data.path().join("pgdata").join(file),
+                )
+                .unwrap();
+            }
+            if is_root() {
+                succeed(
+                    Command::new("chown")
+                        .args(["-R", "postgres:postgres"])
+                        .arg(cluster.data.path()),
+                );
+            }
+            succeed(
+                Command::new("chmod")
+                    .arg("600")
+                    .arg(cluster.data.path().join("pgdata/server.key")),
+            );
+        }
         cluster.start_again();
         let mut admin = cluster.connect("postgres");
         admin.batch_execute("CREATE DATABASE faults").unwrap();
@@ -80,8 +126,19 @@ impl Cluster {
         format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)
     }
 
+    /// An administrator's connection, over the cluster's socket (TLS or not).
     pub fn connect(&self, database: &str) -> PgConnection {
-        PgConnection::establish(&self.url(database)).unwrap()
+        let url = format!(
+            "postgres://postgres@/{database}?host={}&port={}",
+            self.data.path().display(),
+            self.port
+        );
+        PgConnection::establish(&url).unwrap()
+    }
+
+    /// The directory of the cluster's files (`ca.pem` of a TLS cluster).
+    pub fn dir(&self) -> &Path {
+        self.data.path()
     }
 
     /// Starts the server and returns once it accepts connections.
@@ -180,6 +237,59 @@ impl Drop for Cluster {
             .args(["stop", "-m", "immediate", "-D", &self.pgdata()])
             .output();
     }
+}
+
+/// A CA (`ca.pem`) and a server certificate for `localhost` signed by it (`server.pem`,
+/// `server.key`), in `dir`.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        succeed(Command::new("openssl").args(args).current_dir(dir));
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=faults CA",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=localhost",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+        "-out",
+        "server.pem",
+    ]);
 }
 
 /// Where `initdb` and `pg_ctl` are, if anywhere.

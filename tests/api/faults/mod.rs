@@ -10,7 +10,7 @@
 //! run one at a time (`.config/nextest.toml`): their timings must not depend on what the rest
 //! of the suite does to the machine's two cores.
 
-mod cluster;
+pub mod cluster;
 mod http;
 
 mod crash;
