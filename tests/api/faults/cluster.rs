@@ -45,15 +45,15 @@ impl Cluster {
             .prefix("faults-pg-")
             .tempdir()
             .unwrap();
+        if tls {
+            make_certificates(data.path());
+        }
         if is_root() {
             succeed(
                 Command::new("chown")
                     .args(["-R", "postgres:postgres"])
                     .arg(data.path()),
             );
-        }
-        if tls {
-            make_certificates(data.path());
         }
         let port = free_port();
         // Everything the server needs is on its command line: its port, loopback only, its
@@ -65,7 +65,10 @@ impl Cluster {
             data.path().display()
         );
         if tls {
-            options.push_str(" -c ssl=on -c ssl_cert_file=server.pem -c ssl_key_file=server.key");
+            let dir = data.path().display();
+            options.push_str(&format!(
+                " -c ssl=on -c ssl_cert_file={dir}/server.pem -c ssl_key_file={dir}/server.key"
+            ));
         }
         let cluster = Self {
             bin,
@@ -91,29 +94,7 @@ impl Cluster {
             let hba = "local all all trust\n\
                        hostssl all all 127.0.0.1/32 trust\n\
                        hostnossl all all 127.0.0.1/32 reject\n";
-            let path = cluster.data.path().join("pgdata/pg_hba.conf");
-            std::fs::write(&path, hba).unwrap();
-            // The certificates sit beside the data directory; the server reads them relative
-            // to it, so they are linked in.
-            for file in ["server.pem", "server.key"] {
-                std::fs::copy(
-                    cluster.data.path().join(file),
-                    cluster.data.path().join("pgdata").join(file),
-                )
-                .unwrap();
-            }
-            if is_root() {
-                succeed(
-                    Command::new("chown")
-                        .args(["-R", "postgres:postgres"])
-                        .arg(cluster.data.path()),
-                );
-            }
-            succeed(
-                Command::new("chmod")
-                    .arg("600")
-                    .arg(cluster.data.path().join("pgdata/server.key")),
-            );
+            std::fs::write(cluster.data.path().join("pgdata/pg_hba.conf"), hba).unwrap();
         }
         cluster.start_again();
         let mut admin = cluster.connect("postgres");
@@ -240,7 +221,7 @@ impl Drop for Cluster {
 }
 
 /// A CA (`ca.pem`) and a server certificate for `localhost` signed by it (`server.pem`,
-/// `server.key`), in `dir`.
+/// `server.key`, readable by its owner only, as PostgreSQL demands), in `dir`.
 fn make_certificates(dir: &Path) {
     let openssl = |args: &[&str]| {
         succeed(Command::new("openssl").args(args).current_dir(dir));
@@ -290,6 +271,7 @@ fn make_certificates(dir: &Path) {
         "-out",
         "server.pem",
     ]);
+    succeed(Command::new("chmod").arg("600").arg(dir.join("server.key")));
 }
 
 /// Where `initdb` and `pg_ctl` are, if anywhere.

@@ -1,15 +1,13 @@
 //! `kill -9` in the middle of a write burst on SQLite: nothing acknowledged may be lost and
 //! the file must be sound, since no shutdown code ran.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use betriebsnachbarschaften::db::DbConnection;
+use diesel::RunQueryDsl as _;
 use diesel::connection::SimpleConnection as _;
 use diesel::sql_types::Text;
-use diesel::{Connection as _, RunQueryDsl as _, SqliteConnection};
 
-use super::http::load;
 use super::*;
 use crate::process::harness::{Server, sign_in};
 
@@ -23,19 +21,10 @@ struct Check {
 fn kill_9_during_a_sqlite_write_burst_loses_no_acknowledged_write() {
     let (mut server, dir) = serve(None);
     let token = sign_in(&server);
-    let stop = AtomicBool::new(false);
-    let port = server.port;
 
-    let outcomes = std::thread::scope(|s| {
-        let writers = s.spawn(|| {
-            load(port, 16, &stop, |client, n| {
-                create_organization(&token, &format!("Crash {client}-{n}"))
-            })
-        });
+    let (outcomes, ()) = writes_during(server.port, &token, 16, "Crash", || {
         std::thread::sleep(Duration::from_secs(3));
         server.kill9();
-        stop.store(true, Ordering::Relaxed);
-        writers.join().unwrap()
     });
     let acknowledged = acknowledged(&outcomes);
     assert!(
@@ -50,8 +39,7 @@ fn kill_9_during_a_sqlite_write_burst_loses_no_acknowledged_write() {
     sign_in(&restarted);
 
     // …which is sound and holds every write that was acknowledged before the kill.
-    let path = dir.path().join("betriebsnachbarschaften.sqlite3");
-    let mut conn = SqliteConnection::establish(&path.to_string_lossy()).unwrap();
+    let mut conn = open_sqlite(dir.path());
     conn.batch_execute("PRAGMA busy_timeout = 5000").unwrap();
     let checks: Vec<Check> = diesel::sql_query("PRAGMA integrity_check")
         .load(&mut conn)

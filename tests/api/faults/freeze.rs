@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use betriebsnachbarschaften::db::DbConnection;
 
 use super::cluster::Cluster;
-use super::http::{Http, load, request};
+use super::http::{Http, request};
 use super::*;
 use crate::process::harness::sign_in;
 
@@ -20,50 +20,41 @@ fn a_frozen_postgresql_holds_no_request_past_its_deadline_and_never_slows_livene
     let mut cluster = Cluster::start();
     let (mut server, _dir) = serve(Some(&cluster));
     let token = sign_in(&server);
-    let stop = AtomicBool::new(false);
     let port = server.port;
 
-    let (writes, live, ready, frozen, thawed) = std::thread::scope(|s| {
-        let writers = s.spawn(|| {
-            load(port, 8, &stop, |client, n| {
-                create_organization(&token, &format!("Freeze {client}-{n}"))
-            })
-        });
-        let probe = |path: &'static str, every: Duration| {
-            let stop = &stop;
-            s.spawn(move || {
-                let mut http = Http::new(port);
-                let mut seen = Vec::new();
-                while !stop.load(Ordering::Relaxed) {
-                    let sent = Instant::now();
-                    let status = http
-                        .send(&request("GET", path, &[], None))
-                        .map(|a| a.status)
-                        .ok();
-                    seen.push((sent, sent.elapsed(), status));
-                    std::thread::sleep(every);
-                }
-                seen
-            })
-        };
-        let live = probe("/health/live", Duration::from_millis(100));
-        let ready = probe("/health/ready", Duration::from_millis(250));
+    let (writes, (live, ready, frozen, thawed)) = writes_during(port, &token, 8, "Freeze", || {
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|s| {
+            let probe = |path: &'static str, every: Duration| {
+                let stop = &stop;
+                s.spawn(move || {
+                    let mut http = Http::new(port);
+                    let mut seen = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        let sent = Instant::now();
+                        let status = http
+                            .send(&request("GET", path, &[], None))
+                            .map(|a| a.status)
+                            .ok();
+                        seen.push((sent, sent.elapsed(), status));
+                        std::thread::sleep(every);
+                    }
+                    seen
+                })
+            };
+            let live = probe("/health/live", Duration::from_millis(100));
+            let ready = probe("/health/ready", Duration::from_millis(250));
 
-        std::thread::sleep(Duration::from_secs(2));
-        cluster.freeze();
-        let frozen = Instant::now();
-        std::thread::sleep(Duration::from_secs(15));
-        cluster.thaw();
-        let thawed = Instant::now();
-        std::thread::sleep(Duration::from_secs(8));
-        stop.store(true, Ordering::Relaxed);
-        (
-            writers.join().unwrap(),
-            live.join().unwrap(),
-            ready.join().unwrap(),
-            frozen,
-            thawed,
-        )
+            std::thread::sleep(Duration::from_secs(2));
+            cluster.freeze();
+            let frozen = Instant::now();
+            std::thread::sleep(Duration::from_secs(15));
+            cluster.thaw();
+            let thawed = Instant::now();
+            std::thread::sleep(Duration::from_secs(8));
+            stop.store(true, Ordering::Relaxed);
+            (live.join().unwrap(), ready.join().unwrap(), frozen, thawed)
+        })
     });
 
     // Liveness does not touch the database: fast throughout, so nothing restarts the pod.

@@ -9,7 +9,7 @@ use fastrand::Rng;
 use serde_json::json;
 
 use super::cluster::Cluster;
-use super::http::{Answer, Http};
+use super::http::{Answer, Http, request, request_bytes};
 use super::{panicked, serve};
 use crate::process::harness::{Server, get_as, sign_in};
 
@@ -33,6 +33,7 @@ fn ten_thousand_hostile_requests_get_no_5xx_on_postgresql() {
 fn withstand_hostile_requests(mut server: Server) {
     let token = sign_in(&server);
     // Records for the ids in the bodies to point at, so that some mutations are valid.
+    let bearer = format!("Bearer {token}");
     for (path, body) in [
         (
             "/api/v1/organizations",
@@ -40,13 +41,15 @@ fn withstand_hostile_requests(mut server: Server) {
         ),
         ("/api/v1/regions", json!({"name": "Peine"})),
     ] {
-        let body = body.to_string();
-        let answer = server.send(&format!(
-            "POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: Bearer {token}\r\n\
-             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        ));
-        assert!(answer.starts_with("HTTP/1.1 201"), "{answer}");
+        let created = Http::new(server.port)
+            .send(&request(
+                "POST",
+                path,
+                &[("Authorization", &bearer)],
+                Some(&body),
+            ))
+            .unwrap();
+        assert_eq!(created.status, 201, "{created:?}");
     }
 
     let mut statuses: BTreeMap<Option<u16>, usize> = BTreeMap::new();
@@ -402,17 +405,15 @@ fn hostile(rng: &mut Rng, token: &str) -> Vec<u8> {
             )
         }
     };
-    let mut raw =
-        format!("{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n").into_bytes();
-    for (name, value) in &headers {
-        raw.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
-    }
+    headers.push(("Connection".into(), "close".into()));
     if !body.is_empty() {
-        raw.extend_from_slice(format!("Content-Type: {content_type}\r\n").as_bytes());
+        headers.push(("Content-Type".into(), content_type));
     }
-    raw.extend_from_slice(format!("Content-Length: {}\r\n\r\n", body.len()).as_bytes());
-    raw.extend_from_slice(&body);
-    raw
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.as_str()))
+        .collect();
+    request_bytes(&method, &path, &headers, &body)
 }
 
 /// `bytes` with one to eight random edits.

@@ -181,6 +181,12 @@ pub fn request(
     body: Option<&Value>,
 ) -> Vec<u8> {
     let body = body.map(Value::to_string).unwrap_or_default();
+    request_bytes(method, path, headers, body.as_bytes())
+}
+
+/// A request's bytes with any body, even one that is not UTF-8 (typed `application/json`
+/// unless the headers say otherwise).
+pub fn request_bytes(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut out = format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\n");
     for (name, value) in headers {
         out.push_str(&format!("{name}: {value}\r\n"));
@@ -191,8 +197,10 @@ pub fn request(
     if !body.is_empty() && !typed {
         out.push_str("Content-Type: application/json\r\n");
     }
-    out.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
-    out.into_bytes()
+    out.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut out = out.into_bytes();
+    out.extend_from_slice(body);
+    out
 }
 
 /// What one request of a load got, and when.

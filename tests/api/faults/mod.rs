@@ -21,13 +21,15 @@ mod restart;
 mod shutdown;
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use betriebsnachbarschaften::db::DbConnection;
 use diesel::prelude::*;
 use serde_json::json;
 
 use self::cluster::Cluster;
-use self::http::{Answer, Outcome, request};
+use self::http::{Answer, Outcome, load, request};
 use crate::process::harness::Server;
 
 /// The service with two workers, as ops run it: on `cluster`'s `faults` database, or on
@@ -38,6 +40,35 @@ fn serve(cluster: Option<&Cluster>) -> (Server, tempfile::TempDir) {
     let mut env = vec![("WORKERS", "2")];
     env.extend(url.as_deref().map(|url| ("DATABASE_URL", url)));
     (Server::spawn_with(dir.path(), "text", &env), dir)
+}
+
+/// The service's SQLite file in its data directory, opened beside it.
+fn open_sqlite(dir: &Path) -> SqliteConnection {
+    let path = dir.join("betriebsnachbarschaften.sqlite3");
+    SqliteConnection::establish(&path.to_string_lossy()).unwrap()
+}
+
+/// `clients` writers create organizations named `"{label} {client}-{n}"`, each over its own
+/// keep-alive connection, while `fault` runs; they stop when it returns. Every outcome in the
+/// order sent, and what `fault` returned.
+fn writes_during<R>(
+    port: u16,
+    token: &str,
+    clients: usize,
+    label: &str,
+    fault: impl FnOnce() -> R,
+) -> (Vec<Outcome>, R) {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let writers = s.spawn(|| {
+            load(port, clients, &stop, |client, n| {
+                create_organization(token, &format!("{label} {client}-{n}"))
+            })
+        });
+        let faulted = fault();
+        stop.store(true, Ordering::Relaxed);
+        (writers.join().unwrap(), faulted)
+    })
 }
 
 /// The request that creates an organization named `name`.

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::cluster::Cluster;
 use super::http::{Http, request};
-use crate::process::harness::{Server, json_answer, sign_in};
+use crate::process::harness::{Server, sign_in};
 
 const CLIENTS: usize = 32;
 
@@ -99,12 +99,12 @@ fn two_instances_racing_if_match_on_one_record_lose_no_update() {
     });
 
     // Successes = version increase = counter: no update was lost or applied twice.
-    let last = json_answer(
-        &a.send(&format!(
-            "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nAuthorization: {bearer}\r\n\r\n"
-        )),
-        200,
-    );
+    // On a new connection: the setup's has been idle past the server's keep-alive.
+    let last = Http::new(a.port)
+        .send(&request("GET", &path, &auth, None))
+        .unwrap();
+    assert_eq!(last.status, 200, "{last:?}");
+    let last = last.json();
     let successes = successes.into_inner() as i64;
     assert!(successes > 50, "the race ran: {successes}");
     assert!(conflicts.into_inner() > 0, "the clients did race");

@@ -1,12 +1,10 @@
 //! PostgreSQL restarts under a write load.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use betriebsnachbarschaften::db::DbConnection;
 
 use super::cluster::Cluster;
-use super::http::load;
 use super::*;
 use crate::process::harness::sign_in;
 
@@ -16,22 +14,15 @@ fn a_postgresql_restart_under_write_load_costs_503s_while_it_is_down_and_no_ackn
     let cluster = Cluster::start();
     let (mut server, _dir) = serve(Some(&cluster));
     let token = sign_in(&server);
-    let stop = AtomicBool::new(false);
 
-    let (outcomes, accepting) = std::thread::scope(|s| {
-        let writers = s.spawn(|| {
-            load(server.port, 16, &stop, |client, n| {
-                create_organization(&token, &format!("Restart {client}-{n}"))
-            })
-        });
+    let (outcomes, accepting) = writes_during(server.port, &token, 16, "Restart", || {
         std::thread::sleep(Duration::from_secs(2));
         cluster.stop();
         std::thread::sleep(Duration::from_secs(3));
         cluster.start_again();
         let accepting = Instant::now();
         std::thread::sleep(Duration::from_secs(8));
-        stop.store(true, Ordering::Relaxed);
-        (writers.join().unwrap(), accepting)
+        accepting
     });
 
     // Every request was answered: created, or 503 with Retry-After while PostgreSQL was away.

@@ -1,12 +1,10 @@
 //! SIGTERM under a keep-alive write load, as a rolling deploy sends it.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use betriebsnachbarschaften::db::DbConnection;
-use diesel::{Connection as _, SqliteConnection};
 
-use super::http::{Failure, load};
+use super::http::Failure;
 use super::*;
 use crate::process::harness::sign_in;
 
@@ -18,24 +16,16 @@ const DRAIN_AND_GRACE: Duration = Duration::from_secs(23);
 fn sigterm_under_keep_alive_write_load_answers_every_request_sent_before_it() {
     let (mut server, dir) = serve(None);
     let token = sign_in(&server);
-    let stop = AtomicBool::new(false);
-    let port = server.port;
 
-    let (outcomes, signalled, stopped_after) = std::thread::scope(|s| {
-        let writers = s.spawn(|| {
-            load(port, 32, &stop, |client, n| {
-                create_organization(&token, &format!("Shutdown {client}-{n}"))
-            })
+    let (outcomes, (signalled, stopped_after)) =
+        writes_during(server.port, &token, 32, "Shutdown", || {
+            std::thread::sleep(Duration::from_secs(2));
+            let signalled = Instant::now();
+            server.sigterm();
+            let status = server.wait_exit(DRAIN_AND_GRACE);
+            assert!(status.success(), "exit status {status}");
+            (signalled, signalled.elapsed())
         });
-        std::thread::sleep(Duration::from_secs(2));
-        let signalled = Instant::now();
-        server.sigterm();
-        let status = server.wait_exit(DRAIN_AND_GRACE);
-        let stopped_after = signalled.elapsed();
-        stop.store(true, Ordering::Relaxed);
-        assert!(status.success(), "exit status {status}");
-        (writers.join().unwrap(), signalled, stopped_after)
-    });
 
     // Every request sent before the signal was answered (none lost: for a POST the client
     // could not tell whether it was applied).
@@ -79,9 +69,7 @@ fn sigterm_under_keep_alive_write_load_answers_every_request_sent_before_it() {
     );
 
     // Everything acknowledged is in the database file.
-    let path = dir.path().join("betriebsnachbarschaften.sqlite3");
-    let mut conn =
-        DbConnection::Sqlite(SqliteConnection::establish(&path.to_string_lossy()).unwrap());
+    let mut conn = DbConnection::Sqlite(open_sqlite(dir.path()));
     assert_stored(&mut conn, &acknowledged(&outcomes));
     assert_eq!(panicked(&server.drain()), None);
 }
