@@ -12,7 +12,7 @@ use crate::auth::Role;
 use crate::auth::password::{check_password, hash_blocking};
 use crate::auth::secrets::{random_token, token_hash};
 use crate::config::Settings;
-use crate::db::{self, DbConnection};
+use crate::db::{self, Conn};
 use crate::domain::clients::{self, NewClient};
 use crate::domain::organizations::{NewOrganization, Organizations};
 use crate::domain::resource;
@@ -131,20 +131,25 @@ pub enum OrganizationCommand {
     },
 }
 
-fn connect(settings: &Settings) -> anyhow::Result<db::PooledDb> {
+/// Connects, migrates, and runs `work` on the connection: the one place where the command
+/// line reaches the database.
+fn with_db<T>(
+    settings: &Settings,
+    work: impl AsyncFnOnce(&mut Conn<'_>) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
     let pool = db::connect(settings)?;
     let mut conn = pool.get()?;
     db::migrate(&mut conn)?;
-    Ok(conn)
+    db::blocking(&mut conn, work)
 }
 
-fn organization(
-    conn: &mut DbConnection,
+async fn organization(
+    conn: &mut Conn<'_>,
     role: Role,
     name_or_id: Option<&str>,
 ) -> anyhow::Result<Option<OrganizationId>> {
     let id = match name_or_id {
-        Some(name) => Some(organizations::find_id(conn, name)?.with_context(|| {
+        Some(name) => Some(organizations::find_id(conn, name).await?.with_context(|| {
             format!("no organization {name:?}; create it with `organization create`")
         })?),
         None => None,
@@ -173,22 +178,20 @@ pub fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
         }
     };
     check_password(&password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
-    let mut conn = connect(settings)?;
-    let org = organization(&mut conn, role, org.as_deref())?;
-    let new = NewUser {
-        username,
-        role,
-        organization_id: org,
-        display_name,
-        email: None,
-        disabled: false,
-    };
-    let user = users::create(
-        &mut conn,
-        &Actor::command_line("cli"),
-        new,
-        &hash_blocking(&password)?,
-    )?;
+    let password_hash = hash_blocking(&password)?;
+    let user = with_db(settings, async |conn| {
+        let org = organization(conn, role, org.as_deref()).await?;
+        let new = NewUser {
+            username,
+            role,
+            organization_id: org,
+            display_name,
+            email: None,
+            disabled: false,
+        };
+        let by = Actor::command_line("cli");
+        Ok(users::create(conn, &by, new, &password_hash).await?)
+    })?;
     println!(
         "created user {} ({}) with id {}",
         user.username, user.role, user.id
@@ -203,23 +206,19 @@ pub fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<()>
         role,
     } = command;
     let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
-    let mut conn = connect(settings)?;
-    let org = organization(&mut conn, role, org.as_deref())?;
     let secret = random_token(32)?;
     let client_id = format!("bnc_{}", random_token(12)?);
-    let new = NewClient {
-        name,
-        role,
-        organization_id: org,
-        disabled: false,
-    };
-    clients::create(
-        &mut conn,
-        &Actor::command_line("cli"),
-        new,
-        &client_id,
-        &token_hash(&secret),
-    )?;
+    with_db(settings, async |conn| {
+        let org = organization(conn, role, org.as_deref()).await?;
+        let new = NewClient {
+            name,
+            role,
+            organization_id: org,
+            disabled: false,
+        };
+        let by = Actor::command_line("cli");
+        Ok(clients::create(conn, &by, new, &client_id, &token_hash(&secret)).await?)
+    })?;
     println!("client_id={client_id}\nclient_secret={secret}\n(the secret is shown only this once)");
     Ok(())
 }
@@ -229,21 +228,25 @@ pub fn organization_command(
     command: OrganizationCommand,
 ) -> anyhow::Result<()> {
     let OrganizationCommand::Create { name, kind } = command;
-    let mut conn = connect(settings)?;
     let kind: OrganizationKind = kind.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let new = NewOrganization::named(name.clone(), kind);
-    let id = resource::create::<Organizations>(&mut conn, &Actor::command_line("cli"), new)
-        .with_context(|| format!("cannot create the organization {name:?}"))?
-        .id;
+    let id = with_db(settings, async |conn| {
+        let by = Actor::command_line("cli");
+        resource::create::<Organizations>(conn, &by, new)
+            .await
+            .with_context(|| format!("cannot create the organization {name:?}"))
+    })?
+    .id;
     println!("created organization {name} with id {id}");
     Ok(())
 }
 
 pub fn seed(settings: &Settings, demo: bool, synthetic: Option<u64>) -> anyhow::Result<()> {
     if let Some(n) = synthetic {
-        let mut conn = connect(settings)?;
         let started = std::time::Instant::now();
-        let seeded = crate::synthetic::companies(&mut conn, n)?;
+        let seeded = with_db(settings, async |conn| {
+            crate::synthetic::companies(conn, n).await
+        })?;
         println!(
             "added {} synthetic companies ({} topic links) in {:.1} s",
             seeded.companies,
@@ -255,9 +258,11 @@ pub fn seed(settings: &Settings, demo: bool, synthetic: Option<u64>) -> anyhow::
     if !demo {
         bail!("nothing to seed: use `seed --demo` (the demo project) or `seed --synthetic N`");
     }
-    let mut conn = connect(settings)?;
-    let seeded =
-        crate::seed::demo(&mut conn).map_err(|e| anyhow::anyhow!("seeding failed: {e:?}"))?;
+    let seeded = with_db(settings, async |conn| {
+        crate::seed::demo(conn)
+            .await
+            .map_err(|e| anyhow::anyhow!("seeding failed: {e:?}"))
+    })?;
     println!("demo project loaded: {} record(s) created", seeded.created);
     Ok(())
 }

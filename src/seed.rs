@@ -21,9 +21,8 @@
 //! created, so a second run changes nothing.
 
 use chrono::{NaiveDate, NaiveTime};
-use diesel::Connection as _;
 
-use crate::db::DbConnection;
+use crate::db::{self, Conn};
 use crate::domain::companies::{Companies, NewCompany};
 use crate::domain::events::{Events, NewEvent};
 use crate::domain::funding_sources::{FundingSources, NewFundingSource};
@@ -286,15 +285,15 @@ pub struct Seeded {
     pub created: usize,
 }
 
-struct Seeder<'a> {
-    conn: &'a mut DbConnection,
+struct Seeder<'a, 'c> {
+    conn: &'a mut Conn<'c>,
     by: Actor,
     created: usize,
 }
 
-impl Seeder<'_> {
+impl Seeder<'_, '_> {
     /// Returns the id of the existing record, or creates `new` through the domain layer.
-    fn ensure<R: Crud>(
+    async fn ensure<R: Crud>(
         &mut self,
         existing: Option<R::Id>,
         new: impl FnOnce() -> R::New,
@@ -302,7 +301,7 @@ impl Seeder<'_> {
         if let Some(id) = existing {
             return Ok(id);
         }
-        let record = resource::create::<R>(self.conn, &self.by, new())?;
+        let record = resource::create::<R>(self.conn, &self.by, new()).await?;
         self.created += 1;
         Ok(R::meta(&record).id)
     }
@@ -315,35 +314,35 @@ fn day(text: &str) -> Result<NaiveDate, DomainError> {
 }
 
 /// Loads the demo project (idempotently) in one transaction.
-pub fn demo(conn: &mut DbConnection) -> Result<Seeded, DomainError> {
-    conn.transaction(|conn| {
+pub async fn demo(conn: &mut Conn<'_>) -> Result<Seeded, DomainError> {
+    db::transaction(conn, async |conn| {
         let mut s = Seeder { conn, by: Actor::command_line("seed"), created: 0 };
 
         let mut topic_ids = Vec::new();
         for &(key, name, category) in TOPICS {
-            let existing = topics::id_by_key(s.conn, key)?;
+            let existing = topics::id_by_key(s.conn, key).await?;
             topic_ids.push(s.ensure::<Topics>(existing, || NewTopic {
                 key: key.into(),
                 name: name.into(),
                 category,
                 description: None,
-            })?);
+            }).await?);
         }
         let topic_id = |key: &str| TOPICS.iter().position(|(k, _, _)| *k == key).map(|i| topic_ids[i]);
 
         let mut organization_ids = Vec::new();
         for &(name, kind, city) in ORGANIZATIONS {
-            let existing = organizations::find_id(s.conn, name)?;
+            let existing = organizations::find_id(s.conn, name).await?;
             organization_ids.push(s.ensure::<Organizations>(existing, || NewOrganization {
                 city: city.map(Into::into),
                 ..NewOrganization::named(name.into(), kind)
-            })?);
+            }).await?);
         }
         let sponsor = organization_ids[0];
 
         let mut funding = Vec::new();
         for &(name, kind, role) in FUNDING {
-            let existing = funding_sources::id_by_name(s.conn, name)?;
+            let existing = funding_sources::id_by_name(s.conn, name).await?;
             let id = s.ensure::<FundingSources>(existing, || NewFundingSource {
                 name: name.into(),
                 kind,
@@ -351,23 +350,23 @@ pub fn demo(conn: &mut DbConnection) -> Result<Seeded, DomainError> {
                 programme: None,
                 website: None,
                 description: Some("Fördersumme nicht veröffentlicht.".into()),
-            })?;
+            }).await?;
             funding.push(FundingLine { funding_source_id: id, role, amount_cents: None });
         }
 
         let mut region_ids = Vec::new();
         for region in REGIONS {
-            let existing = regions::id_by_name(s.conn, region.name)?;
+            let existing = regions::id_by_name(s.conn, region.name).await?;
             region_ids.push(s.ensure::<Regions>(existing, || NewRegion {
                 name: region.name.into(),
                 district: Some(region.district.into()),
                 state: Some("Niedersachsen".into()),
                 commercial_area: region.commercial_area.map(Into::into),
                 description: Some(region.description.into()),
-            })?);
+            }).await?);
         }
 
-        let existing = projects::id_by_name(s.conn, PROJECT)?;
+        let existing = projects::id_by_name(s.conn, PROJECT).await?;
         let (start_date, end_date) = (day("2020-03-01")?, day("2022-03-31")?);
         let project = s.ensure::<Projects>(existing, || NewProject {
             name: PROJECT.into(),
@@ -390,7 +389,7 @@ pub fn demo(conn: &mut DbConnection) -> Result<Seeded, DomainError> {
             region_ids: region_ids.iter().copied().collect(),
             topic_ids: topic_ids.iter().copied().collect(),
             funding,
-        })?;
+        }).await?;
 
         for (number, (region, &region_id)) in REGIONS.iter().zip(&region_ids).enumerate() {
             let region_topics: IdSet<TopicId> = region.topics.iter().filter_map(|k| topic_id(k)).collect();
@@ -398,7 +397,7 @@ pub fn demo(conn: &mut DbConnection) -> Result<Seeded, DomainError> {
                 let (trade, legal_form) = TRADES[n % TRADES.len()];
                 let (town, postal_code) = region.towns[n % region.towns.len()];
                 let name = format!("Beispiel-{trade} {town} {} {legal_form} (Demo)", n + 1);
-                let existing = companies::id_by_name_in_region(s.conn, &name, region_id)?;
+                let existing = companies::id_by_name_in_region(s.conn, &name, region_id).await?;
                 s.ensure::<Companies>(existing, || NewCompany {
                     name,
                     // A made-up chamber key, as fictional as the company.
@@ -417,7 +416,7 @@ pub fn demo(conn: &mut DbConnection) -> Result<Seeded, DomainError> {
                     phone: None,
                     topic_ids: region_topics.clone(),
                     project_ids: [project].into_iter().collect(),
-                })?;
+                }).await?;
             }
         }
 
@@ -455,11 +454,11 @@ pub fn demo(conn: &mut DbConnection) -> Result<Seeded, DomainError> {
             ),
         ];
         for (title, region, starts_on, location, notes) in kickoffs {
-            let existing = events::id_by_title_in_project(s.conn, title, project)?;
+            let existing = events::id_by_title_in_project(s.conn, title, project).await?;
             let starts_on = day(starts_on)?;
             s.ensure::<Events>(existing, || {
                 event(title.into(), EventKind::Kickoff, region_ids[region], starts_on, location, format!("{notes} {TIME_UNKNOWN}"))
-            })?;
+            }).await?;
         }
 
         for (region, &region_id) in REGIONS.iter().zip(&region_ids) {
@@ -469,11 +468,12 @@ pub fn demo(conn: &mut DbConnection) -> Result<Seeded, DomainError> {
                 Some(_) => TIME_UNKNOWN.to_owned(),
                 None => format!("Der Veranstaltungsort ist nicht überliefert. {TIME_UNKNOWN}"),
             };
-            let existing = events::id_by_title_in_project(s.conn, &title, project)?;
+            let existing = events::id_by_title_in_project(s.conn, &title, project).await?;
             let starts_on = day(starts_on)?;
-            s.ensure::<Events>(existing, || event(title, EventKind::ClosingEvent, region_id, starts_on, venue, notes))?;
+            s.ensure::<Events>(existing, || event(title, EventKind::ClosingEvent, region_id, starts_on, venue, notes)).await?;
         }
 
         Ok(Seeded { created: s.created })
     })
+    .await
 }

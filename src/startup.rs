@@ -21,7 +21,7 @@ use crate::auth::keys::KeySet;
 use crate::auth::password::{Hasher, hash_blocking};
 use crate::auth::secrets::random_token;
 use crate::config::{Secret, Settings};
-use crate::db::{self, Db, DbConnection};
+use crate::db::{self, Conn, Db};
 use crate::domain::users::NewUser;
 use crate::domain::{self, Actor, DomainError, Role};
 use crate::metrics::Metrics;
@@ -61,7 +61,9 @@ impl Application {
             if db::has_pending_migration(&mut conn)? {
                 log::warn!("database migrations are pending: run `migrate`; not ready until then");
             } else {
-                bootstrap_admin(&mut conn, settings)?;
+                db::blocking(&mut conn, async |conn| {
+                    bootstrap_admin(conn, settings).await
+                })?;
             }
         }
         let tokens = web::Data::new(token_service(settings)?);
@@ -204,16 +206,20 @@ impl Housekeeping {
             interval.tick().await;
             if let Some(days) = self.changes_retention_days
                 && let Err(e) = db
-                    .write(move |conn| domain::changes::purge(conn, days))
+                    .write(async move |conn| domain::changes::purge(conn, days).await)
                     .await
             {
                 log::warn!("removing old changes failed: {e}");
             }
             let ttl = self.idempotency_ttl_secs;
-            if let Err(e) = db.write(move |conn| idempotency::purge(conn, ttl)).await {
+            if let Err(e) = db
+                .write(async move |conn| idempotency::purge(conn, ttl).await)
+                .await
+            {
                 log::warn!("removing old idempotency keys failed: {e}");
             }
-            let refreshed = db.write(|conn| Ok::<_, DomainError>(db::refresh_statistics(conn)?));
+            let refreshed =
+                db.write(async |conn| Ok::<_, DomainError>(db::refresh_statistics(conn)?));
             if let Err(e) = refreshed.await {
                 log::warn!("refreshing the planner's statistics failed: {e}");
             }
@@ -274,8 +280,8 @@ pub fn token_service(settings: &Settings) -> anyhow::Result<TokenService> {
 
 /// On the very first start (no user at all) creates `admin`, so a fresh install is usable at
 /// once. A random password is printed once to stderr, outside the log stream.
-fn bootstrap_admin(conn: &mut DbConnection, settings: &Settings) -> anyhow::Result<()> {
-    if users::count(conn)? > 0 {
+async fn bootstrap_admin(conn: &mut Conn<'_>, settings: &Settings) -> anyhow::Result<()> {
+    if users::count(conn).await? > 0 {
         return Ok(());
     }
     let (password, generated) = match &settings.bootstrap_admin_password {
@@ -291,7 +297,7 @@ fn bootstrap_admin(conn: &mut DbConnection, settings: &Settings) -> anyhow::Resu
         disabled: false,
     };
     let by = Actor::command_line("bootstrap");
-    match domain::users::create(conn, &by, admin, &hash_blocking(&password)?) {
+    match domain::users::create(conn, &by, admin, &hash_blocking(&password)?).await {
         Ok(_) => {}
         // Another replica starting at the same moment created it first.
         Err(DomainError::Conflict(_)) => return Ok(()),

@@ -9,11 +9,10 @@
 //! SQL's `lower` and Rust's agree), `employee_sort` the employee count. Each company's create
 //! is in the change feed, as every create is.
 
-use diesel::connection::SimpleConnection as _;
-use diesel::prelude::*;
+use crate::db::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{companies, regions};
+use crate::db::{self, Conn, query};
 use crate::domain::name_key;
 
 /// How many companies of the synthetic kind each call adds.
@@ -23,21 +22,23 @@ pub struct SyntheticSeeded {
 }
 
 /// Adds `n` synthetic companies (after loading the demo project if it is missing).
-pub fn companies(conn: &mut DbConnection, n: u64) -> anyhow::Result<SyntheticSeeded> {
+pub async fn companies(conn: &mut Conn<'_>, n: u64) -> anyhow::Result<SyntheticSeeded> {
     anyhow::ensure!(
         n > 0 && n <= 10_000_000,
         "N must be between 1 and 10 000 000"
     );
-    crate::seed::demo(conn).map_err(|e| anyhow::anyhow!("loading the demo project: {e:?}"))?;
-    let regions: Vec<(i64, String)> = regions::table
+    crate::seed::demo(conn)
+        .await
+        .map_err(|e| anyhow::anyhow!("loading the demo project: {e:?}"))?;
+    let regions: Vec<(i64, String)> = query!(conn, |c| regions::table
         .select((regions::id, regions::name))
         .order(regions::id)
-        .load(conn)?;
+        .load(c))?;
     anyhow::ensure!(!regions.is_empty(), "the demo project has no regions");
-    let first_new = companies::table
+    let first_new = query!(conn, |c| companies::table
         .select(diesel::dsl::max(companies::id))
-        .first::<Option<i64>>(conn)?
-        .unwrap_or(0)
+        .first::<Option<i64>>(c))?
+    .unwrap_or(0)
         + 1;
 
     // Region and city by `i % regions`: the towns the regions are named after.
@@ -49,8 +50,8 @@ pub fn companies(conn: &mut DbConnection, n: u64) -> anyhow::Result<SyntheticSee
         .format("%Y-%m-%d %H:%M:%S%.f")
         .to_string();
     let timestamp = match conn {
-        DbConnection::Postgres(_) => format!("TIMESTAMP '{now}'"),
-        DbConnection::Sqlite(_) => quote(&now),
+        Conn::Postgres(_) => format!("TIMESTAMP '{now}'"),
+        Conn::Sqlite(_) => quote(&now),
     };
     let sql = format!(
         "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < {n}) \
@@ -66,10 +67,10 @@ pub fn companies(conn: &mut DbConnection, n: u64) -> anyhow::Result<SyntheticSee
            {timestamp}, {timestamp}, 1, 'seed', 'seed' \
          FROM n"
     );
-    let seeded = conn.transaction(|conn| -> anyhow::Result<SyntheticSeeded> {
-        conn.batch_execute(&sql)?;
+    let seeded = db::transaction(conn, async |conn| -> anyhow::Result<SyntheticSeeded> {
+        query!(conn, |c| c.batch_execute(&sql))?;
         // Two or three topics per company, and the project.
-        conn.batch_execute(&format!(
+        let links = format!(
             "INSERT INTO company_topics (company_id, topic_id) \
              SELECT c.id, t.id FROM companies c JOIN topics t ON t.id % 4 = c.id % 4 \
              WHERE c.id >= {first_new}; \
@@ -78,26 +79,28 @@ pub fn companies(conn: &mut DbConnection, n: u64) -> anyhow::Result<SyntheticSee
              INSERT INTO changes (resource, resource_id, action, version, at, actor) \
              SELECT 'companies', c.id, 'create', 1, c.created_at, 'seed' FROM companies c \
              WHERE c.id >= {first_new} ORDER BY c.id;"
-        ))?;
+        );
+        query!(conn, |c| c.batch_execute(&links))?;
         // The rows are creates like any other: the change feed lists them. Numbered in this
         // transaction, which holds the feed's lock until it commits, so no reader can see a
         // later number before these.
-        crate::models::changes::sequence(conn)?;
-        let companies = companies::table
+        crate::models::changes::sequence(conn).await?;
+        let companies = query!(conn, |c| companies::table
             .filter(companies::id.ge(first_new))
             .count()
-            .get_result(conn)?;
-        let topic_links = crate::db::schema::company_topics::table
+            .get_result(c))?;
+        let topic_links = query!(conn, |c| crate::db::schema::company_topics::table
             .filter(crate::db::schema::company_topics::company_id.ge(first_new))
             .count()
-            .get_result(conn)?;
+            .get_result(c))?;
         Ok(SyntheticSeeded {
             companies,
             topic_links,
         })
-    })?;
+    })
+    .await?;
     // Fresh statistics, so the planners use the indexes at once.
-    conn.batch_execute("ANALYZE")?;
+    query!(conn, |c| c.batch_execute("ANALYZE"))?;
     Ok(seeded)
 }
 

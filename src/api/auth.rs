@@ -243,10 +243,10 @@ async fn password_grant(
     let attempt = Arc::new(Attempt::new("user", &username, &client_address(req)));
     let (user, locked) = {
         let attempt = Arc::clone(&attempt);
-        db.run(move |conn| -> Result<_, ApiError> {
+        db.run(async move |conn| -> Result<_, ApiError> {
             Ok((
-                users::find_by_username(conn, &username)?,
-                attempt.locked(conn)?,
+                users::find_by_username(conn, &username).await?,
+                attempt.locked(conn).await?,
             ))
         })
         .await?
@@ -261,7 +261,7 @@ async fn password_grant(
     let user = match user {
         Some(user) if matches && !user.disabled => user,
         _ => {
-            db.write(move |conn| attempt.failed(conn).map_err(ApiError::from))
+            db.write(async move |conn| attempt.failed(conn).await.map_err(ApiError::from))
                 .await?;
             return Err(oauth(
                 OAuthError::InvalidGrant,
@@ -277,9 +277,9 @@ async fn password_grant(
     {
         let hash = token_hash(&refresh);
         let (user_id, role) = (user.id, user.role);
-        db.write(move |conn| -> Result<(), ApiError> {
-            attempt.succeeded(conn)?;
-            refresh_tokens::insert(conn, &hash, &family, user_id, role, refresh_ttl)?;
+        db.write(async move |conn| -> Result<(), ApiError> {
+            attempt.succeeded(conn).await?;
+            refresh_tokens::insert(conn, &hash, &family, user_id, role, refresh_ttl).await?;
             Ok(())
         })
         .await?;
@@ -314,10 +314,10 @@ async fn client_grant(
     let attempt = Arc::new(Attempt::new("client", &client_id, &client_address(req)));
     let (client, locked) = {
         let attempt = Arc::clone(&attempt);
-        db.run(move |conn| -> Result<_, ApiError> {
+        db.run(async move |conn| -> Result<_, ApiError> {
             Ok((
-                clients::find_by_client_id(conn, &client_id)?,
-                attempt.locked(conn)?,
+                clients::find_by_client_id(conn, &client_id).await?,
+                attempt.locked(conn).await?,
             ))
         })
         .await?
@@ -331,7 +331,7 @@ async fn client_grant(
     let client = match client {
         Some(c) if c.secret_hash == presented && !c.disabled => c,
         _ => {
-            db.write(move |conn| attempt.failed(conn).map_err(ApiError::from))
+            db.write(async move |conn| attempt.failed(conn).await.map_err(ApiError::from))
                 .await?;
             return Err(oauth(
                 OAuthError::InvalidClient,
@@ -339,7 +339,7 @@ async fn client_grant(
             ));
         }
     };
-    db.write(move |conn| attempt.succeeded(conn).map_err(ApiError::from))
+    db.write(async move |conn| attempt.succeeded(conn).await.map_err(ApiError::from))
         .await?;
     let role = client.role;
     let (access_token, expires_in) = tokens
@@ -380,25 +380,25 @@ async fn refresh_grant(
     let refresh_ttl =
         chrono::Duration::from_std(tokens.refresh_ttl()).unwrap_or(chrono::Duration::days(30));
     let user = db
-        .write(move |conn| -> Result<Option<users::User>, ApiError> {
-            let Some(token) = refresh_tokens::find_by_hash(conn, &hash)? else {
+        .write(async move |conn| -> Result<Option<users::User>, ApiError> {
+            let Some(token) = refresh_tokens::find_by_hash(conn, &hash).await? else {
                 return Ok(None);
             };
             if token.used_at.is_some() || token.revoked_at.is_some() {
                 // A used token presented again: someone holds a copy. End the whole sign-in.
-                refresh_tokens::revoke_family(conn, &token.family)?;
+                refresh_tokens::revoke_family(conn, &token.family).await?;
                 return Ok(None);
             }
             if token.expires_at < crate::domain::now() {
                 return Ok(None);
             }
-            let user = users::find(conn, token.user_id)?;
+            let user = users::find(conn, token.user_id).await?;
             let Some(user) = user.filter(|u| !u.disabled && u.role == token.role) else {
-                refresh_tokens::revoke_family(conn, &token.family)?;
+                refresh_tokens::revoke_family(conn, &token.family).await?;
                 return Ok(None);
             };
-            if !refresh_tokens::use_once(conn, token.id)? {
-                refresh_tokens::revoke_family(conn, &token.family)?;
+            if !refresh_tokens::use_once(conn, token.id).await? {
+                refresh_tokens::revoke_family(conn, &token.family).await?;
                 return Ok(None);
             }
             refresh_tokens::insert(
@@ -408,7 +408,8 @@ async fn refresh_grant(
                 user.id,
                 user.role,
                 refresh_ttl,
-            )?;
+            )
+            .await?;
             Ok(Some(user))
         })
         .await?
@@ -452,9 +453,9 @@ pub async fn revoke_token(
         return Err(oauth(OAuthError::InvalidRequest, "token is required"));
     };
     let hash = token_hash(&token);
-    db.write(move |conn| -> Result<(), ApiError> {
-        if let Some(found) = refresh_tokens::find_by_hash(conn, &hash)? {
-            refresh_tokens::revoke_family(conn, &found.family)?;
+    db.write(async move |conn| -> Result<(), ApiError> {
+        if let Some(found) = refresh_tokens::find_by_hash(conn, &hash).await? {
+            refresh_tokens::revoke_family(conn, &found.family).await?;
         }
         Ok(())
     })
@@ -499,12 +500,14 @@ pub struct Me {
 pub async fn get_me(caller: Caller, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let subject = caller.subject.clone();
     let (name, display_name) = db
-        .run(move |conn| -> Result<_, ApiError> {
+        .run(async move |conn| -> Result<_, ApiError> {
             Ok(match &subject {
-                Subject::User(id) => users::find(conn, *id)?.map(|u| (u.username, u.display_name)),
-                Subject::Client(id) => {
-                    clients::find_by_client_id(conn, id)?.map(|c| (c.name, None))
-                }
+                Subject::User(id) => users::find(conn, *id)
+                    .await?
+                    .map(|u| (u.username, u.display_name)),
+                Subject::Client(id) => clients::find_by_client_id(conn, id)
+                    .await?
+                    .map(|c| (c.name, None)),
             })
         })
         .await?

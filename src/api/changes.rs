@@ -21,7 +21,7 @@ use crate::api::error::{ApiError, Problem};
 use crate::api::paging::parse_params;
 use crate::api::resource::Resource;
 use crate::auth::Caller;
-use crate::db::{Db, DbConnection};
+use crate::db::{Conn, Db};
 use crate::domain::DomainError;
 use crate::domain::changes::{self, FeedPage, TICK};
 use crate::domain::companies::Companies;
@@ -206,7 +206,7 @@ pub async fn list_changes(
     loop {
         let page = {
             let request = Arc::clone(&request);
-            db.run(move |conn| read(conn, &request)).await?
+            db.run(async move |conn| read(conn, &request).await).await?
         };
         if !page.items.is_empty() || Instant::now() >= deadline {
             return Ok(HttpResponse::Ok().json(page));
@@ -217,15 +217,15 @@ pub async fn list_changes(
     }
 }
 
-fn read(conn: &mut DbConnection, request: &FeedRequest) -> Result<ChangePage, DomainError> {
+async fn read(conn: &mut Conn<'_>, request: &FeedRequest) -> Result<ChangePage, DomainError> {
     let FeedPage {
         items,
         next_after,
         has_more,
         head,
-    } = changes::read(conn, request.after, &request.kinds, request.limit)?;
+    } = changes::read(conn, request.after, &request.kinds, request.limit).await?;
     let records = if request.include_record {
-        current_records(conn, &items)?
+        current_records(conn, &items).await?
     } else {
         HashMap::new()
     };
@@ -254,8 +254,8 @@ fn read(conn: &mut DbConnection, request: &FeedRequest) -> Result<ChangePage, Do
 
 /// The current views of the records a page names, each serialized once: one read per
 /// resource present.
-fn current_records(
-    conn: &mut DbConnection,
+async fn current_records(
+    conn: &mut Conn<'_>,
     items: &[crate::models::changes::Change],
 ) -> Result<HashMap<(ResourceKind, i64), Box<RawValue>>, DomainError> {
     let mut ids: HashMap<ResourceKind, Vec<i64>> = HashMap::new();
@@ -267,25 +267,26 @@ fn current_records(
         ids.sort_unstable();
         ids.dedup();
         let views = match kind {
-            ResourceKind::Regions => views::<Regions>(conn, &ids),
-            ResourceKind::Topics => views::<Topics>(conn, &ids),
-            ResourceKind::FundingSources => views::<FundingSources>(conn, &ids),
-            ResourceKind::Organizations => views::<Organizations>(conn, &ids),
-            ResourceKind::Projects => views::<Projects>(conn, &ids),
-            ResourceKind::Companies => views::<Companies>(conn, &ids),
-            ResourceKind::Events => views::<Events>(conn, &ids),
+            ResourceKind::Regions => views::<Regions>(conn, &ids).await,
+            ResourceKind::Topics => views::<Topics>(conn, &ids).await,
+            ResourceKind::FundingSources => views::<FundingSources>(conn, &ids).await,
+            ResourceKind::Organizations => views::<Organizations>(conn, &ids).await,
+            ResourceKind::Projects => views::<Projects>(conn, &ids).await,
+            ResourceKind::Companies => views::<Companies>(conn, &ids).await,
+            ResourceKind::Events => views::<Events>(conn, &ids).await,
         }?;
         records.extend(views.into_iter().map(|(id, view)| ((kind, id), view)));
     }
     Ok(records)
 }
 
-fn views<R: Resource>(
-    conn: &mut DbConnection,
+async fn views<R: Resource>(
+    conn: &mut Conn<'_>,
     ids: &[i64],
 ) -> Result<Vec<(i64, Box<RawValue>)>, DomainError> {
     let ids: Vec<R::Id> = ids.iter().copied().map(R::Id::from).collect();
-    find_many::<R>(conn, &ids)?
+    find_many::<R>(conn, &ids)
+        .await?
         .into_iter()
         .map(|record| {
             let id = R::meta(&record).id.into();
@@ -333,7 +334,7 @@ impl FeedWatch {
             if self.waiting.load(Ordering::Relaxed) == 0 {
                 continue;
             }
-            match db.run(changes::catch_up).await {
+            match db.run(async |conn| changes::catch_up(conn).await).await {
                 Ok(Head { last_seq: head, .. }) => {
                     self.head.send_if_modified(|h| {
                         let newer = head > *h;

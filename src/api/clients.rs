@@ -187,7 +187,7 @@ pub async fn list_clients(
     let sort = page.sort;
     let actor = caller.actor();
     let found = db
-        .run(move |conn| clients::list(conn, &actor, &filter, &page))
+        .run(async move |conn| clients::list(conn, &actor, &filter, &page).await)
         .await?;
     Ok(HttpResponse::Ok().json(ClientList::from_page(found, sort)))
 }
@@ -217,7 +217,7 @@ pub async fn create_client(
     let secret_hash = token_hash(&secret);
     let actor = caller.actor();
     let client = db
-        .write(move |conn| clients::create(conn, &actor, new, &client_id, &secret_hash))
+        .write(async move |conn| clients::create(conn, &actor, new, &client_id, &secret_hash).await)
         .await?;
     let location = format!("/api/v1/clients/{}", client.id);
     Ok(HttpResponse::Created()
@@ -249,7 +249,9 @@ pub async fn get_client(
     caller.require_admin()?;
     let id = id.into_inner();
     let actor = caller.actor();
-    let client = db.run(move |conn| clients::find(conn, &actor, id)).await?;
+    let client = db
+        .run(async move |conn| clients::find(conn, &actor, id).await)
+        .await?;
     Ok(client_response(HttpResponse::Ok(), client))
 }
 
@@ -284,11 +286,14 @@ pub async fn update_client(
     let patch = patch.into_inner();
     let actor = caller.actor();
     let client = db
-        .write(move |conn| {
-            clients::patch(conn, &actor, id, if_match.0, |current| {
-                let input: ClientInput = body::merge_patch(&ClientInput::from(current), patch)?;
-                Ok::<_, ApiError>(NewClient::try_from(input)?)
-            })
+        .write(async move |conn| {
+            {
+                clients::patch(conn, &actor, id, if_match.0, |current| {
+                    let input: ClientInput = body::merge_patch(&ClientInput::from(current), patch)?;
+                    Ok::<_, ApiError>(NewClient::try_from(input)?)
+                })
+            }
+            .await
         })
         .await?;
     Ok(client_response(HttpResponse::Ok(), client))
@@ -319,7 +324,7 @@ pub async fn delete_client(
     caller.require_admin()?;
     let id = id.into_inner();
     let actor = caller.actor();
-    db.write(move |conn| clients::delete(conn, &actor, id, if_match.0))
+    db.write(async move |conn| clients::delete(conn, &actor, id, if_match.0).await)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

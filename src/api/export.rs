@@ -92,7 +92,7 @@ async fn batch<R: Resource>(
         with_total: false,
     };
     let found = db
-        .run(move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page)?))
+        .run(async move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page).await?))
         .await?;
     for record in found.items {
         writer.row(&R::View::from(record))?;
@@ -110,7 +110,7 @@ pub async fn page<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     let sort = page.sort;
     let found = db
-        .run(move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page)?))
+        .run(async move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page).await?))
         .await?;
     let mut writer = TableWriter::new::<R::View>(dialect)?;
     for record in found.items {

@@ -17,13 +17,13 @@ use std::future::{Ready, ready};
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
-use diesel::Connection as _;
+
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::api::error::ApiError;
 use crate::auth::Caller;
-use crate::db::DbConnection;
+use crate::db::{self, Conn};
 use crate::domain::now;
 use crate::models::idempotency::{self, StoredAnswer};
 
@@ -204,16 +204,16 @@ impl IdempotencyKey {
 impl Once {
     /// Runs `work` (inside one transaction with the stored answer), or replays the answer
     /// stored under the key. The same key with another request is a 422 of its own type.
-    pub fn run(
+    pub async fn run(
         self,
-        conn: &mut DbConnection,
-        work: impl FnOnce(&mut DbConnection) -> Result<Answer, ApiError>,
+        conn: &mut Conn<'_>,
+        work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<Answer, ApiError>,
     ) -> Result<Answer, ApiError> {
         let Some(mut row) = self.0 else {
-            return work(conn);
+            return work(conn).await;
         };
-        conn.transaction(|conn| {
-            if let Some(stored) = idempotency::claim(conn, &row)? {
+        db::transaction(conn, async |conn| {
+            if let Some(stored) = idempotency::claim(conn, &row).await? {
                 if stored.fingerprint != row.fingerprint {
                     return Err(ApiError::IdempotencyKeyReused(format!(
                         "the Idempotency-Key {:?} was used for another request; use a new key \
@@ -223,14 +223,15 @@ impl Once {
                 }
                 return Answer::replay(stored);
             }
-            let answer = work(conn)?;
+            let answer = work(conn).await?;
             row.status = i32::from(answer.status.as_u16());
             row.location.clone_from(&answer.location);
             row.etag.clone_from(&answer.etag);
             row.body.clone_from(&answer.body);
-            idempotency::complete(conn, &row)?;
+            idempotency::complete(conn, &row).await?;
             Ok(answer)
         })
+        .await
     }
 }
 
@@ -270,9 +271,9 @@ fn canonical(value: &Value, hash: &mut Sha256) {
 }
 
 /// Forgets answers older than `ttl_secs`.
-pub fn purge(conn: &mut DbConnection, ttl_secs: u64) -> Result<usize, ApiError> {
+pub async fn purge(conn: &mut Conn<'_>, ttl_secs: u64) -> Result<usize, ApiError> {
     let ttl = chrono::Duration::seconds(i64::try_from(ttl_secs).unwrap_or(i64::MAX / 1000));
-    Ok(idempotency::purge(conn, now() - ttl)?)
+    Ok(idempotency::purge(conn, now() - ttl).await?)
 }
 
 #[cfg(test)]

@@ -21,7 +21,6 @@ use std::collections::HashMap;
 
 use actix_web::http::header;
 use actix_web::{HttpMessage as _, HttpRequest, HttpResponse, post, web};
-use diesel::Connection as _;
 use futures_util::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -35,7 +34,7 @@ use crate::api::error::ApiError;
 use crate::api::idempotency::{Answer, IdempotencyKey};
 use crate::api::paging::parse_params;
 use crate::auth::Caller;
-use crate::db::{Db, DbConnection, with_large_write_cache};
+use crate::db::{self, Conn, Db, with_large_write_cache};
 use crate::domain::companies::{self as domain, Companies, NewCompany};
 use crate::domain::resource::{self, Crud as _};
 use crate::domain::{Actor, CompanyId};
@@ -267,13 +266,16 @@ pub async fn import_companies(
     let reader = TableReader::open(body, &columns, IGNORED)?;
     let answer = db
         .with_deadline(db.deadline() + extra)
-        .write(move |conn| {
-            once.run(conn, |conn| {
-                let report = import(conn, &by, reader, mode, dry_run)?;
-                let body = serde_json::to_string(&report)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                Ok(Answer::ok(body))
-            })
+        .write(async move |conn| {
+            {
+                once.run(conn, async |conn| {
+                    let report = import(conn, &by, reader, mode, dry_run).await?;
+                    let body = serde_json::to_string(&report)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    Ok(Answer::ok(body))
+                })
+            }
+            .await
         })
         .await?;
     Ok(answer.into_response())
@@ -323,16 +325,16 @@ impl From<ApiError> for Stop {
     }
 }
 
-fn import(
-    conn: &mut DbConnection,
+async fn import(
+    conn: &mut Conn<'_>,
     by: &Actor,
     mut reader: TableReader,
     mode: ImportMode,
     dry_run: bool,
 ) -> Result<ImportReport, ApiError> {
     let mut report = ImportReport::new(mode, dry_run, reader.dialect());
-    let outcome = with_large_write_cache(conn, |conn| {
-        conn.transaction::<(), Stop, _>(|conn| {
+    let outcome = with_large_write_cache(conn, async |conn| {
+        db::transaction(conn, async |conn| -> Result<(), Stop> {
             let mut seen = Seen::default();
             let mut chunk = Vec::with_capacity(CHUNK);
             loop {
@@ -340,8 +342,9 @@ fn import(
                 let end = row.is_none();
                 chunk.extend(row);
                 if chunk.len() == CHUNK || (end && !chunk.is_empty()) {
-                    let known = Known::look_up(conn, by, mode, &chunk)?;
-                    for result in apply_chunk(conn, by, mode, &mut chunk, &known, &mut seen)? {
+                    let known = Known::look_up(conn, by, mode, &chunk).await?;
+                    for result in apply_chunk(conn, by, mode, &mut chunk, &known, &mut seen).await?
+                    {
                         report.add(result);
                     }
                 }
@@ -354,7 +357,9 @@ fn import(
             }
             Ok(())
         })
-    });
+        .await
+    })
+    .await;
     match outcome {
         Ok(()) => {
             report.written = true;
@@ -382,8 +387,8 @@ struct Known {
 
 impl Known {
     /// Two lookups for a whole chunk: by id, and by external id in the caller's scope.
-    fn look_up(
-        conn: &mut DbConnection,
+    async fn look_up(
+        conn: &mut Conn<'_>,
         by: &Actor,
         mode: ImportMode,
         rows: &[Row],
@@ -403,11 +408,13 @@ impl Known {
             .filter(|r| r.fields.get("id").is_none_or(Value::is_null))
             .filter_map(|r| r.fields.get("external_id").and_then(Value::as_str))
             .collect();
-        let by_id = resource::find_many::<Companies>(conn, &ids)?
+        let by_id = resource::find_many::<Companies>(conn, &ids)
+            .await?
             .into_iter()
             .map(|r| (r.company.id.0, r))
             .collect();
-        let by_key = domain::find_by_external_ids(conn, by, &keys)?
+        let by_key = domain::find_by_external_ids(conn, by, &keys)
+            .await?
             .into_iter()
             .filter_map(|r| r.company.external_id.clone().map(|key| (key, r)))
             .collect();
@@ -425,8 +432,8 @@ enum Applied {
 /// Writes a chunk's rows: updates one by one (each in a savepoint of its own), then the new
 /// companies together (`domain::companies::create_all`: a fixed number of statements for
 /// the chunk). Returns the rows' results in file order.
-fn apply_chunk(
-    conn: &mut DbConnection,
+async fn apply_chunk(
+    conn: &mut Conn<'_>,
     by: &Actor,
     mode: ImportMode,
     chunk: &mut Vec<Row>,
@@ -436,7 +443,7 @@ fn apply_chunk(
     let mut results: Vec<Option<RowResult>> = Vec::with_capacity(chunk.len());
     let mut creates = Vec::new();
     for row in chunk.drain(..) {
-        match apply(conn, by, mode, row, known, seen)? {
+        match apply(conn, by, mode, row, known, seen).await? {
             Applied::Done(result) => results.push(Some(result)),
             Applied::Create(line, new) => {
                 creates.push((results.len(), line, *new));
@@ -448,7 +455,7 @@ fn apply_chunk(
         .into_iter()
         .map(|(slot, line, new)| ((slot, line), new))
         .unzip();
-    let outcomes = domain::create_all(conn, by, news)?;
+    let outcomes = domain::create_all(conn, by, news).await?;
     for ((slot, line), outcome) in slots.into_iter().zip(outcomes) {
         results[slot] = Some(match outcome {
             Ok(record) => RowResult {
@@ -471,8 +478,8 @@ fn apply_chunk(
 /// Settles one row: a problem with it is its report entry; an update is written (in a
 /// savepoint of its own); a new company is handed back to be created with the chunk's
 /// others. Only a failure of the service (the database gone) ends the import.
-fn apply(
-    conn: &mut DbConnection,
+async fn apply(
+    conn: &mut Conn<'_>,
     by: &Actor,
     mode: ImportMode,
     row: Row,
@@ -521,15 +528,17 @@ fn apply(
         };
     };
     let id = record.company.id.0;
-    Ok(Applied::Done(match update(conn, by, record, fields) {
-        Ok(outcome) => RowResult {
-            line,
-            outcome,
-            id: Some(id),
-            errors: Vec::new(),
+    Ok(Applied::Done(
+        match update(conn, by, record, fields).await {
+            Ok(outcome) => RowResult {
+                line,
+                outcome,
+                id: Some(id),
+                errors: Vec::new(),
+            },
+            Err(e) => failed(row_errors(line, e)?),
         },
-        Err(e) => failed(row_errors(line, e)?),
-    }))
+    ))
 }
 
 impl Seen {
@@ -562,8 +571,8 @@ fn parse_new(fields: Map<String, Value>) -> Result<NewCompany, ApiError> {
     Ok(input.try_into()?)
 }
 
-fn update(
-    conn: &mut DbConnection,
+async fn update(
+    conn: &mut Conn<'_>,
     by: &Actor,
     record: &CompanyRecord,
     fields: Map<String, Value>,
@@ -576,7 +585,8 @@ fn update(
         return Ok(RowOutcome::Unchanged);
     }
     let meta = Companies::meta(record);
-    resource::replace::<Companies, ApiError>(conn, by, meta.id, Some(meta.version), || Ok(new))?;
+    resource::replace::<Companies, ApiError>(conn, by, meta.id, Some(meta.version), || Ok(new))
+        .await?;
     Ok(RowOutcome::Updated)
 }
 

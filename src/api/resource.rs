@@ -100,7 +100,7 @@ pub async fn list<R: Resource>(
         };
     }
     let found = db
-        .run(move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page)?))
+        .run(async move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page).await?))
         .await?;
     Ok(HttpResponse::Ok().json(ListPage {
         items: found.items.into_iter().map(R::View::from).collect(),
@@ -123,11 +123,14 @@ pub async fn create<R: Resource>(
     let once = key.of(&caller, &body);
     let new = parse::<R>(body)?;
     let answer = db
-        .write(move |conn| {
-            once.run(conn, |conn| {
-                let record = resource::create::<R>(conn, &by, new)?;
-                created::<R>(record)
-            })
+        .write(async move |conn| {
+            {
+                once.run(conn, async |conn| {
+                    let record = resource::create::<R>(conn, &by, new).await?;
+                    created::<R>(record)
+                })
+            }
+            .await
         })
         .await?;
     Ok(answer.into_response())
@@ -154,7 +157,7 @@ pub async fn read<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     check_conditional_headers(&req)?;
     let record = db
-        .run(move |conn| Ok::<_, ApiError>(resource::find::<R>(conn, id)?))
+        .run(async move |conn| Ok::<_, ApiError>(resource::find::<R>(conn, id).await?))
         .await?;
     if let Some(response) = not_modified(&req, R::meta(&record).version) {
         return Ok(response);
@@ -171,10 +174,13 @@ pub async fn replace<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     let by = caller.actor();
     let record = db
-        .write(move |conn| {
-            resource::replace::<R, ApiError>(conn, &by, id, if_match.0, || {
-                parse::<R>(body.into_inner())
-            })
+        .write(async move |conn| {
+            {
+                resource::replace::<R, ApiError>(conn, &by, id, if_match.0, || {
+                    parse::<R>(body.into_inner())
+                })
+            }
+            .await
         })
         .await?;
     Ok(respond::<R>(HttpResponse::Ok(), record))
@@ -190,11 +196,15 @@ pub async fn update<R: Resource>(
     let patch = patch.into_inner();
     let by = caller.actor();
     let record = db
-        .write(move |conn| {
-            resource::patch::<R, ApiError>(conn, &by, id, if_match.0, |current| {
-                let merged: R::Input = body::merge_patch(&R::View::from(current), patch.clone())?;
-                Ok(merged.try_into()?)
-            })
+        .write(async move |conn| {
+            {
+                resource::patch::<R, ApiError>(conn, &by, id, if_match.0, |current| {
+                    let merged: R::Input =
+                        body::merge_patch(&R::View::from(current), patch.clone())?;
+                    Ok(merged.try_into()?)
+                })
+            }
+            .await
         })
         .await?;
     Ok(respond::<R>(HttpResponse::Ok(), record))
@@ -207,8 +217,10 @@ pub async fn delete<R: Resource>(
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
     let by = caller.actor();
-    db.write(move |conn| Ok::<_, ApiError>(resource::delete::<R>(conn, &by, id, if_match.0)?))
-        .await?;
+    db.write(async move |conn| {
+        Ok::<_, ApiError>(resource::delete::<R>(conn, &by, id, if_match.0).await?)
+    })
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -219,7 +219,7 @@ pub async fn list_users(
     let sort = page.sort;
     let actor = caller.actor();
     let found = db
-        .run(move |conn| users::list(conn, &actor, &filter, &page))
+        .run(async move |conn| users::list(conn, &actor, &filter, &page).await)
         .await?;
     Ok(HttpResponse::Ok().json(UserList::from_page(found, sort)))
 }
@@ -273,21 +273,24 @@ pub async fn create_user(
     {
         // Judged before the hash is spent on a request that can't succeed.
         let (role, organization_id) = (new.role, new.organization_id);
-        db.run(move |conn| users::check_organization(conn, role, organization_id))
+        db.run(async move |conn| users::check_organization(conn, role, organization_id).await)
             .await?;
     }
     let hash = hasher.hash(password).await?;
     let actor = caller.actor();
     let answer = db
-        .write(move |conn| {
-            once.run(conn, |conn| {
-                let user = users::create(conn, &actor, new, &hash)?;
-                let location = format!("/api/v1/users/{}", user.id);
-                let version = etag(user.version).to_string();
-                let body = serde_json::to_string(&UserView::from(user))
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                Ok(Answer::created(location, version, body))
-            })
+        .write(async move |conn| {
+            {
+                once.run(conn, async |conn| {
+                    let user = users::create(conn, &actor, new, &hash).await?;
+                    let location = format!("/api/v1/users/{}", user.id);
+                    let version = etag(user.version).to_string();
+                    let body = serde_json::to_string(&UserView::from(user))
+                        .map_err(|e| ApiError::Internal(e.to_string()))?;
+                    Ok(Answer::created(location, version, body))
+                })
+            }
+            .await
         })
         .await?;
     Ok(answer.into_response())
@@ -313,7 +316,9 @@ pub async fn get_user(
     caller.require_admin()?;
     let id = id.into_inner();
     let actor = caller.actor();
-    let user = db.run(move |conn| users::find(conn, &actor, id)).await?;
+    let user = db
+        .run(async move |conn| users::find(conn, &actor, id).await)
+        .await?;
     user_response(HttpResponse::Ok(), user)
 }
 
@@ -350,7 +355,8 @@ pub async fn update_user(
     let actor = caller.actor();
     let current = {
         let actor = actor.clone();
-        db.run(move |conn| users::find(conn, &actor, id)).await?
+        db.run(async move |conn| users::find(conn, &actor, id).await)
+            .await?
     };
     let mut input: UserInput = body::merge_patch(&UserInput::from(&current), patch.into_inner())?;
     // The whole patch is judged before the precondition: an invalid patch is 422 at any version.
@@ -367,7 +373,9 @@ pub async fn update_user(
         None => None,
     };
     let user = db
-        .write(move |conn| users::update(conn, &actor, id, &current, new, new_hash.as_deref()))
+        .write(async move |conn| {
+            users::update(conn, &actor, id, &current, new, new_hash.as_deref()).await
+        })
         .await?;
     user_response(HttpResponse::Ok(), user)
 }
@@ -398,7 +406,7 @@ pub async fn delete_user(
     caller.require_admin()?;
     let id = id.into_inner();
     let actor = caller.actor();
-    db.write(move |conn| users::delete(conn, &actor, id, if_match.0))
+    db.write(async move |conn| users::delete(conn, &actor, id, if_match.0).await)
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }

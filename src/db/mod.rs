@@ -2,7 +2,11 @@
 //! per-connection SQLite pragmas, embedded migrations, and `Db::run` to execute queries off
 //! the async workers.
 
+mod query;
 pub mod schema;
+
+pub use query::{Conn, prelude, transaction};
+pub(crate) use query::{in_batches, postgres_query, query};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -27,51 +31,6 @@ pub enum DbConnection {
     Postgres(PgConnection),
     Sqlite(SqliteConnection),
 }
-
-/// Runs `$body` with `$conn` bound to the backend's own connection: the body is written once
-/// and compiled once per backend. For what the MultiConnection lacks — multi-row inserts
-/// (`models::companies::insert_all`, the link tables, the feed) — not for backend forks.
-macro_rules! on_backend {
-    ($conn:expr, |$backend:ident| $body:expr) => {
-        match $conn {
-            $crate::db::DbConnection::Postgres($backend) => $body,
-            $crate::db::DbConnection::Sqlite($backend) => $body,
-        }
-    };
-}
-pub(crate) use on_backend;
-
-/// Runs one multi-row statement per batch of `$n` of the owned rows `$rows` (any iterable,
-/// taken a batch at a time) and collects what
-/// each returns. A full batch is a `Box<[T; $n]>`, whose statement is the same every time (its
-/// query id is static, which needs rows that own their values): both databases prepare it
-/// once and reuse it, where PostgreSQL spent as long parsing and planning each 500-row
-/// `VALUES` list of an import as inserting its rows. The last, shorter batch is a `Vec`.
-/// `$n` rows may carry at most 32 766 parameters (SQLite's limit; PostgreSQL's is 65 535).
-macro_rules! in_batches {
-    ($conn:expr, $rows:expr, $n:expr, |$backend:ident, $batch:ident| $insert:expr) => {{
-        let conn: &mut $crate::db::DbConnection = $conn;
-        let mut rows = $rows.into_iter();
-        let mut results = Vec::new();
-        let mut run = || -> diesel::QueryResult<()> {
-            loop {
-                let batch: Box<[_]> = rows.by_ref().take($n).collect();
-                if batch.is_empty() {
-                    return Ok(());
-                }
-                results.push(match <Box<[_; $n]>>::try_from(batch) {
-                    Ok($batch) => $crate::db::on_backend!(&mut *conn, |$backend| $insert)?,
-                    Err(rest) => {
-                        let $batch = rest.into_vec();
-                        $crate::db::on_backend!(&mut *conn, |$backend| $insert)?
-                    }
-                });
-            }
-        };
-        run().map(|()| results)
-    }};
-}
-pub(crate) use in_batches;
 
 pub type DbPool = Pool<ConnectionManager<DbConnection>>;
 pub type PooledDb = PooledConnection<ConnectionManager<DbConnection>>;
@@ -227,7 +186,6 @@ fn prepare_sqlite_file(url: &DatabaseUrl) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies every pending migration; returns how many ran.
 /// SQLite's page cache while a large write runs (`with_large_write_cache`), in KiB.
 const LARGE_WRITE_CACHE_KIB: i64 = 65_536;
 
@@ -236,17 +194,20 @@ const LARGE_WRITE_CACHE_KIB: i64 = 65_536;
 /// transaction's dirty pages to the WAL and reads them back again and again: an import of
 /// 100 000 companies made half a million writes of single pages (BENCHMARKS.md). 64 MiB
 /// keeps the memory bounded. PostgreSQL needs nothing of the kind.
-pub fn with_large_write_cache<T, E: From<diesel::result::Error>>(
-    conn: &mut DbConnection,
-    write: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+pub async fn with_large_write_cache<T, E: From<diesel::result::Error>>(
+    conn: &mut Conn<'_>,
+    write: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
-    if let DbConnection::Postgres(_) = conn {
-        return write(conn);
-    }
-    conn.batch_execute(&format!("PRAGMA cache_size = -{LARGE_WRITE_CACHE_KIB}"))?;
-    let result = write(conn);
+    let Conn::Sqlite(sqlite) = conn else {
+        return write(conn).await;
+    };
+    sqlite.batch_execute(&format!("PRAGMA cache_size = -{LARGE_WRITE_CACHE_KIB}"))?;
+    let result = write(conn).await;
     // SQLite's default; lowering it frees the pages above it.
-    let reset = conn.batch_execute("PRAGMA cache_size = -2000");
+    let reset = match conn {
+        Conn::Sqlite(sqlite) => sqlite.batch_execute("PRAGMA cache_size = -2000"),
+        Conn::Postgres(_) => Ok(()),
+    };
     let value = result?;
     reset?;
     Ok(value)
@@ -258,13 +219,14 @@ pub fn with_large_write_cache<T, E: From<diesel::result::Error>>(
 /// none at all, SQLite took the owner's index for it (BENCHMARKS.md). Run when a connection
 /// opens, by housekeeping, and between the chunks of an import. PostgreSQL's planner scales
 /// its statistics by the table's current size and autovacuum renews them: nothing to do.
-pub fn refresh_statistics(conn: &mut DbConnection) -> QueryResult<()> {
+pub fn refresh_statistics(conn: &mut Conn<'_>) -> QueryResult<()> {
     match conn {
-        DbConnection::Sqlite(c) => c.batch_execute("PRAGMA optimize"),
-        DbConnection::Postgres(_) => Ok(()),
+        Conn::Sqlite(c) => c.batch_execute("PRAGMA optimize"),
+        Conn::Postgres(_) => Ok(()),
     }
 }
 
+/// Applies every pending migration; returns how many ran.
 pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
     let applied = match conn {
         DbConnection::Postgres(c) => {
@@ -300,6 +262,21 @@ pub fn has_pending_migration(conn: &mut DbConnection) -> anyhow::Result<bool> {
         DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
     };
     pending.map_err(|e| anyhow::anyhow!("cannot read the migration state: {e}"))
+}
+
+/// Runs database work to its end on this thread, on a connection of the pool: every connection
+/// here is blocking, so the work's future is done at its first poll (`query::ready`). For
+/// `Db::run`'s blocking threads, start-up and the command line.
+pub fn blocking<T, E: From<DbError>>(
+    conn: &mut DbConnection,
+    work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
+) -> Result<T, E> {
+    query::ready(work(&mut Conn::of(conn))).unwrap_or_else(|| {
+        log::error!("database work waited on a blocking connection");
+        Err(E::from(DbError::Unavailable(
+            "database work waited on a blocking connection".into(),
+        )))
+    })
 }
 
 /// Why a database call failed, before it becomes an HTTP answer.
@@ -409,7 +386,7 @@ impl Db {
     /// callers beyond the stuck ones get 503 after the pool timeout instead of queueing.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: AsyncFnOnce(&mut Conn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
@@ -441,7 +418,7 @@ impl Db {
                 timeouts.fetch_add(1, Ordering::Relaxed);
                 E::from(DbError::Unavailable(e.to_string()))
             })?;
-            f(&mut conn)
+            blocking(&mut conn, f)
         });
         match tokio::time::timeout(self.deadline, work).await {
             Ok(Ok(result)) => result,
@@ -462,7 +439,7 @@ impl Db {
     /// arrival order, without holding a connection. PostgreSQL writers run side by side.
     pub async fn write<T, E, F>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: AsyncFnOnce(&mut Conn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {

@@ -20,9 +20,7 @@
 
 use std::time::Duration;
 
-use diesel::Connection as _;
-
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::domain::values::{ChangeAction, ResourceKind};
 use crate::domain::{Actor, DomainError, now};
 use crate::models::changes::{self, Change, Head, NewChange};
@@ -32,21 +30,21 @@ use crate::models::changes::{self, Change, Head, NewChange};
 pub const TICK: Duration = Duration::from_millis(100);
 
 /// Appends a change of `kind` `id` to the feed, inside the write's transaction.
-pub fn record(
-    conn: &mut DbConnection,
+pub async fn record(
+    conn: &mut Conn<'_>,
     by: &Actor,
     kind: ResourceKind,
     id: i64,
     action: ChangeAction,
     version: i64,
 ) -> Result<(), DomainError> {
-    record_all(conn, by, kind, &[(id, action, version)])
+    record_all(conn, by, kind, &[(id, action, version)]).await
 }
 
 /// Appends the changes `(id, action, version)` of `kind`, in this order, inside the write's
 /// transaction.
-pub fn record_all(
-    conn: &mut DbConnection,
+pub async fn record_all(
+    conn: &mut Conn<'_>,
     by: &Actor,
     kind: ResourceKind,
     all: &[(i64, ChangeAction, i64)],
@@ -60,8 +58,8 @@ pub fn record_all(
     // Writes take turns on SQLite: the next numbers, taken inside the write, are in commit
     // order already.
     let first_seq = match conn {
-        DbConnection::Sqlite(_) => Some(changes::take_seqs(conn, count)? - count + 1),
-        DbConnection::Postgres(_) => None,
+        Conn::Sqlite(_) => Some(changes::take_seqs(conn, count).await? - count + 1),
+        Conn::Postgres(_) => None,
     };
     let at = now();
     let entries: Vec<NewChange> = all
@@ -77,17 +75,17 @@ pub fn record_all(
             actor: by.label.clone(),
         })
         .collect();
-    changes::append_all(conn, entries)?;
+    changes::append_all(conn, entries).await?;
     Ok(())
 }
 
 /// Numbers what has committed without a number (PostgreSQL; on SQLite nothing waits) and
 /// returns the feed's head.
-pub fn catch_up(conn: &mut DbConnection) -> Result<Head, DomainError> {
-    if changes::pending(conn)? {
-        return conn.transaction(|conn| Ok(changes::sequence(conn)?));
+pub async fn catch_up(conn: &mut Conn<'_>) -> Result<Head, DomainError> {
+    if changes::pending(conn).await? {
+        return crate::db::transaction(conn, async |conn| Ok(changes::sequence(conn).await?)).await;
     }
-    Ok(changes::head(conn)?)
+    Ok(changes::head(conn).await?)
 }
 
 /// One page of the feed.
@@ -104,20 +102,20 @@ pub struct FeedPage {
 
 /// Up to `limit` changes after `after` (`None`: from the oldest change kept), of the given
 /// kinds (all when empty).
-pub fn read(
-    conn: &mut DbConnection,
+pub async fn read(
+    conn: &mut Conn<'_>,
     after: Option<i64>,
     kinds: &[ResourceKind],
     limit: i64,
 ) -> Result<FeedPage, DomainError> {
     // The head before the items: an empty page's next_after must not pass a number that got
     // committed after the items were read.
-    let head = catch_up(conn)?;
+    let head = catch_up(conn).await?;
     let after = after.unwrap_or(head.purged_through);
-    let mut items = changes::after(conn, after, kinds, limit + 1)?;
+    let mut items = changes::after(conn, after, kinds, limit + 1).await?;
     // Retention after the items: a purge that committed in between removed rows this read
     // may have missed (a purge deletes and moves purged_through in one transaction).
-    let purged_through = changes::head(conn)?.purged_through;
+    let purged_through = changes::head(conn).await?.purged_through;
     if after < purged_through {
         return Err(DomainError::Gone(format!(
             "changes up to {purged_through} are no longer kept; load the lists again and \
@@ -139,7 +137,7 @@ pub fn read(
 }
 
 /// Removes the changes older than `days` days.
-pub fn purge(conn: &mut DbConnection, days: u32) -> Result<i64, DomainError> {
+pub async fn purge(conn: &mut Conn<'_>, days: u32) -> Result<i64, DomainError> {
     let before = now() - chrono::Duration::days(i64::from(days));
-    conn.transaction(|conn| Ok(changes::purge(conn, before)?))
+    crate::db::transaction(conn, async |conn| Ok(changes::purge(conn, before).await?)).await
 }

@@ -1,9 +1,9 @@
 //! Machine clients of partner organizations, managed by admins: a partner client acts for an
 //! existing organization. The secret is made by the caller and stored only as its hash.
 
-use diesel::prelude::*;
+use crate::db::prelude::*;
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::db::schema;
 use crate::domain::users::check_organization;
 use crate::domain::{Actor, DomainError, OrganizationId, Role, require_admin};
@@ -23,74 +23,74 @@ pub struct NewClient {
 }
 
 /// One client, or `NotFound`.
-pub fn find(conn: &mut DbConnection, by: &Actor, id: i64) -> Result<Client, DomainError> {
+pub async fn find(conn: &mut Conn<'_>, by: &Actor, id: i64) -> Result<Client, DomainError> {
     require_admin(by.role)?;
-    clients::find(conn, id)?.ok_or_else(|| DomainError::not_found("client", id))
+    clients::find(conn, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("client", id))
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     by: &Actor,
     filter: &ClientFilter,
     page: &PageRequest<ClientSort>,
 ) -> Result<Page<Client>, DomainError> {
     require_admin(by.role)?;
-    Ok(clients::list(conn, filter, page)?)
+    Ok(clients::list(conn, filter, page).await?)
 }
 
 /// Creates a client under `client_id` with the hash of its secret.
-pub fn create(
-    conn: &mut DbConnection,
+pub async fn create(
+    conn: &mut Conn<'_>,
     by: &Actor,
     new: NewClient,
     client_id: &str,
     secret_hash: &str,
 ) -> Result<Client, DomainError> {
     require_admin(by.role)?;
-    check_organization(conn, new.role, new.organization_id)?;
-    Ok(clients::insert(
-        conn,
-        &ClientFields::from(new),
-        client_id,
-        secret_hash,
-    )?)
+    check_organization(conn, new.role, new.organization_id).await?;
+    Ok(clients::insert(conn, &ClientFields::from(new), client_id, secret_hash).await?)
 }
 
 /// Changes a client by `merge`, which makes the new fields from the current record; only at
 /// `expected_version` when given.
-pub fn patch<E: From<DomainError>>(
-    conn: &mut DbConnection,
+pub async fn patch<E: From<DomainError>>(
+    conn: &mut Conn<'_>,
     by: &Actor,
     id: i64,
     expected_version: Option<i64>,
     merge: impl FnOnce(&Client) -> Result<NewClient, E>,
 ) -> Result<Client, E> {
-    let current = find(conn, by, id)?;
+    let current = find(conn, by, id).await?;
     // The change is judged before the version: an invalid one is invalid at any version.
     let new = merge(&current)?;
     if expected_version.is_some_and(|v| v != current.version) {
         return Err(DomainError::from_write(WriteError::VersionMismatch, "client", id).into());
     }
-    check_organization(conn, new.role, new.organization_id)?;
-    clients::update(conn, id, current.version, &ClientFields::from(new)).map_err(|e| {
-        match e {
-            WriteError::VersionMismatch => {
-                DomainError::Conflict(format!("client {id} changed concurrently; try again"))
+    check_organization(conn, new.role, new.organization_id).await?;
+    clients::update(conn, id, current.version, &ClientFields::from(new))
+        .await
+        .map_err(|e| {
+            match e {
+                WriteError::VersionMismatch => {
+                    DomainError::Conflict(format!("client {id} changed concurrently; try again"))
+                }
+                other => DomainError::from_write(other, "client", id),
             }
-            other => DomainError::from_write(other, "client", id),
-        }
-        .into()
-    })
+            .into()
+        })
 }
 
 /// Deletes a client, only at `expected_version` when given.
-pub fn delete(
-    conn: &mut DbConnection,
+pub async fn delete(
+    conn: &mut Conn<'_>,
     by: &Actor,
     id: i64,
     expected_version: Option<i64>,
 ) -> Result<(), DomainError> {
     require_admin(by.role)?;
     clients::delete(conn, id, expected_version)
+        .await
         .map_err(|e| DomainError::from_write(e, "client", id))
 }

@@ -2,11 +2,11 @@
 //! delete while an event lists the company. Partners create companies too, and change only
 //! their own organization's.
 
-use diesel::prelude::*;
+use crate::db::prelude::*;
 
 use crate::db::schema;
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::domain::changes;
 use crate::domain::relations::{IdCheck, ensure_unreferenced};
 use crate::domain::resource::{Crud, RecordMeta};
@@ -66,7 +66,7 @@ fn external_id_taken(e: diesel::result::Error, key: Option<&str>) -> DomainError
 }
 
 /// Checks that every id names an existing record.
-fn check(conn: &mut DbConnection, new: NewCompany) -> Result<CompanyFields, DomainError> {
+async fn check(conn: &mut Conn<'_>, new: NewCompany) -> Result<CompanyFields, DomainError> {
     IdCheck::default()
         .id(
             conn,
@@ -74,34 +74,37 @@ fn check(conn: &mut DbConnection, new: NewCompany) -> Result<CompanyFields, Doma
             "region",
             Some(new.region_id),
             regions::existing,
-        )?
+        )
+        .await?
         .ids(
             conn,
             "topic_ids",
             "topic",
             new.topic_ids.as_slice(),
             topics::existing,
-        )?
+        )
+        .await?
         .ids(
             conn,
             "project_ids",
             "project",
             new.project_ids.as_slice(),
             projects::existing,
-        )?
+        )
+        .await?
         .finish()?;
     Ok(CompanyFields::from(new))
 }
 
-fn write_relations(
-    conn: &mut DbConnection,
+async fn write_relations(
+    conn: &mut Conn<'_>,
     company: Company,
     fields: CompanyFields,
     was: Owner,
 ) -> Result<CompanyRecord, DomainError> {
     let new = fields.company;
-    company_topics::replace(conn, company.id, new.topic_ids.as_slice(), was)?;
-    company_projects::replace(conn, company.id, new.project_ids.as_slice(), was)?;
+    company_topics::replace(conn, company.id, new.topic_ids.as_slice(), was).await?;
+    company_projects::replace(conn, company.id, new.project_ids.as_slice(), was).await?;
     Ok(CompanyRecord {
         company,
         topic_ids: new.topic_ids.into_vec(),
@@ -127,77 +130,88 @@ impl Crud for Companies {
         actor.require_contributor()
     }
 
-    fn find_many(
-        conn: &mut DbConnection,
+    async fn find_many(
+        conn: &mut Conn<'_>,
         ids: &[CompanyId],
     ) -> Result<Vec<CompanyRecord>, DomainError> {
-        let rows = companies::find_all(conn, ids)?;
-        Ok(companies::with_relations(conn, rows)?)
+        let rows = companies::find_all(conn, ids).await?;
+        Ok(companies::with_relations(conn, rows).await?)
     }
 
-    fn find(conn: &mut DbConnection, id: CompanyId) -> Result<Option<CompanyRecord>, DomainError> {
-        Ok(companies::find_record(conn, id)?)
+    async fn find(
+        conn: &mut Conn<'_>,
+        id: CompanyId,
+    ) -> Result<Option<CompanyRecord>, DomainError> {
+        Ok(companies::find_record(conn, id).await?)
     }
 
-    fn insert(
-        conn: &mut DbConnection,
+    async fn insert(
+        conn: &mut Conn<'_>,
         new: NewCompany,
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
-        let fields = check(conn, new)?;
+        let fields = check(conn, new).await?;
         let company = companies::insert(conn, &fields, by)
+            .await
             .map_err(|e| external_id_taken(e, fields.company.external_id.as_deref()))?;
-        write_relations(conn, company, fields, Owner::New)
+        write_relations(conn, company, fields, Owner::New).await
     }
 
-    fn update(
-        conn: &mut DbConnection,
+    async fn update(
+        conn: &mut Conn<'_>,
         id: CompanyId,
         expected_version: Option<i64>,
         new: NewCompany,
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
-        let fields = check(conn, new)?;
-        let company = companies::update(conn, id, expected_version, &fields, by).map_err(|e| {
-            DomainError::from_update(e, Self::NAME, id, |e| {
-                external_id_taken(e, fields.company.external_id.as_deref())
-            })
-        })?;
-        write_relations(conn, company, fields, Owner::Existing)
+        let fields = check(conn, new).await?;
+        let company = companies::update(conn, id, expected_version, &fields, by)
+            .await
+            .map_err(|e| {
+                DomainError::from_update(e, Self::NAME, id, |e| {
+                    external_id_taken(e, fields.company.external_id.as_deref())
+                })
+            })?;
+        write_relations(conn, company, fields, Owner::Existing).await
     }
 
-    fn remove(
-        conn: &mut DbConnection,
+    async fn remove(
+        conn: &mut Conn<'_>,
         id: CompanyId,
         expected_version: Option<i64>,
     ) -> Result<i64, DomainError> {
         ensure_unreferenced(
             Self::NAME,
             id,
-            &[(event_companies::count_owners(conn, id)?, "event", "events")],
+            &[(
+                event_companies::count_owners(conn, id).await?,
+                "event",
+                "events",
+            )],
         )?;
         companies::delete(conn, id, expected_version)
+            .await
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))
     }
 
-    fn query(
-        conn: &mut DbConnection,
+    async fn query(
+        conn: &mut Conn<'_>,
         filter: &CompanyFilter,
         page: &PageRequest<CompanySort>,
     ) -> Result<Page<CompanyRecord>, DomainError> {
-        Ok(companies::list(conn, filter, page)?)
+        Ok(companies::list(conn, filter, page).await?)
     }
 }
 
 /// The companies in `by`'s scope with these external ids: its organization's, or for admins
 /// and editors (no organization) the owner-less ones. A fixed number of queries.
-pub fn find_by_external_ids(
-    conn: &mut DbConnection,
+pub async fn find_by_external_ids(
+    conn: &mut Conn<'_>,
     by: &Actor,
     keys: &[&str],
 ) -> Result<Vec<CompanyRecord>, DomainError> {
-    let rows = companies::find_by_external_ids(conn, by.org, keys)?;
-    Ok(companies::with_relations(conn, rows)?)
+    let rows = companies::find_by_external_ids(conn, by.org, keys).await?;
+    Ok(companies::with_relations(conn, rows).await?)
 }
 
 /// Creates many companies at once, as `resource::create` creates one: the same rules, the
@@ -207,8 +221,8 @@ pub fn find_by_external_ids(
 /// reference, or an external id taken in the creator's scope — before, by a concurrent
 /// writer meanwhile, or by an earlier company of the same batch. Must run inside the
 /// caller's transaction.
-pub fn create_all(
-    conn: &mut DbConnection,
+pub async fn create_all(
+    conn: &mut Conn<'_>,
     by: &Actor,
     all: Vec<NewCompany>,
 ) -> Result<Vec<Result<CompanyRecord, DomainError>>, DomainError> {
@@ -237,15 +251,18 @@ pub fn create_all(
     let regions_found = regions::existing(
         conn,
         &region_ids.into_iter().map(RegionId).collect::<Vec<_>>(),
-    )?;
+    )
+    .await?;
     let topics_found = topics::existing(
         conn,
         &topic_ids.into_iter().map(TopicId).collect::<Vec<_>>(),
-    )?;
+    )
+    .await?;
     let projects_found = projects::existing(
         conn,
         &project_ids.into_iter().map(ProjectId).collect::<Vec<_>>(),
-    )?;
+    )
+    .await?;
     let mut outcomes: Vec<Option<Result<CompanyRecord, DomainError>>> =
         Vec::with_capacity(all.len());
     // Each valid company with its place in `outcomes`.
@@ -278,7 +295,8 @@ pub fn create_all(
     // A company the external id's unique index refused is missing from what came back; the
     // rest come back in the order given.
     let fields: Vec<&CompanyFields> = valid.iter().map(|(_, f)| f).collect();
-    let mut inserted = companies::insert_all(conn, &fields, by)?
+    let mut inserted = companies::insert_all(conn, &fields, by)
+        .await?
         .into_iter()
         .peekable();
     let mut rows = Vec::with_capacity(valid.len());
@@ -316,13 +334,13 @@ pub fn create_all(
                 .map(|p| (row.id, *p)),
         );
     }
-    company_topics::add_all(conn, &topics_links)?;
-    company_projects::add_all(conn, &project_links)?;
+    company_topics::add_all(conn, &topics_links).await?;
+    company_projects::add_all(conn, &project_links).await?;
     let created: Vec<(i64, ChangeAction, i64)> = rows
         .iter()
         .map(|row| (row.id.0, ChangeAction::Create, row.version))
         .collect();
-    changes::record_all(conn, by, Companies::KIND, &created)?;
+    changes::record_all(conn, by, Companies::KIND, &created).await?;
 
     let mut records = rows
         .into_iter()

@@ -3,7 +3,7 @@
 
 use chrono::NaiveDateTime;
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::domain::relations::IdCheck;
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::ResourceKind;
@@ -44,7 +44,7 @@ pub struct NewEvent {
 pub struct Events;
 
 /// Checks the time order and that every id names an existing record.
-fn check(conn: &mut DbConnection, new: NewEvent) -> Result<EventFields, DomainError> {
+async fn check(conn: &mut Conn<'_>, new: NewEvent) -> Result<EventFields, DomainError> {
     if new.ends_at.is_some_and(|end| end < new.starts_at) {
         return Err(DomainError::invalid(
             "ends_at",
@@ -59,49 +59,54 @@ fn check(conn: &mut DbConnection, new: NewEvent) -> Result<EventFields, DomainEr
             "project",
             Some(new.project_id),
             projects::existing,
-        )?
+        )
+        .await?
         .id(
             conn,
             "region_id",
             "region",
             new.region_id,
             regions::existing,
-        )?
+        )
+        .await?
         .ids(
             conn,
             "topic_ids",
             "topic",
             new.topic_ids.as_slice(),
             topics::existing,
-        )?
+        )
+        .await?
         .ids(
             conn,
             "organization_ids",
             "organization",
             new.organization_ids.as_slice(),
             organizations::existing,
-        )?
+        )
+        .await?
         .ids(
             conn,
             "company_ids",
             "company",
             new.company_ids.as_slice(),
             companies::existing,
-        )?
+        )
+        .await?
         .finish()?;
     Ok(EventFields::from(new))
 }
 
-fn write_relations(
-    conn: &mut DbConnection,
+async fn write_relations(
+    conn: &mut Conn<'_>,
     event: Event,
     fields: EventFields,
     was: Owner,
 ) -> Result<EventRecord, DomainError> {
     let new = fields.event;
-    event_topics::replace(conn, event.id, new.topic_ids.as_slice(), was)?;
-    event_organizations::replace(conn, event.id, new.organization_ids.as_slice(), was)?;
-    event_companies::replace(conn, event.id, new.company_ids.as_slice(), was)?;
+    event_topics::replace(conn, event.id, new.topic_ids.as_slice(), was).await?;
+    event_organizations::replace(conn, event.id, new.organization_ids.as_slice(), was).await?;
+    event_companies::replace(conn, event.id, new.company_ids.as_slice(), was).await?;
     Ok(EventRecord {
         event,
         topic_ids: new.topic_ids.into_vec(),
@@ -128,55 +133,57 @@ impl Crud for Events {
         actor.require_contributor()
     }
 
-    fn find_many(
-        conn: &mut DbConnection,
+    async fn find_many(
+        conn: &mut Conn<'_>,
         ids: &[EventId],
     ) -> Result<Vec<EventRecord>, DomainError> {
-        let rows = events::find_all(conn, ids)?;
-        Ok(events::with_relations(conn, rows)?)
+        let rows = events::find_all(conn, ids).await?;
+        Ok(events::with_relations(conn, rows).await?)
     }
 
-    fn find(conn: &mut DbConnection, id: EventId) -> Result<Option<EventRecord>, DomainError> {
-        Ok(events::find_record(conn, id)?)
+    async fn find(conn: &mut Conn<'_>, id: EventId) -> Result<Option<EventRecord>, DomainError> {
+        Ok(events::find_record(conn, id).await?)
     }
 
-    fn insert(
-        conn: &mut DbConnection,
+    async fn insert(
+        conn: &mut Conn<'_>,
         new: NewEvent,
         by: &Actor,
     ) -> Result<EventRecord, DomainError> {
-        let fields = check(conn, new)?;
-        let event = events::insert(conn, &fields, by)?;
-        write_relations(conn, event, fields, Owner::New)
+        let fields = check(conn, new).await?;
+        let event = events::insert(conn, &fields, by).await?;
+        write_relations(conn, event, fields, Owner::New).await
     }
 
-    fn update(
-        conn: &mut DbConnection,
+    async fn update(
+        conn: &mut Conn<'_>,
         id: EventId,
         expected_version: Option<i64>,
         new: NewEvent,
         by: &Actor,
     ) -> Result<EventRecord, DomainError> {
-        let fields = check(conn, new)?;
+        let fields = check(conn, new).await?;
         let event = events::update(conn, id, expected_version, &fields, by)
+            .await
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-        write_relations(conn, event, fields, Owner::Existing)
+        write_relations(conn, event, fields, Owner::Existing).await
     }
 
-    fn remove(
-        conn: &mut DbConnection,
+    async fn remove(
+        conn: &mut Conn<'_>,
         id: EventId,
         expected_version: Option<i64>,
     ) -> Result<i64, DomainError> {
         events::delete(conn, id, expected_version)
+            .await
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))
     }
 
-    fn query(
-        conn: &mut DbConnection,
+    async fn query(
+        conn: &mut Conn<'_>,
         filter: &EventFilter,
         page: &PageRequest<EventSort>,
     ) -> Result<Page<EventRecord>, DomainError> {
-        Ok(events::list(conn, filter, page)?)
+        Ok(events::list(conn, filter, page).await?)
     }
 }

@@ -1,6 +1,6 @@
 //! Who pays for projects: a unique name, and no delete while a project is funded by it.
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::domain::relations::ensure_unreferenced;
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::FundingKind;
@@ -47,61 +47,70 @@ impl Crud for FundingSources {
         record.meta()
     }
 
-    fn find_many(
-        conn: &mut DbConnection,
+    async fn find_many(
+        conn: &mut Conn<'_>,
         ids: &[FundingSourceId],
     ) -> Result<Vec<FundingSource>, DomainError> {
-        Ok(funding_sources::find_all(conn, ids)?)
+        Ok(funding_sources::find_all(conn, ids).await?)
     }
 
-    fn find(
-        conn: &mut DbConnection,
+    async fn find(
+        conn: &mut Conn<'_>,
         id: FundingSourceId,
     ) -> Result<Option<FundingSource>, DomainError> {
-        Ok(funding_sources::find(conn, id)?)
+        Ok(funding_sources::find(conn, id).await?)
     }
 
-    fn insert(
-        conn: &mut DbConnection,
+    async fn insert(
+        conn: &mut Conn<'_>,
         new: NewFundingSource,
         by: &Actor,
     ) -> Result<FundingSource, DomainError> {
         let fields = FundingSourceFields::from(new);
-        funding_sources::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.new.name))
+        funding_sources::insert(conn, &fields, by)
+            .await
+            .map_err(|e| name_taken(e, &fields.new.name))
     }
 
-    fn update(
-        conn: &mut DbConnection,
+    async fn update(
+        conn: &mut Conn<'_>,
         id: FundingSourceId,
         expected_version: Option<i64>,
         new: NewFundingSource,
         by: &Actor,
     ) -> Result<FundingSource, DomainError> {
         let fields = FundingSourceFields::from(new);
-        funding_sources::update(conn, id, expected_version, &fields, by).map_err(|e| {
-            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.new.name))
-        })
+        funding_sources::update(conn, id, expected_version, &fields, by)
+            .await
+            .map_err(|e| {
+                DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.new.name))
+            })
     }
 
-    fn remove(
-        conn: &mut DbConnection,
+    async fn remove(
+        conn: &mut Conn<'_>,
         id: FundingSourceId,
         expected_version: Option<i64>,
     ) -> Result<i64, DomainError> {
         ensure_unreferenced(
             Self::NAME,
             id,
-            &[(projects::count_funded_by(conn, id)?, "project", "projects")],
+            &[(
+                projects::count_funded_by(conn, id).await?,
+                "project",
+                "projects",
+            )],
         )?;
         funding_sources::delete(conn, id, expected_version)
+            .await
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))
     }
 
-    fn query(
-        conn: &mut DbConnection,
+    async fn query(
+        conn: &mut Conn<'_>,
         filter: &FundingSourceFilter,
         page: &PageRequest<FundingSourceSort>,
     ) -> Result<Page<FundingSource>, DomainError> {
-        Ok(funding_sources::list(conn, filter, page)?)
+        Ok(funding_sources::list(conn, filter, page).await?)
     }
 }

@@ -1,7 +1,7 @@
 //! Sponsors, chambers, agencies and consultancies: a unique name, and no delete while users,
 //! clients, projects, events or records it created still refer to the organization.
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::domain::relations::ensure_unreferenced;
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::OrganizationKind;
@@ -59,57 +59,62 @@ impl Crud for Organizations {
         record.meta()
     }
 
-    fn find_many(
-        conn: &mut DbConnection,
+    async fn find_many(
+        conn: &mut Conn<'_>,
         ids: &[OrganizationId],
     ) -> Result<Vec<Organization>, DomainError> {
-        Ok(organizations::find_all(conn, ids)?)
+        Ok(organizations::find_all(conn, ids).await?)
     }
 
-    fn find(
-        conn: &mut DbConnection,
+    async fn find(
+        conn: &mut Conn<'_>,
         id: OrganizationId,
     ) -> Result<Option<Organization>, DomainError> {
-        Ok(organizations::find(conn, id)?)
+        Ok(organizations::find(conn, id).await?)
     }
 
-    fn insert(
-        conn: &mut DbConnection,
+    async fn insert(
+        conn: &mut Conn<'_>,
         new: NewOrganization,
         by: &Actor,
     ) -> Result<Organization, DomainError> {
         let fields = OrganizationFields::from(new);
-        organizations::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.new.name))
+        organizations::insert(conn, &fields, by)
+            .await
+            .map_err(|e| name_taken(e, &fields.new.name))
     }
 
-    fn update(
-        conn: &mut DbConnection,
+    async fn update(
+        conn: &mut Conn<'_>,
         id: OrganizationId,
         expected_version: Option<i64>,
         new: NewOrganization,
         by: &Actor,
     ) -> Result<Organization, DomainError> {
         let fields = OrganizationFields::from(new);
-        organizations::update(conn, id, expected_version, &fields, by).map_err(|e| {
-            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.new.name))
-        })
+        organizations::update(conn, id, expected_version, &fields, by)
+            .await
+            .map_err(|e| {
+                DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.new.name))
+            })
     }
 
-    fn remove(
-        conn: &mut DbConnection,
+    async fn remove(
+        conn: &mut Conn<'_>,
         id: OrganizationId,
         expected_version: Option<i64>,
     ) -> Result<i64, DomainError> {
-        ensure_unreferenced(Self::NAME, id, &organizations::usage(conn, id)?)?;
+        ensure_unreferenced(Self::NAME, id, &organizations::usage(conn, id).await?)?;
         organizations::delete(conn, id, expected_version)
+            .await
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))
     }
 
-    fn query(
-        conn: &mut DbConnection,
+    async fn query(
+        conn: &mut Conn<'_>,
         filter: &OrganizationFilter,
         page: &PageRequest<OrganizationSort>,
     ) -> Result<Page<Organization>, DomainError> {
-        Ok(organizations::list(conn, filter, page)?)
+        Ok(organizations::list(conn, filter, page).await?)
     }
 }

@@ -4,7 +4,7 @@
 
 use chrono::NaiveDate;
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::domain::relations::{IdCheck, ensure_unreferenced};
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::ProjectStatus;
@@ -48,7 +48,7 @@ pub struct Projects;
 
 /// Checks what spans fields or rows: the date order, repeated funding lines, and that every
 /// id names an existing record.
-fn check(conn: &mut DbConnection, new: NewProject) -> Result<ProjectFields, DomainError> {
+async fn check(conn: &mut Conn<'_>, new: NewProject) -> Result<ProjectFields, DomainError> {
     if let (Some(start), Some(end)) = (new.start_date, new.end_date)
         && end < start
     {
@@ -83,43 +83,47 @@ fn check(conn: &mut DbConnection, new: NewProject) -> Result<ProjectFields, Doma
             "organization",
             new.sponsor_id,
             organizations::existing,
-        )?
+        )
+        .await?
         .ids(
             conn,
             "region_ids",
             "region",
             new.region_ids.as_slice(),
             regions::existing,
-        )?
+        )
+        .await?
         .ids(
             conn,
             "topic_ids",
             "topic",
             new.topic_ids.as_slice(),
             topics::existing,
-        )?
+        )
+        .await?
         .ids(
             conn,
             "funding",
             "funding source",
             &source_ids,
             funding_sources::existing,
-        )?
+        )
+        .await?
         .finish()?;
     Ok(ProjectFields::from(new))
 }
 
 /// Stores the relation sets of a project written just now.
-fn write_relations(
-    conn: &mut DbConnection,
+async fn write_relations(
+    conn: &mut Conn<'_>,
     project: Project,
     fields: ProjectFields,
     was: Owner,
 ) -> Result<ProjectRecord, DomainError> {
     let new = fields.project;
-    project_regions::replace(conn, project.id, new.region_ids.as_slice(), was)?;
-    project_topics::replace(conn, project.id, new.topic_ids.as_slice(), was)?;
-    projects::replace_funding(conn, project.id, &new.funding, was)?;
+    project_regions::replace(conn, project.id, new.region_ids.as_slice(), was).await?;
+    project_topics::replace(conn, project.id, new.topic_ids.as_slice(), was).await?;
+    projects::replace_funding(conn, project.id, &new.funding, was).await?;
     Ok(ProjectRecord {
         project,
         region_ids: new.region_ids.into_vec(),
@@ -141,44 +145,48 @@ impl Crud for Projects {
         record.project.meta()
     }
 
-    fn find_many(
-        conn: &mut DbConnection,
+    async fn find_many(
+        conn: &mut Conn<'_>,
         ids: &[ProjectId],
     ) -> Result<Vec<ProjectRecord>, DomainError> {
-        let rows = projects::find_all(conn, ids)?;
-        Ok(projects::with_relations(conn, rows)?)
+        let rows = projects::find_all(conn, ids).await?;
+        Ok(projects::with_relations(conn, rows).await?)
     }
 
-    fn find(conn: &mut DbConnection, id: ProjectId) -> Result<Option<ProjectRecord>, DomainError> {
-        let rows: Vec<_> = projects::find(conn, id)?.into_iter().collect();
-        Ok(projects::with_relations(conn, rows)?.pop())
+    async fn find(
+        conn: &mut Conn<'_>,
+        id: ProjectId,
+    ) -> Result<Option<ProjectRecord>, DomainError> {
+        let rows: Vec<_> = projects::find(conn, id).await?.into_iter().collect();
+        Ok(projects::with_relations(conn, rows).await?.pop())
     }
 
-    fn insert(
-        conn: &mut DbConnection,
+    async fn insert(
+        conn: &mut Conn<'_>,
         new: NewProject,
         by: &Actor,
     ) -> Result<ProjectRecord, DomainError> {
-        let fields = check(conn, new)?;
-        let project = projects::insert(conn, &fields, by)?;
-        write_relations(conn, project, fields, Owner::New)
+        let fields = check(conn, new).await?;
+        let project = projects::insert(conn, &fields, by).await?;
+        write_relations(conn, project, fields, Owner::New).await
     }
 
-    fn update(
-        conn: &mut DbConnection,
+    async fn update(
+        conn: &mut Conn<'_>,
         id: ProjectId,
         expected_version: Option<i64>,
         new: NewProject,
         by: &Actor,
     ) -> Result<ProjectRecord, DomainError> {
-        let fields = check(conn, new)?;
+        let fields = check(conn, new).await?;
         let project = projects::update(conn, id, expected_version, &fields, by)
+            .await
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
-        write_relations(conn, project, fields, Owner::Existing)
+        write_relations(conn, project, fields, Owner::Existing).await
     }
 
-    fn remove(
-        conn: &mut DbConnection,
+    async fn remove(
+        conn: &mut Conn<'_>,
         id: ProjectId,
         expected_version: Option<i64>,
     ) -> Result<i64, DomainError> {
@@ -187,22 +195,23 @@ impl Crud for Projects {
             id,
             &[
                 (
-                    company_projects::count_owners(conn, id)?,
+                    company_projects::count_owners(conn, id).await?,
                     "company",
                     "companies",
                 ),
-                (events::count_in_project(conn, id)?, "event", "events"),
+                (events::count_in_project(conn, id).await?, "event", "events"),
             ],
         )?;
         projects::delete(conn, id, expected_version)
+            .await
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))
     }
 
-    fn query(
-        conn: &mut DbConnection,
+    async fn query(
+        conn: &mut Conn<'_>,
         filter: &ProjectFilter,
         page: &PageRequest<ProjectSort>,
     ) -> Result<Page<ProjectRecord>, DomainError> {
-        Ok(projects::list(conn, filter, page)?)
+        Ok(projects::list(conn, filter, page).await?)
     }
 }

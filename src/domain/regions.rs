@@ -1,7 +1,7 @@
 //! Project regions (*Projekträume*): a unique name, and no delete while companies, projects
 //! or events are in the region.
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::domain::relations::ensure_unreferenced;
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::ResourceKind;
@@ -43,34 +43,42 @@ impl Crud for Regions {
         record.meta()
     }
 
-    fn find_many(conn: &mut DbConnection, ids: &[RegionId]) -> Result<Vec<Region>, DomainError> {
-        Ok(regions::find_all(conn, ids)?)
+    async fn find_many(conn: &mut Conn<'_>, ids: &[RegionId]) -> Result<Vec<Region>, DomainError> {
+        Ok(regions::find_all(conn, ids).await?)
     }
 
-    fn find(conn: &mut DbConnection, id: RegionId) -> Result<Option<Region>, DomainError> {
-        Ok(regions::find(conn, id)?)
+    async fn find(conn: &mut Conn<'_>, id: RegionId) -> Result<Option<Region>, DomainError> {
+        Ok(regions::find(conn, id).await?)
     }
 
-    fn insert(conn: &mut DbConnection, new: NewRegion, by: &Actor) -> Result<Region, DomainError> {
+    async fn insert(
+        conn: &mut Conn<'_>,
+        new: NewRegion,
+        by: &Actor,
+    ) -> Result<Region, DomainError> {
         let fields = RegionFields::from(new);
-        regions::insert(conn, &fields, by).map_err(|e| name_taken(e, &fields.new.name))
+        regions::insert(conn, &fields, by)
+            .await
+            .map_err(|e| name_taken(e, &fields.new.name))
     }
 
-    fn update(
-        conn: &mut DbConnection,
+    async fn update(
+        conn: &mut Conn<'_>,
         id: RegionId,
         expected_version: Option<i64>,
         new: NewRegion,
         by: &Actor,
     ) -> Result<Region, DomainError> {
         let fields = RegionFields::from(new);
-        regions::update(conn, id, expected_version, &fields, by).map_err(|e| {
-            DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.new.name))
-        })
+        regions::update(conn, id, expected_version, &fields, by)
+            .await
+            .map_err(|e| {
+                DomainError::from_update(e, Self::NAME, id, |e| name_taken(e, &fields.new.name))
+            })
     }
 
-    fn remove(
-        conn: &mut DbConnection,
+    async fn remove(
+        conn: &mut Conn<'_>,
         id: RegionId,
         expected_version: Option<i64>,
     ) -> Result<i64, DomainError> {
@@ -79,27 +87,28 @@ impl Crud for Regions {
             id,
             &[
                 (
-                    companies::count_in_region(conn, id)?,
+                    companies::count_in_region(conn, id).await?,
                     "company",
                     "companies",
                 ),
                 (
-                    project_regions::count_owners(conn, id)?,
+                    project_regions::count_owners(conn, id).await?,
                     "project",
                     "projects",
                 ),
-                (events::count_in_region(conn, id)?, "event", "events"),
+                (events::count_in_region(conn, id).await?, "event", "events"),
             ],
         )?;
         regions::delete(conn, id, expected_version)
+            .await
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))
     }
 
-    fn query(
-        conn: &mut DbConnection,
+    async fn query(
+        conn: &mut Conn<'_>,
         filter: &RegionFilter,
         page: &PageRequest<RegionSort>,
     ) -> Result<Page<Region>, DomainError> {
-        Ok(regions::list(conn, filter, page)?)
+        Ok(regions::list(conn, filter, page).await?)
     }
 }

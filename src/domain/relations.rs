@@ -3,7 +3,7 @@
 
 use std::fmt::Display;
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::domain::{DomainError, FieldError};
 
 /// The most ids one array may name.
@@ -25,9 +25,6 @@ pub fn id_array(ids: &[i64]) -> Result<(), validator::ValidationError> {
     Ok(())
 }
 
-/// Which of the given ids exist: a `record_queries!` `existing` function.
-pub type Existing<T> = fn(&mut DbConnection, &[T]) -> diesel::QueryResult<Vec<T>>;
-
 /// Collects the ids a write names that don't exist, field by field, into one `Invalid`.
 #[derive(Default)]
 pub struct IdCheck {
@@ -36,29 +33,30 @@ pub struct IdCheck {
 
 impl IdCheck {
     /// Checks the ids of the array `field`.
-    pub fn ids<T: Copy + PartialEq + Display>(
+    /// `existing` says which of the ids exist: a `record_queries!` `existing` function.
+    pub async fn ids<T: Copy + PartialEq + Display>(
         self,
-        conn: &mut DbConnection,
+        conn: &mut Conn<'_>,
         field: &str,
         what: &str,
         ids: &[T],
-        existing: Existing<T>,
+        existing: impl AsyncFnOnce(&mut Conn<'_>, &[T]) -> diesel::QueryResult<Vec<T>>,
     ) -> Result<Self, DomainError> {
-        let found = existing(conn, ids)?;
+        let found = existing(conn, ids).await?;
         Ok(self.ids_among(field, what, ids, &found))
     }
 
     /// Checks a single optional id.
-    pub fn id<T: Copy + PartialEq + Display>(
+    pub async fn id<T: Copy + PartialEq + Display>(
         self,
-        conn: &mut DbConnection,
+        conn: &mut Conn<'_>,
         field: &str,
         what: &str,
         id: Option<T>,
-        existing: Existing<T>,
+        existing: impl AsyncFnOnce(&mut Conn<'_>, &[T]) -> diesel::QueryResult<Vec<T>>,
     ) -> Result<Self, DomainError> {
         let found = match id {
-            Some(id) => existing(conn, &[id])?,
+            Some(id) => existing(conn, &[id]).await?,
             None => Vec::new(),
         };
         Ok(self.id_among(field, what, id, &found))

@@ -19,7 +19,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::domain::values::{EventKind, FundingKind, FundingRole, ProjectStatus};
 use crate::domain::{DomainError, FundingSourceId, ProjectId, RegionId, TopicId};
 use crate::models::reports;
@@ -153,23 +153,25 @@ pub struct FundingReport {
 }
 
 /// Assembles the report, or `NotFound` for an unknown project.
-pub fn project_report(
-    conn: &mut DbConnection,
+pub async fn project_report(
+    conn: &mut Conn<'_>,
     id: ProjectId,
 ) -> Result<ProjectReport, DomainError> {
-    let head = reports::project(conn, id)?.ok_or_else(|| DomainError::not_found("project", id))?;
+    let head = reports::project(conn, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("project", id))?;
     let sponsor = match head.sponsor_id {
-        Some(org) => reports::organization_name(conn, org)?,
+        Some(org) => reports::organization_name(conn, org).await?,
         None => None,
     };
-    let own_regions = reports::project_regions(conn, id)?;
-    let companies = reports::companies_per_region(conn, id)?;
-    let events = reports::events_per_region(conn, id)?;
+    let own_regions = reports::project_regions(conn, id).await?;
+    let companies = reports::companies_per_region(conn, id).await?;
+    let events = reports::events_per_region(conn, id).await?;
     let mut topics_by_region: BTreeMap<Option<RegionId>, BTreeSet<TopicId>> = BTreeMap::new();
-    for (region, topic) in reports::event_topics_per_region(conn, id)? {
+    for (region, topic) in reports::event_topics_per_region(conn, id).await? {
         topics_by_region.entry(region).or_default().insert(topic);
     }
-    for (region, topic) in reports::company_topics_per_region(conn, id)? {
+    for (region, topic) in reports::company_topics_per_region(conn, id).await? {
         topics_by_region
             .entry(Some(region))
             .or_default()
@@ -188,12 +190,13 @@ pub fn project_report(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let region_refs = reports::regions(conn, &region_ids)?;
-    let topic_refs: HashMap<TopicId, TopicRef> = reports::topics(conn, &all_topics)?
+    let region_refs = reports::regions(conn, &region_ids).await?;
+    let topic_refs: HashMap<TopicId, TopicRef> = reports::topics(conn, &all_topics)
+        .await?
         .into_iter()
         .map(|(id, key, name)| (id, TopicRef { id, key, name }))
         .collect();
-    let funding_rows = reports::funding(conn, id)?;
+    let funding_rows = reports::funding(conn, id).await?;
 
     let mut rows: Vec<RegionRow> = region_refs
         .into_iter()

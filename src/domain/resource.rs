@@ -4,9 +4,7 @@
 
 use std::fmt::Display;
 
-use diesel::Connection as _;
-
-use crate::db::DbConnection;
+use crate::db::{self, Conn};
 use crate::domain::changes;
 use crate::domain::values::{ChangeAction, ResourceKind};
 use crate::domain::{Actor, DomainError, OrganizationId, Role};
@@ -29,6 +27,9 @@ pub struct RecordMeta<Id> {
 
 /// One domain resource: its parsed input, its stored record, and the queries and rules that
 /// create, replace, delete and list it.
+// The futures of these functions run on one thread (a blocking thread on SQLite, the worker's
+// own runtime on PostgreSQL): no caller needs them `Send`.
+#[allow(async_fn_in_trait)]
 pub trait Crud: 'static {
     /// The singular name in messages: `region`.
     const NAME: &'static str;
@@ -52,24 +53,24 @@ pub trait Crud: 'static {
         actor.require_editor()
     }
 
-    fn find(conn: &mut DbConnection, id: Self::Id) -> Result<Option<Self::Record>, DomainError>;
+    async fn find(conn: &mut Conn<'_>, id: Self::Id) -> Result<Option<Self::Record>, DomainError>;
     /// The records of `ids` that exist, in no particular order, in a fixed number of queries.
-    fn find_many(
-        conn: &mut DbConnection,
+    async fn find_many(
+        conn: &mut Conn<'_>,
         ids: &[Self::Id],
     ) -> Result<Vec<Self::Record>, DomainError>;
     /// Checks the rules that need the database (references, uniqueness) and stores `new`.
     /// `insert`, `update` and `remove` run inside the operation's transaction (the functions
     /// below open it, with the change feed's entry), so they open none of their own: a
     /// savepoint would cost two more round trips per write.
-    fn insert(
-        conn: &mut DbConnection,
+    async fn insert(
+        conn: &mut Conn<'_>,
         new: Self::New,
         by: &Actor,
     ) -> Result<Self::Record, DomainError>;
     /// Replaces the fields, only at `expected_version` when given (`Stale` otherwise).
-    fn update(
-        conn: &mut DbConnection,
+    async fn update(
+        conn: &mut Conn<'_>,
         id: Self::Id,
         expected_version: Option<i64>,
         new: Self::New,
@@ -77,51 +78,54 @@ pub trait Crud: 'static {
     ) -> Result<Self::Record, DomainError>;
     /// Deletes, only at `expected_version` when given; a conflict naming what still
     /// references it. Returns the version deleted.
-    fn remove(
-        conn: &mut DbConnection,
+    async fn remove(
+        conn: &mut Conn<'_>,
         id: Self::Id,
         expected_version: Option<i64>,
     ) -> Result<i64, DomainError>;
-    fn query(
-        conn: &mut DbConnection,
+    async fn query(
+        conn: &mut Conn<'_>,
         filter: &Self::Filter,
         page: &PageRequest<Self::Sort>,
     ) -> Result<Page<Self::Record>, DomainError>;
 }
 
 /// One record, or `NotFound`.
-pub fn find<R: Crud>(conn: &mut DbConnection, id: R::Id) -> Result<R::Record, DomainError> {
-    R::find(conn, id)?.ok_or_else(|| DomainError::not_found(R::NAME, id))
+pub async fn find<R: Crud>(conn: &mut Conn<'_>, id: R::Id) -> Result<R::Record, DomainError> {
+    R::find(conn, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found(R::NAME, id))
 }
 
 /// One page of the filtered, sorted list.
-pub fn list<R: Crud>(
-    conn: &mut DbConnection,
+pub async fn list<R: Crud>(
+    conn: &mut Conn<'_>,
     filter: &R::Filter,
     page: &PageRequest<R::Sort>,
 ) -> Result<Page<R::Record>, DomainError> {
-    R::query(conn, filter, page)
+    R::query(conn, filter, page).await
 }
 
 /// Every write below runs in one transaction with its entry in the change feed: a change is
 /// in the feed exactly when it is committed.
-pub fn create<R: Crud>(
-    conn: &mut DbConnection,
+pub async fn create<R: Crud>(
+    conn: &mut Conn<'_>,
     by: &Actor,
     new: R::New,
 ) -> Result<R::Record, DomainError> {
     R::may_create(by)?;
-    conn.transaction(|conn| {
-        let record = R::insert(conn, new, by)?;
-        noted::<R>(conn, by, &record, ChangeAction::Create)?;
+    db::transaction(conn, async |conn| {
+        let record = R::insert(conn, new, by).await?;
+        noted::<R>(conn, by, &record, ChangeAction::Create).await?;
         Ok(record)
     })
+    .await
 }
 
 /// Replaces a record with what `new` parses. Who may change it is settled before `new` runs,
 /// so a caller without the right learns nothing from validation answers.
-pub fn replace<R: Crud, E>(
-    conn: &mut DbConnection,
+pub async fn replace<R: Crud, E>(
+    conn: &mut Conn<'_>,
     by: &Actor,
     id: R::Id,
     expected_version: Option<i64>,
@@ -130,20 +134,21 @@ pub fn replace<R: Crud, E>(
 where
     E: From<DomainError> + From<diesel::result::Error>,
 {
-    check_owner::<R>(conn, by, id)?;
+    check_owner::<R>(conn, by, id).await?;
     let new = new()?;
-    conn.transaction(|conn| {
-        let record = R::update(conn, id, expected_version, new, by)?;
-        noted::<R>(conn, by, &record, ChangeAction::Update)?;
+    db::transaction(conn, async |conn| {
+        let record = R::update(conn, id, expected_version, new, by).await?;
+        noted::<R>(conn, by, &record, ChangeAction::Update).await?;
         Ok(record)
     })
+    .await
 }
 
 /// Changes a record by `merge`, which makes the new record from the current one. The write
 /// happens only if the version read is still current; without `expected_version`, a
 /// concurrent change makes it merge again onto the newer state.
-pub fn patch<R: Crud, E>(
-    conn: &mut DbConnection,
+pub async fn patch<R: Crud, E>(
+    conn: &mut Conn<'_>,
     by: &Actor,
     id: R::Id,
     expected_version: Option<i64>,
@@ -153,7 +158,7 @@ where
     E: From<DomainError> + From<diesel::result::Error>,
 {
     for _ in 0..PATCH_ATTEMPTS {
-        let current = find::<R>(conn, id)?;
+        let current = find::<R>(conn, id).await?;
         let meta = R::meta(&current);
         by.may_change(meta.owner, R::NAME)?;
         // The change is judged before the version: an invalid one is invalid at any version.
@@ -161,11 +166,12 @@ where
         if expected_version.is_some_and(|v| v != meta.version) {
             return Err(stale::<R>(id).into());
         }
-        let written = conn.transaction(|conn| {
-            let record = R::update(conn, id, Some(meta.version), new, by)?;
-            noted::<R>(conn, by, &record, ChangeAction::Update)?;
+        let written = db::transaction(conn, async |conn| {
+            let record = R::update(conn, id, Some(meta.version), new, by).await?;
+            noted::<R>(conn, by, &record, ChangeAction::Update).await?;
             Ok::<_, DomainError>(record)
-        });
+        })
+        .await;
         match written {
             Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
             result => return Ok(result?),
@@ -178,35 +184,36 @@ where
     .into())
 }
 
-pub fn delete<R: Crud>(
-    conn: &mut DbConnection,
+pub async fn delete<R: Crud>(
+    conn: &mut Conn<'_>,
     by: &Actor,
     id: R::Id,
     expected_version: Option<i64>,
 ) -> Result<(), DomainError> {
-    check_owner::<R>(conn, by, id)?;
-    conn.transaction(|conn| {
-        let version = R::remove(conn, id, expected_version)?;
-        changes::record(conn, by, R::KIND, id.into(), ChangeAction::Delete, version)
+    check_owner::<R>(conn, by, id).await?;
+    db::transaction(conn, async |conn| {
+        let version = R::remove(conn, id, expected_version).await?;
+        changes::record(conn, by, R::KIND, id.into(), ChangeAction::Delete, version).await
     })
+    .await
 }
 
 /// The records of `ids` that exist (the feed's `include=record`).
-pub fn find_many<R: Crud>(
-    conn: &mut DbConnection,
+pub async fn find_many<R: Crud>(
+    conn: &mut Conn<'_>,
     ids: &[R::Id],
 ) -> Result<Vec<R::Record>, DomainError> {
-    R::find_many(conn, ids)
+    R::find_many(conn, ids).await
 }
 
-fn noted<R: Crud>(
-    conn: &mut DbConnection,
+async fn noted<R: Crud>(
+    conn: &mut Conn<'_>,
     by: &Actor,
     record: &R::Record,
     action: ChangeAction,
 ) -> Result<(), DomainError> {
     let meta = R::meta(record);
-    changes::record(conn, by, R::KIND, meta.id.into(), action, meta.version)
+    changes::record(conn, by, R::KIND, meta.id.into(), action, meta.version).await
 }
 
 fn stale<R: Crud>(id: R::Id) -> DomainError {
@@ -218,9 +225,13 @@ fn stale<R: Crud>(id: R::Id) -> DomainError {
 
 /// Checks, for partners, that the actor's organization owns the record. Admins and editors
 /// skip the read.
-fn check_owner<R: Crud>(conn: &mut DbConnection, by: &Actor, id: R::Id) -> Result<(), DomainError> {
+async fn check_owner<R: Crud>(
+    conn: &mut Conn<'_>,
+    by: &Actor,
+    id: R::Id,
+) -> Result<(), DomainError> {
     let owner = if by.role == Role::Partner {
-        R::meta(&find::<R>(conn, id)?).owner
+        R::meta(&find::<R>(conn, id).await?).owner
     } else {
         None
     };

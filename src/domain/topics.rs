@@ -1,7 +1,7 @@
 //! Skilled-labour topics: a unique key, and no delete while companies, projects or events
 //! work on the topic.
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::domain::relations::ensure_unreferenced;
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::ResourceKind;
@@ -42,34 +42,38 @@ impl Crud for Topics {
         record.meta()
     }
 
-    fn find_many(conn: &mut DbConnection, ids: &[TopicId]) -> Result<Vec<Topic>, DomainError> {
-        Ok(topics::find_all(conn, ids)?)
+    async fn find_many(conn: &mut Conn<'_>, ids: &[TopicId]) -> Result<Vec<Topic>, DomainError> {
+        Ok(topics::find_all(conn, ids).await?)
     }
 
-    fn find(conn: &mut DbConnection, id: TopicId) -> Result<Option<Topic>, DomainError> {
-        Ok(topics::find(conn, id)?)
+    async fn find(conn: &mut Conn<'_>, id: TopicId) -> Result<Option<Topic>, DomainError> {
+        Ok(topics::find(conn, id).await?)
     }
 
-    fn insert(conn: &mut DbConnection, new: NewTopic, by: &Actor) -> Result<Topic, DomainError> {
+    async fn insert(conn: &mut Conn<'_>, new: NewTopic, by: &Actor) -> Result<Topic, DomainError> {
         let fields = TopicFields::from(new);
-        topics::insert(conn, &fields, by).map_err(|e| key_taken(e, &fields.new.key))
+        topics::insert(conn, &fields, by)
+            .await
+            .map_err(|e| key_taken(e, &fields.new.key))
     }
 
-    fn update(
-        conn: &mut DbConnection,
+    async fn update(
+        conn: &mut Conn<'_>,
         id: TopicId,
         expected_version: Option<i64>,
         new: NewTopic,
         by: &Actor,
     ) -> Result<Topic, DomainError> {
         let fields = TopicFields::from(new);
-        topics::update(conn, id, expected_version, &fields, by).map_err(|e| {
-            DomainError::from_update(e, Self::NAME, id, |e| key_taken(e, &fields.new.key))
-        })
+        topics::update(conn, id, expected_version, &fields, by)
+            .await
+            .map_err(|e| {
+                DomainError::from_update(e, Self::NAME, id, |e| key_taken(e, &fields.new.key))
+            })
     }
 
-    fn remove(
-        conn: &mut DbConnection,
+    async fn remove(
+        conn: &mut Conn<'_>,
         id: TopicId,
         expected_version: Option<i64>,
     ) -> Result<i64, DomainError> {
@@ -78,27 +82,32 @@ impl Crud for Topics {
             id,
             &[
                 (
-                    company_topics::count_owners(conn, id)?,
+                    company_topics::count_owners(conn, id).await?,
                     "company",
                     "companies",
                 ),
                 (
-                    project_topics::count_owners(conn, id)?,
+                    project_topics::count_owners(conn, id).await?,
                     "project",
                     "projects",
                 ),
-                (event_topics::count_owners(conn, id)?, "event", "events"),
+                (
+                    event_topics::count_owners(conn, id).await?,
+                    "event",
+                    "events",
+                ),
             ],
         )?;
         topics::delete(conn, id, expected_version)
+            .await
             .map_err(|e| DomainError::from_write(e, Self::NAME, id))
     }
 
-    fn query(
-        conn: &mut DbConnection,
+    async fn query(
+        conn: &mut Conn<'_>,
         filter: &TopicFilter,
         page: &PageRequest<TopicSort>,
     ) -> Result<Page<Topic>, DomainError> {
-        Ok(topics::list(conn, filter, page)?)
+        Ok(topics::list(conn, filter, page).await?)
     }
 }

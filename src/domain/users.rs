@@ -3,9 +3,9 @@
 //! disabling ends the user's sign-ins. Passwords are hashed by the caller (on their own
 //! threads, outside the database closure); these operations take the hash.
 
-use diesel::prelude::*;
+use crate::db::prelude::*;
 
-use crate::db::DbConnection;
+use crate::db::Conn;
 use crate::db::schema;
 use crate::domain::{Actor, DomainError, OrganizationId, Role, require_admin};
 use crate::models::page::{Page, PageRequest};
@@ -27,8 +27,8 @@ pub struct NewUser {
 
 /// The rule users and clients share: a partner acts for an organization, and a named
 /// organization exists.
-pub fn check_organization(
-    conn: &mut DbConnection,
+pub async fn check_organization(
+    conn: &mut Conn<'_>,
     role: Role,
     organization_id: Option<OrganizationId>,
 ) -> Result<(), DomainError> {
@@ -38,7 +38,7 @@ pub fn check_organization(
             "required",
             "organization_id is required for the partner role",
         )),
-        (_, Some(id)) if !organizations::exists(conn, id)? => Err(DomainError::invalid(
+        (_, Some(id)) if !organizations::exists(conn, id).await? => Err(DomainError::invalid(
             "organization_id",
             "not_found",
             format!("organization {id} does not exist"),
@@ -52,39 +52,43 @@ fn taken(e: diesel::result::Error, username: &str) -> DomainError {
 }
 
 /// One user, or `NotFound`.
-pub fn find(conn: &mut DbConnection, by: &Actor, id: i64) -> Result<User, DomainError> {
+pub async fn find(conn: &mut Conn<'_>, by: &Actor, id: i64) -> Result<User, DomainError> {
     require_admin(by.role)?;
-    users::find(conn, id)?.ok_or_else(|| DomainError::not_found("user", id))
+    users::find(conn, id)
+        .await?
+        .ok_or_else(|| DomainError::not_found("user", id))
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     by: &Actor,
     filter: &UserFilter,
     page: &PageRequest<UserSort>,
 ) -> Result<Page<User>, DomainError> {
     require_admin(by.role)?;
-    Ok(users::list(conn, filter, page)?)
+    Ok(users::list(conn, filter, page).await?)
 }
 
 /// Creates a user with the given password hash.
-pub fn create(
-    conn: &mut DbConnection,
+pub async fn create(
+    conn: &mut Conn<'_>,
     by: &Actor,
     new: NewUser,
     password_hash: &str,
 ) -> Result<User, DomainError> {
     require_admin(by.role)?;
-    check_organization(conn, new.role, new.organization_id)?;
+    check_organization(conn, new.role, new.organization_id).await?;
     let username = new.username.clone();
-    users::insert(conn, &UserFields::from(new), password_hash).map_err(|e| taken(e, &username))
+    users::insert(conn, &UserFields::from(new), password_hash)
+        .await
+        .map_err(|e| taken(e, &username))
 }
 
 /// Replaces a user's fields (and the password hash, when given) with `new`, which was made
 /// from the user at version `based_on`: if another change came in between, nothing is
 /// written and the answer is a conflict (the caller merged onto an old state).
-pub fn update(
-    conn: &mut DbConnection,
+pub async fn update(
+    conn: &mut Conn<'_>,
     by: &Actor,
     id: i64,
     based_on: &User,
@@ -100,7 +104,7 @@ pub fn update(
     }
     let ends_sign_ins =
         password_hash.is_some() || changes_role || (new.disabled && !based_on.disabled);
-    check_organization(conn, new.role, new.organization_id)?;
+    check_organization(conn, new.role, new.organization_id).await?;
     let username = new.username.clone();
     let user = users::update(
         conn,
@@ -109,6 +113,7 @@ pub fn update(
         &UserFields::from(new),
         password_hash,
     )
+    .await
     .map_err(|e| match e {
         WriteError::Db(e) => taken(e, &username),
         WriteError::VersionMismatch => {
@@ -117,14 +122,14 @@ pub fn update(
         other => DomainError::from_write(other, "user", id),
     })?;
     if ends_sign_ins {
-        refresh_tokens::revoke_user(conn, id)?;
+        refresh_tokens::revoke_user(conn, id).await?;
     }
     Ok(user)
 }
 
 /// Deletes a user, only at `expected_version` when given; admins can't delete themselves.
-pub fn delete(
-    conn: &mut DbConnection,
+pub async fn delete(
+    conn: &mut Conn<'_>,
     by: &Actor,
     id: i64,
     expected_version: Option<i64>,
@@ -133,5 +138,7 @@ pub fn delete(
     if by.user == Some(id) {
         return Err(DomainError::Conflict("you can't delete yourself".into()));
     }
-    users::delete(conn, id, expected_version).map_err(|e| DomainError::from_write(e, "user", id))
+    users::delete(conn, id, expected_version)
+        .await
+        .map_err(|e| DomainError::from_write(e, "user", id))
 }

@@ -1,12 +1,12 @@
 //! The change feed's rows: one per change of a domain record, numbered (`seq`) after commit by
 //! `sequence`; the rules that make the numbering safe are in `domain::changes`.
 
+use crate::db::prelude::*;
 use chrono::NaiveDateTime;
 use diesel::dsl::{exists, max, min};
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{change_feed, changes};
+use crate::db::{Conn, query};
 use crate::domain::values::{ChangeAction, ResourceKind};
 
 /// A numbered change, as the feed shows it.
@@ -44,12 +44,12 @@ pub struct Head {
 }
 
 /// Appends changes: one (a single write's) in a statement prepared once, many in batches.
-pub fn append_all(conn: &mut DbConnection, all: Vec<NewChange>) -> QueryResult<()> {
+pub async fn append_all(conn: &mut Conn<'_>, all: Vec<NewChange>) -> QueryResult<()> {
     if let [one] = all.as_slice() {
-        return diesel::insert_into(changes::table)
+        return query!(conn, |c| diesel::insert_into(changes::table)
             .values(one)
-            .execute(conn)
-            .map(drop);
+            .execute(c))
+        .map(drop);
     }
     // As many as an import's chunk creates companies.
     crate::db::in_batches!(conn, all, super::companies::INSERT_BATCH, |c, batch| {
@@ -58,40 +58,44 @@ pub fn append_all(conn: &mut DbConnection, all: Vec<NewChange>) -> QueryResult<(
     .map(drop)
 }
 
-pub fn head(conn: &mut DbConnection) -> QueryResult<Head> {
-    change_feed::table
+pub async fn head(conn: &mut Conn<'_>) -> QueryResult<Head> {
+    query!(conn, |c| change_feed::table
         .find(1_i64)
         .select((change_feed::last_seq, change_feed::purged_through))
-        .first(conn)
+        .first(c))
 }
 
 /// Takes the next `n` numbers and returns the last (SQLite only, where the write holding them
 /// is the only writer).
-pub fn take_seqs(conn: &mut DbConnection, n: i64) -> QueryResult<i64> {
-    diesel::update(change_feed::table.find(1_i64))
+pub async fn take_seqs(conn: &mut Conn<'_>, n: i64) -> QueryResult<i64> {
+    query!(conn, |c| diesel::update(change_feed::table.find(1_i64))
         .set(change_feed::last_seq.eq(change_feed::last_seq + n))
         .returning(change_feed::last_seq)
-        .get_result(conn)
+        .get_result(c))
 }
 
 /// Whether a committed change still waits for its number.
-pub fn pending(conn: &mut DbConnection) -> QueryResult<bool> {
-    diesel::select(exists(changes::table.filter(changes::seq.is_null()))).get_result(conn)
+pub async fn pending(conn: &mut Conn<'_>) -> QueryResult<bool> {
+    query!(conn, |c| diesel::select(exists(
+        changes::table.filter(changes::seq.is_null())
+    ))
+    .get_result(c))
 }
 
 /// Numbers the changes committed so far that have none, in write order, above every number
 /// handed out before, and returns the new head. Must run inside a transaction: its first
 /// statement locks the feed's row, so runs on every connection and replica take turns, and
 /// each run sees every run before it committed.
-pub fn sequence(conn: &mut DbConnection) -> QueryResult<Head> {
-    let (last, purged_through): (i64, i64) = diesel::update(change_feed::table.find(1_i64))
-        .set(change_feed::last_seq.eq(change_feed::last_seq))
-        .returning((change_feed::last_seq, change_feed::purged_through))
-        .get_result(conn)?;
-    let (first, newest): (Option<i64>, Option<i64>) = changes::table
+pub async fn sequence(conn: &mut Conn<'_>) -> QueryResult<Head> {
+    let (last, purged_through): (i64, i64) =
+        query!(conn, |c| diesel::update(change_feed::table.find(1_i64))
+            .set(change_feed::last_seq.eq(change_feed::last_seq))
+            .returning((change_feed::last_seq, change_feed::purged_through))
+            .get_result(c))?;
+    let (first, newest): (Option<i64>, Option<i64>) = query!(conn, |c| changes::table
         .filter(changes::seq.is_null())
         .select((min(changes::id), max(changes::id)))
-        .get_result(conn)?;
+        .get_result(c))?;
     let (Some(first), Some(newest)) = (first, newest) else {
         return Ok(Head {
             last_seq: last,
@@ -103,17 +107,17 @@ pub fn sequence(conn: &mut DbConnection) -> QueryResult<Head> {
     // for the next run. Every id in [first, newest] that is committed by now gets its number
     // here; `newest` was seen committed, so the new head is exactly its number.
     let offset = last + 1 - first;
-    diesel::update(
+    query!(conn, |c| diesel::update(
         changes::table
             .filter(changes::seq.is_null())
             .filter(changes::id.between(first, newest)),
     )
     .set(changes::seq.eq((changes::id + offset).nullable()))
-    .execute(conn)?;
+    .execute(c))?;
     let head = newest + offset;
-    diesel::update(change_feed::table.find(1_i64))
+    query!(conn, |c| diesel::update(change_feed::table.find(1_i64))
         .set(change_feed::last_seq.eq(head))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(Head {
         last_seq: head,
         purged_through,
@@ -122,38 +126,43 @@ pub fn sequence(conn: &mut DbConnection) -> QueryResult<Head> {
 
 /// Up to `limit` numbered changes after `after`, in seq order, of the given kinds (all when
 /// empty).
-pub fn after(
-    conn: &mut DbConnection,
+pub async fn after(
+    conn: &mut Conn<'_>,
     after: i64,
     kinds: &[ResourceKind],
     limit: i64,
 ) -> QueryResult<Vec<Change>> {
-    let mut query = changes::table
-        .filter(changes::seq.gt(after))
-        .select(Change::as_select())
-        .order(changes::seq)
-        .limit(limit)
-        .into_boxed();
-    if !kinds.is_empty() {
-        query = query.filter(changes::resource.eq_any(kinds));
-    }
-    query.load(conn)
+    query!(conn, |c| {
+        let mut query = changes::table
+            .filter(changes::seq.gt(after))
+            .select(Change::as_select())
+            .order(changes::seq)
+            .limit(limit)
+            .into_boxed();
+        if !kinds.is_empty() {
+            query = query.filter(changes::resource.eq_any(kinds));
+        }
+        query.load(c)
+    })
 }
 
 /// Removes the numbered changes made before `before`; returns the new `purged_through`.
-pub fn purge(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<i64> {
-    let newest: Option<i64> = changes::table
+pub async fn purge(conn: &mut Conn<'_>, before: NaiveDateTime) -> QueryResult<i64> {
+    let newest: Option<i64> = query!(conn, |c| changes::table
         .filter(changes::at.lt(before))
         .filter(changes::seq.is_not_null())
         .select(max(changes::seq))
-        .get_result(conn)?;
+        .get_result(c))?;
     let Some(newest) = newest else {
-        return Ok(head(conn)?.purged_through);
+        return Ok(head(conn).await?.purged_through);
     };
-    diesel::delete(changes::table.filter(changes::seq.le(newest))).execute(conn)?;
-    diesel::update(change_feed::table.find(1_i64))
+    query!(conn, |c| diesel::delete(
+        changes::table.filter(changes::seq.le(newest))
+    )
+    .execute(c))?;
+    query!(conn, |c| diesel::update(change_feed::table.find(1_i64))
         .filter(change_feed::purged_through.lt(newest))
         .set(change_feed::purged_through.eq(newest))
-        .execute(conn)?;
+        .execute(c))?;
     Ok(newest)
 }

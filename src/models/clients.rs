@@ -1,10 +1,10 @@
 //! Machine clients of partner organizations (OAuth2 client credentials).
 
+use crate::db::prelude::*;
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::clients;
+use crate::db::{Conn, query};
 use crate::domain::Role;
 use crate::domain::clients::NewClient;
 use crate::domain::{name_key, now};
@@ -61,14 +61,14 @@ pub struct ClientFilter {
     pub updated_since: Option<NaiveDateTime>,
 }
 
-pub fn insert(
-    conn: &mut DbConnection,
+pub async fn insert(
+    conn: &mut Conn<'_>,
     fields: &ClientFields,
     client_id: &str,
     secret_hash: &str,
 ) -> QueryResult<Client> {
     let at = now();
-    diesel::insert_into(clients::table)
+    query!(conn, |c| diesel::insert_into(clients::table)
         .values((
             fields,
             clients::client_id.eq(client_id),
@@ -78,32 +78,35 @@ pub fn insert(
             clients::version.eq(1),
         ))
         .returning(clients::all_columns)
-        .get_result(conn)
+        .get_result(c))
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<Client>> {
-    clients::table
+pub async fn find(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<Client>> {
+    query!(conn, |c| clients::table
         .find(id)
         .select(Client::as_select())
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }
 
-pub fn find_by_client_id(conn: &mut DbConnection, client_id: &str) -> QueryResult<Option<Client>> {
-    clients::table
+pub async fn find_by_client_id(
+    conn: &mut Conn<'_>,
+    client_id: &str,
+) -> QueryResult<Option<Client>> {
+    query!(conn, |c| clients::table
         .filter(clients::client_id.eq(client_id))
         .select(Client::as_select())
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }
 
-pub fn update(
-    conn: &mut DbConnection,
+pub async fn update(
+    conn: &mut Conn<'_>,
     id: i64,
     expected_version: i64,
     fields: &ClientFields,
 ) -> Result<Client, WriteError> {
-    let updated = diesel::update(
+    let updated = query!(conn, |c| diesel::update(
         clients::table
             .filter(clients::id.eq(id))
             .filter(clients::version.eq(expected_version)),
@@ -114,59 +117,65 @@ pub fn update(
         clients::version.eq(clients::version + 1),
     ))
     .returning(clients::all_columns)
-    .get_result::<Client>(conn)
+    .get_result::<Client>(c))
     .optional()?;
     match updated {
         Some(client) => Ok(client),
-        None => Err(missing_or_stale(find(conn, id)?.is_some())),
+        None => Err(missing_or_stale(find(conn, id).await?.is_some())),
     }
 }
 
-pub fn delete(
-    conn: &mut DbConnection,
+pub async fn delete(
+    conn: &mut Conn<'_>,
     id: i64,
     expected_version: Option<i64>,
 ) -> Result<(), WriteError> {
     let target = clients::table.filter(clients::id.eq(id));
     let deleted = match expected_version {
-        Some(v) => diesel::delete(target.filter(clients::version.eq(v))).execute(conn)?,
-        None => diesel::delete(target).execute(conn)?,
+        Some(v) => query!(conn, |c| diesel::delete(
+            target.filter(clients::version.eq(v))
+        )
+        .execute(c))?,
+        None => query!(conn, |c| diesel::delete(target).execute(c))?,
     };
     if deleted == 1 {
         Ok(())
     } else {
-        Err(missing_or_stale(find(conn, id)?.is_some()))
+        Err(missing_or_stale(find(conn, id).await?.is_some()))
     }
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     filter: &ClientFilter,
     page: &PageRequest<ClientSort>,
 ) -> Result<Page<Client>, ListError> {
-    let filtered = || {
-        let mut query = clients::table.into_boxed();
-        if let Some(q) = &filter.q {
-            query = query.filter(clients::name_key.like(contains_pattern(q)).escape('\\'));
-        }
-        if let Some(role) = &filter.role {
-            query = query.filter(clients::role.eq(*role));
-        }
-        if let Some(org) = filter.organization_id {
-            query = query.filter(clients::organization_id.eq(org));
-        }
-        if let Some(since) = filter.updated_since {
-            query = query.filter(clients::updated_at.ge(since));
-        }
-        query
-    };
-    let (rows, keyset) = sorted!(conn, filtered().select(Client::as_select()), page, clients::id, |c: Client| {
+    // A macro, not a closure: each arm of `query!` builds the boxed query for its backend.
+    macro_rules! filtered {
+        () => {{
+            let mut query = clients::table.into_boxed();
+            if let Some(q) = &filter.q {
+                query = query.filter(clients::name_key.like(contains_pattern(q)).escape('\\'));
+            }
+            if let Some(role) = &filter.role {
+                query = query.filter(clients::role.eq(*role));
+            }
+            if let Some(org) = filter.organization_id {
+                query = query.filter(clients::organization_id.eq(org));
+            }
+            if let Some(since) = filter.updated_since {
+                query = query.filter(clients::updated_at.ge(since));
+            }
+            query
+        }};
+    }
+    let (rows, keyset) = sorted!(conn, filtered!().select(Client::as_select()), page, clients::id, |c: Client| {
         ClientSort::Name => text(clients::name_key, c.name_key.clone()),
         ClientSort::CreatedAt => time(clients::created_at, c.created_at),
         ClientSort::UpdatedAt => time(clients::updated_at, c.updated_at),
     })?;
     let total = if page.with_total {
-        Some(filtered().count().get_result(conn)?)
+        Some(query!(conn, |c| filtered!().count().get_result(c))?)
     } else {
         None
     };

@@ -1,10 +1,10 @@
 //! Participating companies with their topics and projects.
 
+use crate::db::prelude::*;
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{self, companies};
+use crate::db::{Conn, postgres_query, query};
 use crate::domain::companies::NewCompany;
 use crate::domain::{Actor, CompanyId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
 use crate::models::links::{company_projects, company_topics};
@@ -99,45 +99,45 @@ pub struct CompanyFilter {
 record_queries!(companies, Company, CompanyFields, CompanyId);
 
 /// How many companies are in a region.
-pub fn count_in_region(conn: &mut DbConnection, region: RegionId) -> QueryResult<i64> {
-    companies::table
+pub async fn count_in_region(conn: &mut Conn<'_>, region: RegionId) -> QueryResult<i64> {
+    query!(conn, |c| companies::table
         .filter(companies::region_id.eq(region))
         .count()
-        .get_result(conn)
+        .get_result(c))
 }
 
 /// One company with its relation ids. On PostgreSQL that is one statement, the ids aggregated
 /// in subselects: a round trip is most of what a point read costs there. SQLite runs in the
 /// process, so the row and a query per relation cost little more than one.
-pub fn find_record(conn: &mut DbConnection, id: CompanyId) -> QueryResult<Option<CompanyRecord>> {
-    if let DbConnection::Postgres(pg) = conn {
-        let found = companies::table
+pub async fn find_record(conn: &mut Conn<'_>, id: CompanyId) -> QueryResult<Option<CompanyRecord>> {
+    if let Conn::Postgres(pg) = conn {
+        let found = postgres_query!(pg, |c| companies::table
             .find(id)
             .select((
                 Company::as_select(),
                 company_topics::ids_of(id),
                 company_projects::ids_of(id),
             ))
-            .first::<(Company, Option<Vec<TopicId>>, Option<Vec<ProjectId>>)>(pg)
-            .optional()?;
+            .first::<(Company, Option<Vec<TopicId>>, Option<Vec<ProjectId>>)>(c))
+        .optional()?;
         return Ok(found.map(|(company, topics, projects)| CompanyRecord {
             company,
             topic_ids: sorted_ids(topics),
             project_ids: sorted_ids(projects),
         }));
     }
-    let rows: Vec<_> = find(conn, id)?.into_iter().collect();
-    Ok(with_relations(conn, rows)?.pop())
+    let rows: Vec<_> = find(conn, id).await?.into_iter().collect();
+    Ok(with_relations(conn, rows).await?.pop())
 }
 
 /// Attaches the relation ids to rows: two queries, whatever the number of rows.
-pub fn with_relations(
-    conn: &mut DbConnection,
+pub async fn with_relations(
+    conn: &mut Conn<'_>,
     rows: Vec<Company>,
 ) -> QueryResult<Vec<CompanyRecord>> {
     let ids: Vec<CompanyId> = rows.iter().map(|c| c.id).collect();
-    let mut topics = company_topics::load(conn, &ids)?;
-    let mut projects = company_projects::load(conn, &ids)?;
+    let mut topics = company_topics::load(conn, &ids).await?;
+    let mut projects = company_projects::load(conn, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|company| {
@@ -151,61 +151,64 @@ pub fn with_relations(
         .collect())
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     filter: &CompanyFilter,
     page: &PageRequest<CompanySort>,
 ) -> Result<Page<CompanyRecord>, ListError> {
-    let filtered = || {
-        let mut query = companies::table.into_boxed();
-        if let Some(q) = &filter.q {
-            query = query.filter(companies::name_key.like(contains_pattern(q)).escape('\\'));
-        }
-        if let Some(region) = filter.region_id {
-            query = query.filter(companies::region_id.eq(region));
-        }
-        if let Some(topic) = filter.topic_id {
-            query = query.filter(
-                companies::id.eq_any(
-                    schema::company_topics::table
-                        .filter(schema::company_topics::topic_id.eq(topic))
-                        .select(schema::company_topics::company_id),
-                ),
-            );
-        }
-        if let Some(project) = filter.project_id {
-            query = query.filter(
-                companies::id.eq_any(
-                    schema::company_projects::table
-                        .filter(schema::company_projects::project_id.eq(project))
-                        .select(schema::company_projects::company_id),
-                ),
-            );
-        }
-        if let Some(city) = &filter.city {
-            query = query.filter(companies::city_key.eq(name_key(city)));
-        }
-        if let Some(postal_code) = &filter.postal_code {
-            query = query.filter(companies::postal_code.eq(postal_code.clone()));
-        }
-        if let Some(sector) = &filter.sector {
-            query = query.filter(companies::sector.eq(sector.clone()));
-        }
-        if let Some(min) = filter.min_employees {
-            query = query.filter(companies::employee_count.ge(min));
-        }
-        if let Some(max) = filter.max_employees {
-            query = query.filter(companies::employee_count.le(max));
-        }
-        if let Some(key) = &filter.external_id {
-            query = query.filter(companies::external_id.eq(key.clone()));
-        }
-        if let Some(since) = filter.updated_since {
-            query = query.filter(companies::updated_at.ge(since));
-        }
-        query
-    };
-    let (rows, keyset) = sorted!(conn, filtered().select(Company::as_select()), page, companies::id, |c: Company| {
+    // A macro, not a closure: each arm of `query!` builds the boxed query for its backend.
+    macro_rules! filtered {
+        () => {{
+            let mut query = companies::table.into_boxed();
+            if let Some(q) = &filter.q {
+                query = query.filter(companies::name_key.like(contains_pattern(q)).escape('\\'));
+            }
+            if let Some(region) = filter.region_id {
+                query = query.filter(companies::region_id.eq(region));
+            }
+            if let Some(topic) = filter.topic_id {
+                query = query.filter(
+                    companies::id.eq_any(
+                        schema::company_topics::table
+                            .filter(schema::company_topics::topic_id.eq(topic))
+                            .select(schema::company_topics::company_id),
+                    ),
+                );
+            }
+            if let Some(project) = filter.project_id {
+                query = query.filter(
+                    companies::id.eq_any(
+                        schema::company_projects::table
+                            .filter(schema::company_projects::project_id.eq(project))
+                            .select(schema::company_projects::company_id),
+                    ),
+                );
+            }
+            if let Some(city) = &filter.city {
+                query = query.filter(companies::city_key.eq(name_key(city)));
+            }
+            if let Some(postal_code) = &filter.postal_code {
+                query = query.filter(companies::postal_code.eq(postal_code.clone()));
+            }
+            if let Some(sector) = &filter.sector {
+                query = query.filter(companies::sector.eq(sector.clone()));
+            }
+            if let Some(min) = filter.min_employees {
+                query = query.filter(companies::employee_count.ge(min));
+            }
+            if let Some(max) = filter.max_employees {
+                query = query.filter(companies::employee_count.le(max));
+            }
+            if let Some(key) = &filter.external_id {
+                query = query.filter(companies::external_id.eq(key.clone()));
+            }
+            if let Some(since) = filter.updated_since {
+                query = query.filter(companies::updated_at.ge(since));
+            }
+            query
+        }};
+    }
+    let (rows, keyset) = sorted!(conn, filtered!().select(Company::as_select()), page, companies::id, |c: Company| {
         CompanySort::Name => text(companies::name_key, c.name_key.clone()),
         CompanySort::City => text(companies::city_key, c.city_key.clone()),
         CompanySort::EmployeeCount => int(companies::employee_sort, c.employee_sort),
@@ -213,48 +216,52 @@ pub fn list(
         CompanySort::UpdatedAt => time(companies::updated_at, c.updated_at),
     })?;
     let total = if page.with_total {
-        Some(filtered().count().get_result(conn)?)
+        Some(query!(conn, |c| filtered!().count().get_result(c))?)
     } else {
         None
     };
     let page = Page::from_rows(rows, page.limit, total, keyset);
     Ok(Page {
-        items: with_relations(conn, page.items)?,
+        items: with_relations(conn, page.items).await?,
         next: page.next,
         total: page.total,
     })
 }
 
 /// The id of the company with this name (case-insensitively) in a region, if any.
-pub fn id_by_name_in_region(
-    conn: &mut DbConnection,
+pub async fn id_by_name_in_region(
+    conn: &mut Conn<'_>,
     name: &str,
     region: RegionId,
 ) -> QueryResult<Option<CompanyId>> {
-    companies::table
+    query!(conn, |c| companies::table
         .filter(companies::name_key.eq(name_key(name)))
         .filter(companies::region_id.eq(region))
         .order(companies::id)
         .select(companies::id)
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }
 
 /// The companies of one owner (`None`: the owner-less ones) with these external ids.
-pub fn find_by_external_ids(
-    conn: &mut DbConnection,
+pub async fn find_by_external_ids(
+    conn: &mut Conn<'_>,
     owner: Option<OrganizationId>,
     keys: &[&str],
 ) -> QueryResult<Vec<Company>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
-    let query = companies::table
-        .filter(companies::external_id.eq_any(keys))
-        .select(Company::as_select());
+    let with_keys = companies::table.filter(companies::external_id.eq_any(keys));
     match owner {
-        Some(org) => query.filter(companies::owner_org_id.eq(org)).load(conn),
-        None => query.filter(companies::owner_org_id.is_null()).load(conn),
+        Some(org) => query!(conn, |c| with_keys
+            .filter(companies::owner_org_id.eq(org))
+            .select(Company::as_select())
+            .load(c)),
+        None => query!(conn, |c| with_keys
+            .filter(companies::owner_org_id.is_null())
+            .select(Company::as_select())
+            .load(c)),
     }
 }
 
@@ -269,8 +276,8 @@ pub const INSERT_BATCH: usize = 500;
 /// No savepoint and no lookup beforehand: on SQLite a savepoint around a batch journals every
 /// page the batch touches (2.8 million `pwrite`s for 100 000 companies), and on PostgreSQL a
 /// lookup inside an import's transaction plans with statistics of the table as it was.
-pub fn insert_all(
-    conn: &mut DbConnection,
+pub async fn insert_all(
+    conn: &mut Conn<'_>,
     all: &[&CompanyFields],
     by: &Actor,
 ) -> QueryResult<Vec<Company>> {

@@ -1,10 +1,10 @@
 //! Events: meetings, workshops, kick-offs, closing events.
 
+use crate::db::prelude::*;
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{self, events};
+use crate::db::{Conn, postgres_query, query};
 use crate::domain::events::NewEvent;
 use crate::domain::values::{EventFormat, EventKind};
 use crate::domain::{CompanyId, EventId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
@@ -84,24 +84,24 @@ pub struct EventFilter {
 
 record_queries!(events, Event, EventFields, EventId);
 
-pub fn count_in_region(conn: &mut DbConnection, region: RegionId) -> QueryResult<i64> {
-    events::table
+pub async fn count_in_region(conn: &mut Conn<'_>, region: RegionId) -> QueryResult<i64> {
+    query!(conn, |c| events::table
         .filter(events::region_id.eq(region))
         .count()
-        .get_result(conn)
+        .get_result(c))
 }
 
-pub fn count_in_project(conn: &mut DbConnection, project: ProjectId) -> QueryResult<i64> {
-    events::table
+pub async fn count_in_project(conn: &mut Conn<'_>, project: ProjectId) -> QueryResult<i64> {
+    query!(conn, |c| events::table
         .filter(events::project_id.eq(project))
         .count()
-        .get_result(conn)
+        .get_result(c))
 }
 
 /// One event with its relation ids: one statement on PostgreSQL (see `companies::find_record`).
-pub fn find_record(conn: &mut DbConnection, id: EventId) -> QueryResult<Option<EventRecord>> {
-    if let DbConnection::Postgres(pg) = conn {
-        let found = events::table
+pub async fn find_record(conn: &mut Conn<'_>, id: EventId) -> QueryResult<Option<EventRecord>> {
+    if let Conn::Postgres(pg) = conn {
+        let found = postgres_query!(pg, |c| events::table
             .find(id)
             .select((
                 Event::as_select(),
@@ -114,8 +114,8 @@ pub fn find_record(conn: &mut DbConnection, id: EventId) -> QueryResult<Option<E
                 Option<Vec<TopicId>>,
                 Option<Vec<OrganizationId>>,
                 Option<Vec<CompanyId>>,
-            )>(pg)
-            .optional()?;
+            )>(c))
+        .optional()?;
         return Ok(
             found.map(|(event, topics, organizations, companies)| EventRecord {
                 event,
@@ -125,16 +125,19 @@ pub fn find_record(conn: &mut DbConnection, id: EventId) -> QueryResult<Option<E
             }),
         );
     }
-    let rows: Vec<_> = find(conn, id)?.into_iter().collect();
-    Ok(with_relations(conn, rows)?.pop())
+    let rows: Vec<_> = find(conn, id).await?.into_iter().collect();
+    Ok(with_relations(conn, rows).await?.pop())
 }
 
 /// Attaches the relation ids to rows: three queries, whatever the number of rows.
-pub fn with_relations(conn: &mut DbConnection, rows: Vec<Event>) -> QueryResult<Vec<EventRecord>> {
+pub async fn with_relations(
+    conn: &mut Conn<'_>,
+    rows: Vec<Event>,
+) -> QueryResult<Vec<EventRecord>> {
     let ids: Vec<EventId> = rows.iter().map(|e| e.id).collect();
-    let mut topics = event_topics::load(conn, &ids)?;
-    let mut organizations = event_organizations::load(conn, &ids)?;
-    let mut companies = event_companies::load(conn, &ids)?;
+    let mut topics = event_topics::load(conn, &ids).await?;
+    let mut organizations = event_organizations::load(conn, &ids).await?;
+    let mut companies = event_companies::load(conn, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|event| {
@@ -149,75 +152,78 @@ pub fn with_relations(conn: &mut DbConnection, rows: Vec<Event>) -> QueryResult<
         .collect())
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     filter: &EventFilter,
     page: &PageRequest<EventSort>,
 ) -> Result<Page<EventRecord>, ListError> {
-    let filtered = || {
-        let mut query = events::table.into_boxed();
-        if let Some(q) = &filter.q {
-            query = query.filter(events::title_key.like(contains_pattern(q)).escape('\\'));
-        }
-        if let Some(kind) = &filter.kind {
-            query = query.filter(events::kind.eq(*kind));
-        }
-        if let Some(project) = filter.project_id {
-            query = query.filter(events::project_id.eq(project));
-        }
-        if let Some(region) = filter.region_id {
-            query = query.filter(events::region_id.eq(region));
-        }
-        if let Some(topic) = filter.topic_id {
-            query = query.filter(
-                events::id.eq_any(
-                    schema::event_topics::table
-                        .filter(schema::event_topics::topic_id.eq(topic))
-                        .select(schema::event_topics::event_id),
-                ),
-            );
-        }
-        if let Some(from) = filter.from {
-            query = query.filter(events::starts_at.ge(from));
-        }
-        if let Some(to) = filter.to {
-            query = query.filter(events::starts_at.le(to));
-        }
-        if let Some(since) = filter.updated_since {
-            query = query.filter(events::updated_at.ge(since));
-        }
-        query
-    };
-    let (rows, keyset) = sorted!(conn, filtered().select(Event::as_select()), page, events::id, |e: Event| {
+    // A macro, not a closure: each arm of `query!` builds the boxed query for its backend.
+    macro_rules! filtered {
+        () => {{
+            let mut query = events::table.into_boxed();
+            if let Some(q) = &filter.q {
+                query = query.filter(events::title_key.like(contains_pattern(q)).escape('\\'));
+            }
+            if let Some(kind) = &filter.kind {
+                query = query.filter(events::kind.eq(*kind));
+            }
+            if let Some(project) = filter.project_id {
+                query = query.filter(events::project_id.eq(project));
+            }
+            if let Some(region) = filter.region_id {
+                query = query.filter(events::region_id.eq(region));
+            }
+            if let Some(topic) = filter.topic_id {
+                query = query.filter(
+                    events::id.eq_any(
+                        schema::event_topics::table
+                            .filter(schema::event_topics::topic_id.eq(topic))
+                            .select(schema::event_topics::event_id),
+                    ),
+                );
+            }
+            if let Some(from) = filter.from {
+                query = query.filter(events::starts_at.ge(from));
+            }
+            if let Some(to) = filter.to {
+                query = query.filter(events::starts_at.le(to));
+            }
+            if let Some(since) = filter.updated_since {
+                query = query.filter(events::updated_at.ge(since));
+            }
+            query
+        }};
+    }
+    let (rows, keyset) = sorted!(conn, filtered!().select(Event::as_select()), page, events::id, |e: Event| {
         EventSort::StartsAt => time(events::starts_at, e.starts_at),
         EventSort::Title => text(events::title_key, e.title_key.clone()),
         EventSort::CreatedAt => time(events::created_at, e.created_at),
         EventSort::UpdatedAt => time(events::updated_at, e.updated_at),
     })?;
     let total = if page.with_total {
-        Some(filtered().count().get_result(conn)?)
+        Some(query!(conn, |c| filtered!().count().get_result(c))?)
     } else {
         None
     };
     let page = Page::from_rows(rows, page.limit, total, keyset);
     Ok(Page {
-        items: with_relations(conn, page.items)?,
+        items: with_relations(conn, page.items).await?,
         next: page.next,
         total: page.total,
     })
 }
 
 /// The id of the event with this title (case-insensitively) in a project, if any.
-pub fn id_by_title_in_project(
-    conn: &mut DbConnection,
+pub async fn id_by_title_in_project(
+    conn: &mut Conn<'_>,
     title: &str,
     project: ProjectId,
 ) -> QueryResult<Option<EventId>> {
-    events::table
+    query!(conn, |c| events::table
         .filter(events::title_key.eq(name_key(title)))
         .filter(events::project_id.eq(project))
         .order(events::id)
         .select(events::id)
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }

@@ -1,10 +1,10 @@
 //! Funding sources: who pays for projects.
 
+use crate::db::prelude::*;
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::funding_sources;
+use crate::db::{Conn, query};
 use crate::domain::funding_sources::NewFundingSource;
 use crate::domain::values::FundingKind;
 use crate::domain::{FundingSourceId, OrganizationId, name_key};
@@ -59,36 +59,39 @@ record_queries!(
     FundingSourceId
 );
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     filter: &FundingSourceFilter,
     page: &PageRequest<FundingSourceSort>,
 ) -> Result<Page<FundingSource>, ListError> {
-    let filtered = || {
-        let mut query = funding_sources::table.into_boxed();
-        if let Some(q) = &filter.q {
-            query = query.filter(
-                funding_sources::name_key
-                    .like(contains_pattern(q))
-                    .escape('\\'),
-            );
-        }
-        if let Some(kind) = &filter.kind {
-            query = query.filter(funding_sources::kind.eq(*kind));
-        }
-        if let Some(since) = filter.updated_since {
-            query = query.filter(funding_sources::updated_at.ge(since));
-        }
-        query
-    };
-    let (rows, keyset) = sorted!(conn, filtered().select(FundingSource::as_select()), page, funding_sources::id, |f: FundingSource| {
+    // A macro, not a closure: each arm of `query!` builds the boxed query for its backend.
+    macro_rules! filtered {
+        () => {{
+            let mut query = funding_sources::table.into_boxed();
+            if let Some(q) = &filter.q {
+                query = query.filter(
+                    funding_sources::name_key
+                        .like(contains_pattern(q))
+                        .escape('\\'),
+                );
+            }
+            if let Some(kind) = &filter.kind {
+                query = query.filter(funding_sources::kind.eq(*kind));
+            }
+            if let Some(since) = filter.updated_since {
+                query = query.filter(funding_sources::updated_at.ge(since));
+            }
+            query
+        }};
+    }
+    let (rows, keyset) = sorted!(conn, filtered!().select(FundingSource::as_select()), page, funding_sources::id, |f: FundingSource| {
         FundingSourceSort::Name => text(funding_sources::name_key, f.name_key.clone()),
         FundingSourceSort::Kind => text(funding_sources::kind, f.kind.as_str().to_owned()),
         FundingSourceSort::CreatedAt => time(funding_sources::created_at, f.created_at),
         FundingSourceSort::UpdatedAt => time(funding_sources::updated_at, f.updated_at),
     })?;
     let total = if page.with_total {
-        Some(filtered().count().get_result(conn)?)
+        Some(query!(conn, |c| filtered!().count().get_result(c))?)
     } else {
         None
     };
@@ -96,10 +99,10 @@ pub fn list(
 }
 
 /// The id of the funding source with this name (case-insensitively), if any.
-pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<FundingSourceId>> {
-    funding_sources::table
+pub async fn id_by_name(conn: &mut Conn<'_>, name: &str) -> QueryResult<Option<FundingSourceId>> {
+    query!(conn, |c| funding_sources::table
         .filter(funding_sources::name_key.eq(name_key(name)))
         .select(funding_sources::id)
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }

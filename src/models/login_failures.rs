@@ -5,11 +5,11 @@
 //! the free failures, each further attempt must wait `BASE_DELAY` doubled per failure, at
 //! most `MAX_DELAY`; failures older than `FORGET_AFTER` no longer count.
 
+use crate::db::prelude::*;
 use chrono::{Duration, NaiveDateTime};
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::login_failures;
+use crate::db::{Conn, query};
 use crate::domain::now;
 
 /// Free failures of one name (a username or client id) at one address.
@@ -42,31 +42,33 @@ impl Attempt {
     }
 
     /// Seconds to wait before this attempt may be made, if either budget is spent.
-    pub fn locked(&self, conn: &mut DbConnection) -> QueryResult<Option<u64>> {
-        let name = retry_after(conn, &self.name, PER_NAME)?;
-        let address = retry_after(conn, &self.address, PER_ADDRESS)?;
+    pub async fn locked(&self, conn: &mut Conn<'_>) -> QueryResult<Option<u64>> {
+        let name = retry_after(conn, &self.name, PER_NAME).await?;
+        let address = retry_after(conn, &self.address, PER_ADDRESS).await?;
         Ok(name.max(address))
     }
 
-    pub fn failed(&self, conn: &mut DbConnection) -> QueryResult<()> {
-        record_failure(conn, &self.name)?;
-        record_failure(conn, &self.address)
+    pub async fn failed(&self, conn: &mut Conn<'_>) -> QueryResult<()> {
+        record_failure(conn, &self.name).await?;
+        record_failure(conn, &self.address).await
     }
 
-    pub fn succeeded(&self, conn: &mut DbConnection) -> QueryResult<()> {
-        diesel::delete(login_failures::table.find(&self.name))
-            .execute(conn)
-            .map(drop)
+    pub async fn succeeded(&self, conn: &mut Conn<'_>) -> QueryResult<()> {
+        query!(conn, |c| diesel::delete(
+            login_failures::table.find(&self.name)
+        )
+        .execute(c))
+        .map(drop)
     }
 }
 
 /// Seconds the key must still wait before its next attempt, if it is locked now.
-fn retry_after(conn: &mut DbConnection, key: &str, free: i64) -> QueryResult<Option<u64>> {
-    let row: Option<(i64, NaiveDateTime)> = login_failures::table
+async fn retry_after(conn: &mut Conn<'_>, key: &str, free: i64) -> QueryResult<Option<u64>> {
+    let row: Option<(i64, NaiveDateTime)> = query!(conn, |c| login_failures::table
         .find(key)
         .select((login_failures::failures, login_failures::last_failure_at))
-        .first(conn)
-        .optional()?;
+        .first(c))
+    .optional()?;
     let Some((failures, last)) = row else {
         return Ok(None);
     };
@@ -79,11 +81,11 @@ fn retry_after(conn: &mut DbConnection, key: &str, free: i64) -> QueryResult<Opt
 }
 
 /// Counts one more failure for the key.
-fn record_failure(conn: &mut DbConnection, key: &str) -> QueryResult<()> {
+async fn record_failure(conn: &mut Conn<'_>, key: &str) -> QueryResult<()> {
     let at = now();
     let forget_before = at - Duration::seconds(FORGET_AFTER_SECS);
     // Stale failures start over at one; recent ones add one.
-    let reset = diesel::update(
+    let reset = query!(conn, |c| diesel::update(
         login_failures::table
             .find(key)
             .filter(login_failures::last_failure_at.lt(forget_before)),
@@ -92,31 +94,31 @@ fn record_failure(conn: &mut DbConnection, key: &str) -> QueryResult<()> {
         login_failures::failures.eq(1),
         login_failures::last_failure_at.eq(at),
     ))
-    .execute(conn)?;
+    .execute(c))?;
     if reset == 1 {
         return Ok(());
     }
-    let counted = diesel::update(login_failures::table.find(key))
+    let counted = query!(conn, |c| diesel::update(login_failures::table.find(key))
         .set((
             login_failures::failures.eq(login_failures::failures + 1),
             login_failures::last_failure_at.eq(at),
         ))
-        .execute(conn)?;
+        .execute(c))?;
     if counted == 0 {
-        let inserted = diesel::insert_into(login_failures::table)
+        let inserted = query!(conn, |c| diesel::insert_into(login_failures::table)
             .values((
                 login_failures::throttle_key.eq(key),
                 login_failures::failures.eq(1),
                 login_failures::last_failure_at.eq(at),
             ))
-            .execute(conn);
+            .execute(c));
         // Another request inserted the key first: count on its row.
         if let Err(diesel::result::Error::DatabaseError(
             diesel::result::DatabaseErrorKind::UniqueViolation,
             _,
         )) = inserted
         {
-            return record_failure(conn, key);
+            return Box::pin(record_failure(conn, key)).await;
         }
         inserted?;
     }

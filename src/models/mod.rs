@@ -89,114 +89,119 @@ macro_rules! record_queries {
             }
         }
 
-        pub fn insert(
-            conn: &mut crate::db::DbConnection,
+        pub async fn insert(
+            conn: &mut crate::db::Conn<'_>,
             fields: &$fields,
             by: &crate::domain::Actor,
         ) -> diesel::QueryResult<$row> {
-            diesel::insert_into($table::table)
-                .values(crate::models::new_row!(
-                    $table,
-                    fields,
-                    by,
-                    crate::domain::now()
-                ))
+            let at = crate::domain::now();
+            crate::db::query!(conn, |c| diesel::insert_into($table::table)
+                .values(crate::models::new_row!($table, fields, by, at))
                 .returning($table::all_columns)
-                .get_result(conn)
+                .get_result(c))
         }
 
-        pub fn find(
-            conn: &mut crate::db::DbConnection,
+        pub async fn find(
+            conn: &mut crate::db::Conn<'_>,
             id: $id,
         ) -> diesel::QueryResult<Option<$row>> {
-            $table::table
+            crate::db::query!(conn, |c| $table::table
                 .find(id)
                 .select(<$row>::as_select())
-                .first(conn)
-                .optional()
+                .first(c))
+            .optional()
         }
 
-        pub fn update(
-            conn: &mut crate::db::DbConnection,
+        pub async fn update(
+            conn: &mut crate::db::Conn<'_>,
             id: $id,
             expected_version: Option<i64>,
             fields: &$fields,
             by: &crate::domain::Actor,
         ) -> Result<$row, crate::models::WriteError> {
-            let changes = (
-                fields,
-                $table::updated_by.eq(&by.label),
-                $table::updated_at.eq(crate::domain::now()),
-                $table::version.eq($table::version + 1),
-            );
+            let at = crate::domain::now();
+            let changes = || {
+                (
+                    fields,
+                    $table::updated_by.eq(&by.label),
+                    $table::updated_at.eq(at),
+                    $table::version.eq($table::version + 1),
+                )
+            };
             let target = $table::table.filter($table::id.eq(id));
             let updated = match expected_version {
-                Some(v) => diesel::update(target.filter($table::version.eq(v)))
-                    .set(changes)
+                Some(v) => crate::db::query!(&mut *conn, |c| diesel::update(
+                    target.filter($table::version.eq(v))
+                )
+                .set(changes())
+                .returning($table::all_columns)
+                .get_result::<$row>(c)),
+                None => crate::db::query!(&mut *conn, |c| diesel::update(target)
+                    .set(changes())
                     .returning($table::all_columns)
-                    .get_result::<$row>(conn)
-                    .optional()?,
-                None => diesel::update(target)
-                    .set(changes)
-                    .returning($table::all_columns)
-                    .get_result::<$row>(conn)
-                    .optional()?,
-            };
+                    .get_result::<$row>(c)),
+            }
+            .optional()?;
             match updated {
                 Some(row) => Ok(row),
-                None => Err(crate::models::missing_or_stale(find(conn, id)?.is_some())),
+                None => Err(crate::models::missing_or_stale(
+                    find(conn, id).await?.is_some(),
+                )),
             }
         }
 
-        pub fn delete(
-            conn: &mut crate::db::DbConnection,
+        pub async fn delete(
+            conn: &mut crate::db::Conn<'_>,
             id: $id,
             expected_version: Option<i64>,
         ) -> Result<i64, crate::models::WriteError> {
             let target = $table::table.filter($table::id.eq(id));
             // The deleted version: the change feed shows it.
             let deleted = match expected_version {
-                Some(v) => diesel::delete(target.filter($table::version.eq(v)))
+                Some(v) => crate::db::query!(&mut *conn, |c| diesel::delete(
+                    target.filter($table::version.eq(v))
+                )
+                .returning($table::version)
+                .get_result::<i64>(c)),
+                None => crate::db::query!(&mut *conn, |c| diesel::delete(target)
                     .returning($table::version)
-                    .get_result::<i64>(conn)
-                    .optional()?,
-                None => diesel::delete(target)
-                    .returning($table::version)
-                    .get_result::<i64>(conn)
-                    .optional()?,
-            };
+                    .get_result::<i64>(c)),
+            }
+            .optional()?;
             match deleted {
                 Some(version) => Ok(version),
-                None => Err(crate::models::missing_or_stale(find(conn, id)?.is_some())),
+                None => Err(crate::models::missing_or_stale(
+                    find(conn, id).await?.is_some(),
+                )),
             }
         }
 
         /// The rows of `ids` that exist, in no particular order.
-        pub fn find_all(
-            conn: &mut crate::db::DbConnection,
+        pub async fn find_all(
+            conn: &mut crate::db::Conn<'_>,
             ids: &[$id],
         ) -> diesel::QueryResult<Vec<$row>> {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            $table::table
+            crate::db::query!(conn, |c| $table::table
                 .filter($table::id.eq_any(ids))
                 .select(<$row>::as_select())
-                .load(conn)
+                .load(c))
         }
 
         /// Which of `ids` exist (for checking the ids a client sends).
-        pub fn existing(
-            conn: &mut crate::db::DbConnection,
+        pub async fn existing(
+            conn: &mut crate::db::Conn<'_>,
             ids: &[$id],
         ) -> diesel::QueryResult<Vec<$id>> {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
-            $table::table
+            crate::db::query!(conn, |c| $table::table
                 .filter($table::id.eq_any(ids))
                 .select($table::id)
-                .load::<$id>(conn)
+                .load::<$id>(c))
         }
     };
 }
@@ -266,14 +271,13 @@ macro_rules! join_table {
         pub mod $module {
             use std::collections::HashMap;
 
-            use diesel::prelude::*;
-
-            use crate::db::DbConnection;
+            use crate::db::prelude::*;
             use crate::db::schema::$table;
+            use crate::db::{Conn, query};
 
             /// The target ids of each owner (sorted), in one query whatever the page size.
-            pub fn load(
-                conn: &mut DbConnection,
+            pub async fn load(
+                conn: &mut Conn<'_>,
                 owners: &[$owner_id],
             ) -> QueryResult<HashMap<$owner_id, Vec<$target_id>>> {
                 let mut map: HashMap<$owner_id, Vec<$target_id>> =
@@ -286,16 +290,16 @@ macro_rules! join_table {
                 // SQLite gets `IN (?, …)` for a list, which diesel never keeps prepared; one
                 // owner (every read of a single record) gets a statement it keeps.
                 let pairs: Vec<($owner_id, $target_id)> = match owners {
-                    [owner] => $table::table
+                    [owner] => query!(conn, |c| $table::table
                         .filter($table::$owner.eq(*owner))
                         .select(select)
                         .order(order)
-                        .load(conn)?,
-                    _ => $table::table
+                        .load(c))?,
+                    _ => query!(conn, |c| $table::table
                         .filter($table::$owner.eq_any(owners))
                         .select(select)
                         .order(order)
-                        .load(conn)?,
+                        .load(c))?,
                 };
                 for (owner, target) in pairs {
                     map.entry(owner).or_default().push(target);
@@ -314,23 +318,26 @@ macro_rules! join_table {
             }
 
             /// Makes `targets` the owner's whole set (a new owner has none to remove).
-            pub fn replace(
-                conn: &mut DbConnection,
+            pub async fn replace(
+                conn: &mut Conn<'_>,
                 owner: $owner_id,
                 targets: &[$target_id],
                 was: crate::models::Owner,
             ) -> QueryResult<()> {
                 if was == crate::models::Owner::Existing {
-                    diesel::delete($table::table.filter($table::$owner.eq(owner))).execute(conn)?;
+                    query!(&mut *conn, |c| diesel::delete(
+                        $table::table.filter($table::$owner.eq(owner))
+                    )
+                    .execute(c))?;
                 }
                 let pairs: Vec<($owner_id, $target_id)> =
                     targets.iter().map(|target| (owner, *target)).collect();
-                add_all(conn, &pairs)
+                add_all(conn, &pairs).await
             }
 
             /// Adds the links `(owner, target)`.
-            pub fn add_all(
-                conn: &mut DbConnection,
+            pub async fn add_all(
+                conn: &mut Conn<'_>,
                 pairs: &[($owner_id, $target_id)],
             ) -> QueryResult<()> {
                 if pairs.is_empty() {
@@ -346,11 +353,11 @@ macro_rules! join_table {
             }
 
             /// How many owners list `target`.
-            pub fn count_owners(conn: &mut DbConnection, target: $target_id) -> QueryResult<i64> {
-                $table::table
+            pub async fn count_owners(conn: &mut Conn<'_>, target: $target_id) -> QueryResult<i64> {
+                query!(conn, |c| $table::table
                     .filter($table::$target.eq(target))
                     .count()
-                    .get_result(conn)
+                    .get_result(c))
             }
         }
     };

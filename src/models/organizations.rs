@@ -1,10 +1,10 @@
 //! Organizations: sponsors, chambers, agencies, consultancies. Users and clients belong to one.
 
+use crate::db::prelude::*;
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::organizations;
+use crate::db::{Conn, query};
 use crate::domain::organizations::NewOrganization;
 use crate::domain::values::OrganizationKind;
 use crate::domain::{OrganizationId, name_key};
@@ -58,53 +58,59 @@ record_queries!(
     OrganizationId
 );
 
-pub fn exists(conn: &mut DbConnection, id: OrganizationId) -> QueryResult<bool> {
-    diesel::select(diesel::dsl::exists(organizations::table.find(id))).get_result(conn)
+pub async fn exists(conn: &mut Conn<'_>, id: OrganizationId) -> QueryResult<bool> {
+    query!(conn, |c| diesel::select(diesel::dsl::exists(
+        organizations::table.find(id)
+    ))
+    .get_result(c))
 }
 
 /// Finds an organization by name (case-insensitively) or id, for the command line.
-pub fn find_id(conn: &mut DbConnection, name_or_id: &str) -> QueryResult<Option<OrganizationId>> {
+pub async fn find_id(conn: &mut Conn<'_>, name_or_id: &str) -> QueryResult<Option<OrganizationId>> {
     if let Ok(id) = name_or_id.parse::<i64>() {
         let id = OrganizationId(id);
-        return Ok(exists(conn, id)?.then_some(id));
+        return Ok(exists(conn, id).await?.then_some(id));
     }
-    organizations::table
+    query!(conn, |c| organizations::table
         .filter(organizations::name_key.eq(name_key(name_or_id)))
         .select(organizations::id)
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     filter: &OrganizationFilter,
     page: &PageRequest<OrganizationSort>,
 ) -> Result<Page<Organization>, ListError> {
-    let filtered = || {
-        let mut query = organizations::table.into_boxed();
-        if let Some(q) = &filter.q {
-            query = query.filter(
-                organizations::name_key
-                    .like(contains_pattern(q))
-                    .escape('\\'),
-            );
-        }
-        if let Some(kind) = &filter.kind {
-            query = query.filter(organizations::kind.eq(*kind));
-        }
-        if let Some(since) = filter.updated_since {
-            query = query.filter(organizations::updated_at.ge(since));
-        }
-        query
-    };
-    let (rows, keyset) = sorted!(conn, filtered().select(Organization::as_select()), page, organizations::id, |o: Organization| {
+    // A macro, not a closure: each arm of `query!` builds the boxed query for its backend.
+    macro_rules! filtered {
+        () => {{
+            let mut query = organizations::table.into_boxed();
+            if let Some(q) = &filter.q {
+                query = query.filter(
+                    organizations::name_key
+                        .like(contains_pattern(q))
+                        .escape('\\'),
+                );
+            }
+            if let Some(kind) = &filter.kind {
+                query = query.filter(organizations::kind.eq(*kind));
+            }
+            if let Some(since) = filter.updated_since {
+                query = query.filter(organizations::updated_at.ge(since));
+            }
+            query
+        }};
+    }
+    let (rows, keyset) = sorted!(conn, filtered!().select(Organization::as_select()), page, organizations::id, |o: Organization| {
         OrganizationSort::Name => text(organizations::name_key, o.name_key.clone()),
         OrganizationSort::Kind => text(organizations::kind, o.kind.as_str().to_owned()),
         OrganizationSort::CreatedAt => time(organizations::created_at, o.created_at),
         OrganizationSort::UpdatedAt => time(organizations::updated_at, o.updated_at),
     })?;
     let total = if page.with_total {
-        Some(filtered().count().get_result(conn)?)
+        Some(query!(conn, |c| filtered!().count().get_result(c))?)
     } else {
         None
     };
@@ -112,8 +118,8 @@ pub fn list(
 }
 
 /// What still references an organization: (count, singular, plural) per kind.
-pub fn usage(
-    conn: &mut DbConnection,
+pub async fn usage(
+    conn: &mut Conn<'_>,
     id: OrganizationId,
 ) -> QueryResult<Vec<(i64, &'static str, &'static str)>> {
     use crate::db::schema::{
@@ -121,67 +127,67 @@ pub fn usage(
         topics, users,
     };
     let owned: i64 = [
-        regions::table
+        query!(conn, |c| regions::table
             .filter(regions::owner_org_id.eq(id))
             .count()
-            .get_result::<i64>(conn)?,
-        topics::table
+            .get_result::<i64>(c))?,
+        query!(conn, |c| topics::table
             .filter(topics::owner_org_id.eq(id))
             .count()
-            .get_result::<i64>(conn)?,
-        funding_sources::table
+            .get_result::<i64>(c))?,
+        query!(conn, |c| funding_sources::table
             .filter(funding_sources::owner_org_id.eq(id))
             .count()
-            .get_result::<i64>(conn)?,
-        organizations::table
+            .get_result::<i64>(c))?,
+        query!(conn, |c| organizations::table
             .filter(organizations::owner_org_id.eq(id))
             .count()
-            .get_result::<i64>(conn)?,
-        projects::table
+            .get_result::<i64>(c))?,
+        query!(conn, |c| projects::table
             .filter(projects::owner_org_id.eq(id))
             .count()
-            .get_result::<i64>(conn)?,
-        companies::table
+            .get_result::<i64>(c))?,
+        query!(conn, |c| companies::table
             .filter(companies::owner_org_id.eq(id))
             .count()
-            .get_result::<i64>(conn)?,
-        events::table
+            .get_result::<i64>(c))?,
+        query!(conn, |c| events::table
             .filter(events::owner_org_id.eq(id))
             .count()
-            .get_result::<i64>(conn)?,
+            .get_result::<i64>(c))?,
     ]
     .iter()
     .sum();
     Ok(vec![
         (
-            users::table
+            query!(conn, |c| users::table
                 .filter(users::organization_id.eq(id))
                 .count()
-                .get_result(conn)?,
+                .get_result(c))?,
             "user",
             "users",
         ),
         (
-            clients::table
+            query!(conn, |c| clients::table
                 .filter(clients::organization_id.eq(id))
                 .count()
-                .get_result(conn)?,
+                .get_result(c))?,
             "client",
             "clients",
         ),
         (
-            projects::table
+            query!(conn, |c| projects::table
                 .filter(projects::sponsor_id.eq(id))
                 .count()
-                .get_result(conn)?,
+                .get_result(c))?,
             "project as sponsor",
             "projects as sponsor",
         ),
         (
-            event_organizations::table
+            query!(conn, |c| event_organizations::table
                 .filter(event_organizations::organization_id.eq(id))
                 .count()
-                .get_result(conn)?,
+                .get_result(c))?,
             "event as contributor",
             "events as contributor",
         ),

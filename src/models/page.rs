@@ -145,50 +145,54 @@ impl<T> Page<T> {
 /// cursor's key into the column's Rust type or fails with `CursorMismatch`.
 macro_rules! keyset_rows {
     ($conn:expr, $query:expr, $row:ty, $col:expr, $id:expr, $page:expr, $key:expr) => {{
+        let conn: &mut $crate::db::Conn<'_> = $conn;
         let page = &$page;
         let limit = page.limit + 1;
         match (&page.after, page.sort.descending) {
-            (None, false) => $query
+            (None, false) => $crate::db::query!(conn, |c| $query
                 .order(($col.asc(), $id.asc()))
                 .limit(limit)
-                .load::<$row>($conn)
-                .map_err($crate::models::ListError::from),
-            (None, true) => $query
+                .load::<$row>(c))
+            .map_err($crate::models::ListError::from),
+            (None, true) => $crate::db::query!(conn, |c| $query
                 .order(($col.desc(), $id.desc()))
                 .limit(limit)
-                .load::<$row>($conn)
-                .map_err($crate::models::ListError::from),
+                .load::<$row>(c))
+            .map_err($crate::models::ListError::from),
             (Some(after), descending) => match $key(&after.key) {
                 None => Err($crate::models::ListError::from(
                     $crate::models::page::CursorMismatch,
                 )),
-                Some(k) => (|| {
-                    // `$past` is the comparison that moves along the sort, `$dir` its order.
-                    macro_rules! tied_then_past {
-                        ($past:ident, $dir:ident) => {{
-                            let tied = $query
-                                .filter($col.eq(k.clone()))
-                                .filter($id.$past(after.id))
-                                .order($id.$dir())
-                                .limit(limit)
-                                .load::<$row>($conn)?;
-                            let missing = limit - i64::try_from(tied.len()).unwrap_or(limit);
-                            let rest = $query
-                                .filter($col.$past(k))
-                                .order(($col.$dir(), $id.$dir()))
-                                .limit(missing)
-                                .load::<$row>($conn)?;
-                            (tied, rest)
-                        }};
+                Some(k) => {
+                    async {
+                        // `$past` is the comparison that moves along the sort, `$dir` its order.
+                        macro_rules! tied_then_past {
+                            ($past:ident, $dir:ident) => {{
+                                let tied = $crate::db::query!(conn, |c| $query
+                                    .filter($col.eq(k.clone()))
+                                    .filter($id.$past(after.id))
+                                    .order($id.$dir())
+                                    .limit(limit)
+                                    .load::<$row>(c))?;
+                                let missing = limit - i64::try_from(tied.len()).unwrap_or(limit);
+                                let rest = $crate::db::query!(conn, |c| $query
+                                    .filter($col.$past(k))
+                                    .order(($col.$dir(), $id.$dir()))
+                                    .limit(missing)
+                                    .load::<$row>(c))?;
+                                (tied, rest)
+                            }};
+                        }
+                        let (mut rows, rest) = if descending {
+                            tied_then_past!(lt, desc)
+                        } else {
+                            tied_then_past!(gt, asc)
+                        };
+                        rows.extend(rest);
+                        Ok::<_, $crate::models::ListError>(rows)
                     }
-                    let (mut rows, rest) = if descending {
-                        tied_then_past!(lt, desc)
-                    } else {
-                        tied_then_past!(gt, asc)
-                    };
-                    rows.extend(rest);
-                    Ok::<_, $crate::models::ListError>(rows)
-                })(),
+                    .await
+                }
             },
         }
     }};
@@ -231,7 +235,7 @@ pub(crate) use cursor_key;
 /// cursor can't disagree.
 ///
 /// ```ignore
-/// let (rows, keyset) = sorted!(conn, filtered().select(Topic::as_select()), page, topics::id, |t: Topic| {
+/// let (rows, keyset) = sorted!(conn, filtered!().select(Topic::as_select()), page, topics::id, |t: Topic| {
 ///     TopicSort::Name => text(topics::name_key, t.name_key.clone()),
 ///     TopicSort::CreatedAt => time(topics::created_at, t.created_at),
 /// });

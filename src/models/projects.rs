@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 
+use crate::db::prelude::*;
 use chrono::{NaiveDate, NaiveDateTime};
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{self, project_funding, projects};
+use crate::db::{Conn, query};
 use crate::domain::projects::NewProject;
 use crate::domain::values::{FundingRole, ProjectStatus};
 use crate::domain::{FundingSourceId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
@@ -121,28 +121,29 @@ pub struct ProjectFilter {
 record_queries!(projects, Project, ProjectFields, ProjectId);
 
 /// The funding lines of a page of projects, in one query.
-pub fn load_funding(
-    conn: &mut DbConnection,
+pub async fn load_funding(
+    conn: &mut Conn<'_>,
     ids: &[ProjectId],
 ) -> QueryResult<HashMap<ProjectId, Vec<FundingLine>>> {
     let mut map: HashMap<ProjectId, Vec<FundingLine>> = HashMap::with_capacity(ids.len());
     if ids.is_empty() {
         return Ok(map);
     }
-    let rows: Vec<(ProjectId, FundingSourceId, FundingRole, Option<i64>)> = project_funding::table
-        .filter(project_funding::project_id.eq_any(ids))
-        .select((
-            project_funding::project_id,
-            project_funding::funding_source_id,
-            project_funding::role,
-            project_funding::amount_cents,
-        ))
-        .order((
-            project_funding::project_id,
-            project_funding::funding_source_id,
-            project_funding::role,
-        ))
-        .load(conn)?;
+    let rows: Vec<(ProjectId, FundingSourceId, FundingRole, Option<i64>)> =
+        query!(conn, |c| project_funding::table
+            .filter(project_funding::project_id.eq_any(ids))
+            .select((
+                project_funding::project_id,
+                project_funding::funding_source_id,
+                project_funding::role,
+                project_funding::amount_cents,
+            ))
+            .order((
+                project_funding::project_id,
+                project_funding::funding_source_id,
+                project_funding::role,
+            ))
+            .load(c))?;
     for (project, funding_source_id, role, amount_cents) in rows {
         map.entry(project).or_default().push(FundingLine {
             funding_source_id,
@@ -153,51 +154,53 @@ pub fn load_funding(
     Ok(map)
 }
 
-pub fn replace_funding(
-    conn: &mut DbConnection,
+pub async fn replace_funding(
+    conn: &mut Conn<'_>,
     project: ProjectId,
     lines: &[FundingLine],
     was: crate::models::Owner,
 ) -> QueryResult<()> {
     if was == crate::models::Owner::Existing {
-        diesel::delete(project_funding::table.filter(project_funding::project_id.eq(project)))
-            .execute(conn)?;
+        query!(conn, |c| diesel::delete(
+            project_funding::table.filter(project_funding::project_id.eq(project))
+        )
+        .execute(c))?;
     }
     for line in lines {
-        diesel::insert_into(project_funding::table)
+        query!(conn, |c| diesel::insert_into(project_funding::table)
             .values((
                 project_funding::project_id.eq(project),
                 project_funding::funding_source_id.eq(line.funding_source_id),
                 project_funding::role.eq(line.role),
                 project_funding::amount_cents.eq(line.amount_cents),
             ))
-            .execute(conn)?;
+            .execute(c))?;
     }
     Ok(())
 }
 
 /// How many projects a funding source pays for.
-pub fn count_funded_by(
-    conn: &mut DbConnection,
+pub async fn count_funded_by(
+    conn: &mut Conn<'_>,
     funding_source: FundingSourceId,
 ) -> QueryResult<i64> {
-    project_funding::table
+    query!(conn, |c| project_funding::table
         .filter(project_funding::funding_source_id.eq(funding_source))
         .select(project_funding::project_id)
         .distinct()
         .count()
-        .get_result(conn)
+        .get_result(c))
 }
 
 /// Attaches the relation ids to rows: three queries, whatever the number of rows.
-pub fn with_relations(
-    conn: &mut DbConnection,
+pub async fn with_relations(
+    conn: &mut Conn<'_>,
     rows: Vec<Project>,
 ) -> QueryResult<Vec<ProjectRecord>> {
     let ids: Vec<ProjectId> = rows.iter().map(|p| p.id).collect();
-    let mut regions = project_regions::load(conn, &ids)?;
-    let mut topics = project_topics::load(conn, &ids)?;
-    let mut funding = load_funding(conn, &ids)?;
+    let mut regions = project_regions::load(conn, &ids).await?;
+    let mut topics = project_topics::load(conn, &ids).await?;
+    let mut funding = load_funding(conn, &ids).await?;
     Ok(rows
         .into_iter()
         .map(|project| {
@@ -212,57 +215,60 @@ pub fn with_relations(
         .collect())
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     filter: &ProjectFilter,
     page: &PageRequest<ProjectSort>,
 ) -> Result<Page<ProjectRecord>, ListError> {
-    let filtered = || {
-        let mut query = projects::table.into_boxed();
-        if let Some(q) = &filter.q {
-            query = query.filter(projects::name_key.like(contains_pattern(q)).escape('\\'));
-        }
-        if let Some(status) = &filter.status {
-            query = query.filter(projects::status.eq(*status));
-        }
-        if let Some(region) = filter.region_id {
-            query = query.filter(
-                projects::id.eq_any(
-                    schema::project_regions::table
-                        .filter(schema::project_regions::region_id.eq(region))
-                        .select(schema::project_regions::project_id),
-                ),
-            );
-        }
-        if let Some(topic) = filter.topic_id {
-            query = query.filter(
-                projects::id.eq_any(
-                    schema::project_topics::table
-                        .filter(schema::project_topics::topic_id.eq(topic))
-                        .select(schema::project_topics::project_id),
-                ),
-            );
-        }
-        if let Some(source) = filter.funding_source_id {
-            query = query.filter(
-                projects::id.eq_any(
-                    project_funding::table
-                        .filter(project_funding::funding_source_id.eq(source))
-                        .select(project_funding::project_id),
-                ),
-            );
-        }
-        if let Some(day) = filter.active_on {
-            query = query
-                .filter(projects::start_sort.le(day))
-                .filter(projects::end_sort.ge(day));
-        }
-        if let Some(since) = filter.updated_since {
-            query = query.filter(projects::updated_at.ge(since));
-        }
-        query
-    };
-    let (rows, keyset) = sorted!(conn, filtered().select(Project::as_select()), page, projects::id, |p: Project| {
+    // A macro, not a closure: each arm of `query!` builds the boxed query for its backend.
+    macro_rules! filtered {
+        () => {{
+            let mut query = projects::table.into_boxed();
+            if let Some(q) = &filter.q {
+                query = query.filter(projects::name_key.like(contains_pattern(q)).escape('\\'));
+            }
+            if let Some(status) = &filter.status {
+                query = query.filter(projects::status.eq(*status));
+            }
+            if let Some(region) = filter.region_id {
+                query = query.filter(
+                    projects::id.eq_any(
+                        schema::project_regions::table
+                            .filter(schema::project_regions::region_id.eq(region))
+                            .select(schema::project_regions::project_id),
+                    ),
+                );
+            }
+            if let Some(topic) = filter.topic_id {
+                query = query.filter(
+                    projects::id.eq_any(
+                        schema::project_topics::table
+                            .filter(schema::project_topics::topic_id.eq(topic))
+                            .select(schema::project_topics::project_id),
+                    ),
+                );
+            }
+            if let Some(source) = filter.funding_source_id {
+                query = query.filter(
+                    projects::id.eq_any(
+                        project_funding::table
+                            .filter(project_funding::funding_source_id.eq(source))
+                            .select(project_funding::project_id),
+                    ),
+                );
+            }
+            if let Some(day) = filter.active_on {
+                query = query
+                    .filter(projects::start_sort.le(day))
+                    .filter(projects::end_sort.ge(day));
+            }
+            if let Some(since) = filter.updated_since {
+                query = query.filter(projects::updated_at.ge(since));
+            }
+            query
+        }};
+    }
+    let (rows, keyset) = sorted!(conn, filtered!().select(Project::as_select()), page, projects::id, |p: Project| {
         ProjectSort::Name => text(projects::name_key, p.name_key.clone()),
         ProjectSort::StartDate => day(projects::start_sort, p.start_sort),
         ProjectSort::EndDate => day(projects::end_sort, p.end_sort),
@@ -270,24 +276,24 @@ pub fn list(
         ProjectSort::UpdatedAt => time(projects::updated_at, p.updated_at),
     })?;
     let total = if page.with_total {
-        Some(filtered().count().get_result(conn)?)
+        Some(query!(conn, |c| filtered!().count().get_result(c))?)
     } else {
         None
     };
     let page = Page::from_rows(rows, page.limit, total, keyset);
     Ok(Page {
-        items: with_relations(conn, page.items)?,
+        items: with_relations(conn, page.items).await?,
         next: page.next,
         total: page.total,
     })
 }
 
 /// The id of the first project with this name (case-insensitively), if any.
-pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<ProjectId>> {
-    projects::table
+pub async fn id_by_name(conn: &mut Conn<'_>, name: &str) -> QueryResult<Option<ProjectId>> {
+    query!(conn, |c| projects::table
         .filter(projects::name_key.eq(name_key(name)))
         .order(projects::id)
         .select(projects::id)
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }

@@ -1,10 +1,10 @@
 //! Refresh tokens: stored as hashes, each usable once, grouped in families (one sign-in).
 
+use crate::db::prelude::*;
 use chrono::{Duration, NaiveDateTime};
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::refresh_tokens;
+use crate::db::{Conn, query};
 use crate::domain::Role;
 use crate::domain::now;
 
@@ -22,8 +22,8 @@ pub struct RefreshToken {
     pub revoked_at: Option<NaiveDateTime>,
 }
 
-pub fn insert(
-    conn: &mut DbConnection,
+pub async fn insert(
+    conn: &mut Conn<'_>,
     token_hash: &str,
     family: &str,
     user_id: i64,
@@ -31,7 +31,7 @@ pub fn insert(
     ttl: Duration,
 ) -> QueryResult<()> {
     let at = now();
-    diesel::insert_into(refresh_tokens::table)
+    query!(conn, |c| diesel::insert_into(refresh_tokens::table)
         .values((
             refresh_tokens::token_hash.eq(token_hash),
             refresh_tokens::family.eq(family),
@@ -40,51 +40,51 @@ pub fn insert(
             refresh_tokens::created_at.eq(at),
             refresh_tokens::expires_at.eq(at + ttl),
         ))
-        .execute(conn)
-        .map(drop)
+        .execute(c))
+    .map(drop)
 }
 
-pub fn find_by_hash(
-    conn: &mut DbConnection,
+pub async fn find_by_hash(
+    conn: &mut Conn<'_>,
     token_hash: &str,
 ) -> QueryResult<Option<RefreshToken>> {
-    refresh_tokens::table
+    query!(conn, |c| refresh_tokens::table
         .filter(refresh_tokens::token_hash.eq(token_hash))
         .select(RefreshToken::as_select())
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }
 
 /// Marks the token used; `false` when it already was (or was revoked) — a concurrent reuse.
-pub fn use_once(conn: &mut DbConnection, id: i64) -> QueryResult<bool> {
-    diesel::update(
+pub async fn use_once(conn: &mut Conn<'_>, id: i64) -> QueryResult<bool> {
+    query!(conn, |c| diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::id.eq(id))
             .filter(refresh_tokens::used_at.is_null())
             .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::used_at.eq(now()))
-    .execute(conn)
+    .execute(c))
     .map(|n| n == 1)
 }
 
-pub fn revoke_family(conn: &mut DbConnection, family: &str) -> QueryResult<usize> {
-    diesel::update(
+pub async fn revoke_family(conn: &mut Conn<'_>, family: &str) -> QueryResult<usize> {
+    query!(conn, |c| diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::family.eq(family))
             .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(now()))
-    .execute(conn)
+    .execute(c))
 }
 
 /// Ends every sign-in of a user (password changed, disabled, role changed).
-pub fn revoke_user(conn: &mut DbConnection, user_id: i64) -> QueryResult<usize> {
-    diesel::update(
+pub async fn revoke_user(conn: &mut Conn<'_>, user_id: i64) -> QueryResult<usize> {
+    query!(conn, |c| diesel::update(
         refresh_tokens::table
             .filter(refresh_tokens::user_id.eq(user_id))
             .filter(refresh_tokens::revoked_at.is_null()),
     )
     .set(refresh_tokens::revoked_at.eq(now()))
-    .execute(conn)
+    .execute(c))
 }

@@ -1,10 +1,10 @@
 //! Regions in the database: the row, the writable fields, and every query on the table.
 
+use crate::db::prelude::*;
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::regions;
+use crate::db::{Conn, query};
 use crate::domain::regions::NewRegion;
 use crate::domain::{OrganizationId, RegionId, name_key};
 use crate::models::page::{Page, PageRequest, sorted};
@@ -59,37 +59,37 @@ pub struct RegionFilter {
 
 record_queries!(regions, Region, RegionFields, RegionId);
 
-type BoxedRegions<'a> = regions::BoxedQuery<'a, crate::db::MultiBackend>;
-
-fn filtered(filter: &RegionFilter) -> BoxedRegions<'_> {
-    let mut query = regions::table.into_boxed();
-    if let Some(q) = &filter.q {
-        query = query.filter(regions::name_key.like(contains_pattern(q)).escape('\\'));
-    }
-    if let Some(district) = &filter.district {
-        query = query.filter(regions::district.eq(district));
-    }
-    if let Some(state) = &filter.state {
-        query = query.filter(regions::state.eq(state));
-    }
-    if let Some(since) = filter.updated_since {
-        query = query.filter(regions::updated_at.ge(since));
-    }
-    query
-}
-
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     filter: &RegionFilter,
     page: &PageRequest<RegionSort>,
 ) -> Result<Page<Region>, ListError> {
-    let (rows, keyset) = sorted!(conn, filtered(filter).select(Region::as_select()), page, regions::id, |r: Region| {
+    // A macro, not a closure: each arm of `query!` builds the boxed query for its backend.
+    macro_rules! filtered {
+        () => {{
+            let mut query = regions::table.into_boxed();
+            if let Some(q) = &filter.q {
+                query = query.filter(regions::name_key.like(contains_pattern(q)).escape('\\'));
+            }
+            if let Some(district) = &filter.district {
+                query = query.filter(regions::district.eq(district));
+            }
+            if let Some(state) = &filter.state {
+                query = query.filter(regions::state.eq(state));
+            }
+            if let Some(since) = filter.updated_since {
+                query = query.filter(regions::updated_at.ge(since));
+            }
+            query
+        }};
+    }
+    let (rows, keyset) = sorted!(conn, filtered!().select(Region::as_select()), page, regions::id, |r: Region| {
         RegionSort::Name => text(regions::name_key, r.name_key.clone()),
         RegionSort::CreatedAt => time(regions::created_at, r.created_at),
         RegionSort::UpdatedAt => time(regions::updated_at, r.updated_at),
     })?;
     let total = if page.with_total {
-        Some(filtered(filter).count().get_result(conn)?)
+        Some(query!(conn, |c| filtered!().count().get_result(c))?)
     } else {
         None
     };
@@ -97,10 +97,10 @@ pub fn list(
 }
 
 /// The id of the region with this name (case-insensitively), if any.
-pub fn id_by_name(conn: &mut DbConnection, name: &str) -> QueryResult<Option<RegionId>> {
-    regions::table
+pub async fn id_by_name(conn: &mut Conn<'_>, name: &str) -> QueryResult<Option<RegionId>> {
+    query!(conn, |c| regions::table
         .filter(regions::name_key.eq(name_key(name)))
         .select(regions::id)
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }

@@ -1,15 +1,15 @@
 //! The queries of the project report: each one aggregates over the whole project in the
 //! database, so the report costs the same few statements whatever the project's size.
 
+use crate::db::prelude::*;
 use chrono::{NaiveDate, NaiveDateTime};
 use diesel::dsl::{count_star, max, min};
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::{
     companies, company_projects, company_topics, event_topics, events, funding_sources,
     organizations, project_funding, project_regions, projects, regions, topics,
 };
+use crate::db::{Conn, query};
 use crate::domain::values::{EventKind, FundingKind, FundingRole, ProjectStatus};
 use crate::domain::{FundingSourceId, OrganizationId, ProjectId, RegionId, TopicId};
 
@@ -24,8 +24,8 @@ pub struct ProjectHead {
     pub sponsor_id: Option<OrganizationId>,
 }
 
-pub fn project(conn: &mut DbConnection, id: ProjectId) -> QueryResult<Option<ProjectHead>> {
-    projects::table
+pub async fn project(conn: &mut Conn<'_>, id: ProjectId) -> QueryResult<Option<ProjectHead>> {
+    query!(conn, |c| projects::table
         .find(id)
         .select((
             projects::id,
@@ -35,40 +35,43 @@ pub fn project(conn: &mut DbConnection, id: ProjectId) -> QueryResult<Option<Pro
             projects::end_date,
             projects::sponsor_id,
         ))
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }
 
-pub fn organization_name(
-    conn: &mut DbConnection,
+pub async fn organization_name(
+    conn: &mut Conn<'_>,
     id: OrganizationId,
 ) -> QueryResult<Option<String>> {
-    organizations::table
+    query!(conn, |c| organizations::table
         .find(id)
         .select(organizations::name)
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }
 
 /// The project's own regions.
-pub fn project_regions(conn: &mut DbConnection, project: ProjectId) -> QueryResult<Vec<RegionId>> {
-    project_regions::table
+pub async fn project_regions(
+    conn: &mut Conn<'_>,
+    project: ProjectId,
+) -> QueryResult<Vec<RegionId>> {
+    query!(conn, |c| project_regions::table
         .filter(project_regions::project_id.eq(project))
         .select(project_regions::region_id)
-        .load(conn)
+        .load(c))
 }
 
 /// How many companies of each region take part in the project.
-pub fn companies_per_region(
-    conn: &mut DbConnection,
+pub async fn companies_per_region(
+    conn: &mut Conn<'_>,
     project: ProjectId,
 ) -> QueryResult<Vec<(RegionId, i64)>> {
-    companies::table
+    query!(conn, |c| companies::table
         .inner_join(company_projects::table.on(company_projects::company_id.eq(companies::id)))
         .filter(company_projects::project_id.eq(project))
         .group_by(companies::region_id)
         .select((companies::region_id, count_star()))
-        .load(conn)
+        .load(c))
 }
 
 /// The project's events per region (none: events without one) and kind, with the first and
@@ -81,11 +84,11 @@ pub type EventGroup = (
     Option<NaiveDateTime>,
 );
 
-pub fn events_per_region(
-    conn: &mut DbConnection,
+pub async fn events_per_region(
+    conn: &mut Conn<'_>,
     project: ProjectId,
 ) -> QueryResult<Vec<EventGroup>> {
-    events::table
+    query!(conn, |c| events::table
         .filter(events::project_id.eq(project))
         .group_by((events::region_id, events::kind))
         .select((
@@ -95,56 +98,56 @@ pub fn events_per_region(
             min(events::starts_at),
             max(events::starts_at),
         ))
-        .load(conn)
+        .load(c))
 }
 
 /// The topics of the project's events, per region.
-pub fn event_topics_per_region(
-    conn: &mut DbConnection,
+pub async fn event_topics_per_region(
+    conn: &mut Conn<'_>,
     project: ProjectId,
 ) -> QueryResult<Vec<(Option<RegionId>, TopicId)>> {
-    events::table
+    query!(conn, |c| events::table
         .inner_join(event_topics::table.on(event_topics::event_id.eq(events::id)))
         .filter(events::project_id.eq(project))
         .select((events::region_id, event_topics::topic_id))
         .distinct()
-        .load(conn)
+        .load(c))
 }
 
 /// The topics of the companies taking part, per region.
-pub fn company_topics_per_region(
-    conn: &mut DbConnection,
+pub async fn company_topics_per_region(
+    conn: &mut Conn<'_>,
     project: ProjectId,
 ) -> QueryResult<Vec<(RegionId, TopicId)>> {
-    companies::table
+    query!(conn, |c| companies::table
         .inner_join(company_projects::table.on(company_projects::company_id.eq(companies::id)))
         .inner_join(company_topics::table.on(company_topics::company_id.eq(companies::id)))
         .filter(company_projects::project_id.eq(project))
         .select((companies::region_id, company_topics::topic_id))
         .distinct()
-        .load(conn)
+        .load(c))
 }
 
 /// Region id, name and district.
-pub fn regions(
-    conn: &mut DbConnection,
+pub async fn regions(
+    conn: &mut Conn<'_>,
     ids: &[RegionId],
 ) -> QueryResult<Vec<(RegionId, String, Option<String>)>> {
-    regions::table
+    query!(conn, |c| regions::table
         .filter(regions::id.eq_any(ids))
         .select((regions::id, regions::name, regions::district))
-        .load(conn)
+        .load(c))
 }
 
 /// Topic id, key and name.
-pub fn topics(
-    conn: &mut DbConnection,
+pub async fn topics(
+    conn: &mut Conn<'_>,
     ids: &[TopicId],
 ) -> QueryResult<Vec<(TopicId, String, String)>> {
-    topics::table
+    query!(conn, |c| topics::table
         .filter(topics::id.eq_any(ids))
         .select((topics::id, topics::key, topics::name))
-        .load(conn)
+        .load(c))
 }
 
 /// One funding line with its source.
@@ -158,8 +161,8 @@ pub struct FundingRow {
 }
 
 /// The project's funding lines, by role, then source name.
-pub fn funding(conn: &mut DbConnection, project: ProjectId) -> QueryResult<Vec<FundingRow>> {
-    project_funding::table
+pub async fn funding(conn: &mut Conn<'_>, project: ProjectId) -> QueryResult<Vec<FundingRow>> {
+    query!(conn, |c| project_funding::table
         .inner_join(
             funding_sources::table.on(funding_sources::id.eq(project_funding::funding_source_id)),
         )
@@ -172,5 +175,5 @@ pub fn funding(conn: &mut DbConnection, project: ProjectId) -> QueryResult<Vec<F
             project_funding::role,
             project_funding::amount_cents,
         ))
-        .load(conn)
+        .load(c))
 }

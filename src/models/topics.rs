@@ -1,10 +1,10 @@
 //! Skilled-labour topics.
 
+use crate::db::prelude::*;
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::topics;
+use crate::db::{Conn, query};
 use crate::domain::topics::NewTopic;
 use crate::domain::values::TopicCategory;
 use crate::domain::{OrganizationId, TopicId};
@@ -52,32 +52,35 @@ pub struct TopicFilter {
 
 record_queries!(topics, Topic, TopicFields, TopicId);
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     filter: &TopicFilter,
     page: &PageRequest<TopicSort>,
 ) -> Result<Page<Topic>, ListError> {
-    let filtered = || {
-        let mut query = topics::table.into_boxed();
-        if let Some(q) = &filter.q {
-            query = query.filter(topics::name_key.like(contains_pattern(q)).escape('\\'));
-        }
-        if let Some(category) = &filter.category {
-            query = query.filter(topics::category.eq(*category));
-        }
-        if let Some(since) = filter.updated_since {
-            query = query.filter(topics::updated_at.ge(since));
-        }
-        query
-    };
-    let (rows, keyset) = sorted!(conn, filtered().select(Topic::as_select()), page, topics::id, |t: Topic| {
+    // A macro, not a closure: each arm of `query!` builds the boxed query for its backend.
+    macro_rules! filtered {
+        () => {{
+            let mut query = topics::table.into_boxed();
+            if let Some(q) = &filter.q {
+                query = query.filter(topics::name_key.like(contains_pattern(q)).escape('\\'));
+            }
+            if let Some(category) = &filter.category {
+                query = query.filter(topics::category.eq(*category));
+            }
+            if let Some(since) = filter.updated_since {
+                query = query.filter(topics::updated_at.ge(since));
+            }
+            query
+        }};
+    }
+    let (rows, keyset) = sorted!(conn, filtered!().select(Topic::as_select()), page, topics::id, |t: Topic| {
         TopicSort::Key => text(topics::key, t.key.clone()),
         TopicSort::Name => text(topics::name_key, t.name_key.clone()),
         TopicSort::CreatedAt => time(topics::created_at, t.created_at),
         TopicSort::UpdatedAt => time(topics::updated_at, t.updated_at),
     })?;
     let total = if page.with_total {
-        Some(filtered().count().get_result(conn)?)
+        Some(query!(conn, |c| filtered!().count().get_result(c))?)
     } else {
         None
     };
@@ -85,10 +88,10 @@ pub fn list(
 }
 
 /// The id of the topic with this key, if any.
-pub fn id_by_key(conn: &mut DbConnection, key: &str) -> QueryResult<Option<TopicId>> {
-    topics::table
+pub async fn id_by_key(conn: &mut Conn<'_>, key: &str) -> QueryResult<Option<TopicId>> {
+    query!(conn, |c| topics::table
         .filter(topics::key.eq(key))
         .select(topics::id)
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }

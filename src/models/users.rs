@@ -1,10 +1,10 @@
 //! People who sign in with a password.
 
+use crate::db::prelude::*;
 use chrono::NaiveDateTime;
-use diesel::prelude::*;
 
-use crate::db::DbConnection;
 use crate::db::schema::users;
+use crate::db::{Conn, query};
 use crate::domain::Role;
 use crate::domain::users::NewUser;
 use crate::domain::{name_key, now};
@@ -62,13 +62,13 @@ pub struct UserFilter {
     pub updated_since: Option<NaiveDateTime>,
 }
 
-pub fn insert(
-    conn: &mut DbConnection,
+pub async fn insert(
+    conn: &mut Conn<'_>,
     fields: &UserFields,
     password_hash: &str,
 ) -> QueryResult<User> {
     let at = now();
-    diesel::insert_into(users::table)
+    query!(conn, |c| diesel::insert_into(users::table)
         .values((
             fields,
             users::password_hash.eq(password_hash),
@@ -77,32 +77,32 @@ pub fn insert(
             users::version.eq(1),
         ))
         .returning(users::all_columns)
-        .get_result(conn)
+        .get_result(c))
 }
 
-pub fn find(conn: &mut DbConnection, id: i64) -> QueryResult<Option<User>> {
-    users::table
+pub async fn find(conn: &mut Conn<'_>, id: i64) -> QueryResult<Option<User>> {
+    query!(conn, |c| users::table
         .find(id)
         .select(User::as_select())
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }
 
-pub fn find_by_username(conn: &mut DbConnection, username: &str) -> QueryResult<Option<User>> {
-    users::table
+pub async fn find_by_username(conn: &mut Conn<'_>, username: &str) -> QueryResult<Option<User>> {
+    query!(conn, |c| users::table
         .filter(users::username_key.eq(name_key(username)))
         .select(User::as_select())
-        .first(conn)
-        .optional()
+        .first(c))
+    .optional()
 }
 
-pub fn count(conn: &mut DbConnection) -> QueryResult<i64> {
-    users::table.count().get_result(conn)
+pub async fn count(conn: &mut Conn<'_>) -> QueryResult<i64> {
+    query!(conn, |c| users::table.count().get_result(c))
 }
 
 /// Sets the fields (and a new password hash when given) if the version still matches.
-pub fn update(
-    conn: &mut DbConnection,
+pub async fn update(
+    conn: &mut Conn<'_>,
     id: i64,
     expected_version: i64,
     fields: &UserFields,
@@ -116,68 +116,74 @@ pub fn update(
         users::version.eq(users::version + 1),
     );
     let updated = match password_hash {
-        Some(hash) => diesel::update(target)
+        Some(hash) => query!(conn, |c| diesel::update(target)
             .set((fields, users::password_hash.eq(hash), stamp))
             .returning(users::all_columns)
-            .get_result::<User>(conn)
-            .optional()?,
-        None => diesel::update(target)
+            .get_result::<User>(c))
+        .optional()?,
+        None => query!(conn, |c| diesel::update(target)
             .set((fields, stamp))
             .returning(users::all_columns)
-            .get_result::<User>(conn)
-            .optional()?,
+            .get_result::<User>(c))
+        .optional()?,
     };
     match updated {
         Some(user) => Ok(user),
-        None => Err(missing_or_stale(find(conn, id)?.is_some())),
+        None => Err(missing_or_stale(find(conn, id).await?.is_some())),
     }
 }
 
-pub fn delete(
-    conn: &mut DbConnection,
+pub async fn delete(
+    conn: &mut Conn<'_>,
     id: i64,
     expected_version: Option<i64>,
 ) -> Result<(), WriteError> {
     let target = users::table.filter(users::id.eq(id));
     let deleted = match expected_version {
-        Some(v) => diesel::delete(target.filter(users::version.eq(v))).execute(conn)?,
-        None => diesel::delete(target).execute(conn)?,
+        Some(v) => query!(conn, |c| diesel::delete(
+            target.filter(users::version.eq(v))
+        )
+        .execute(c))?,
+        None => query!(conn, |c| diesel::delete(target).execute(c))?,
     };
     if deleted == 1 {
         Ok(())
     } else {
-        Err(missing_or_stale(find(conn, id)?.is_some()))
+        Err(missing_or_stale(find(conn, id).await?.is_some()))
     }
 }
 
-pub fn list(
-    conn: &mut DbConnection,
+pub async fn list(
+    conn: &mut Conn<'_>,
     filter: &UserFilter,
     page: &PageRequest<UserSort>,
 ) -> Result<Page<User>, ListError> {
-    let filtered = || {
-        let mut query = users::table.into_boxed();
-        if let Some(q) = &filter.q {
-            query = query.filter(users::username_key.like(contains_pattern(q)).escape('\\'));
-        }
-        if let Some(role) = &filter.role {
-            query = query.filter(users::role.eq(*role));
-        }
-        if let Some(org) = filter.organization_id {
-            query = query.filter(users::organization_id.eq(org));
-        }
-        if let Some(since) = filter.updated_since {
-            query = query.filter(users::updated_at.ge(since));
-        }
-        query
-    };
-    let (rows, keyset) = sorted!(conn, filtered().select(User::as_select()), page, users::id, |u: User| {
+    // A macro, not a closure: each arm of `query!` builds the boxed query for its backend.
+    macro_rules! filtered {
+        () => {{
+            let mut query = users::table.into_boxed();
+            if let Some(q) = &filter.q {
+                query = query.filter(users::username_key.like(contains_pattern(q)).escape('\\'));
+            }
+            if let Some(role) = &filter.role {
+                query = query.filter(users::role.eq(*role));
+            }
+            if let Some(org) = filter.organization_id {
+                query = query.filter(users::organization_id.eq(org));
+            }
+            if let Some(since) = filter.updated_since {
+                query = query.filter(users::updated_at.ge(since));
+            }
+            query
+        }};
+    }
+    let (rows, keyset) = sorted!(conn, filtered!().select(User::as_select()), page, users::id, |u: User| {
         UserSort::Username => text(users::username_key, u.username_key.clone()),
         UserSort::CreatedAt => time(users::created_at, u.created_at),
         UserSort::UpdatedAt => time(users::updated_at, u.updated_at),
     })?;
     let total = if page.with_total {
-        Some(filtered().count().get_result(conn)?)
+        Some(query!(conn, |c| filtered!().count().get_result(c))?)
     } else {
         None
     };

@@ -5,6 +5,7 @@
 use std::collections::{BTreeSet, HashSet};
 use std::time::{Duration, Instant};
 
+use betriebsnachbarschaften::db;
 use betriebsnachbarschaften::domain::Actor;
 use betriebsnachbarschaften::domain::regions::{NewRegion, Regions};
 use betriebsnachbarschaften::domain::resource;
@@ -361,9 +362,9 @@ async fn a_writer_that_commits_late_is_seen_by_a_reader_that_paged_past_later_ch
     let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
     let pool = app.db.pool().clone();
     let late = tokio::task::spawn_blocking(move || {
-        use diesel::Connection as _;
         let mut conn = pool.get().unwrap();
-        conn.transaction(|conn| {
+        // The region is created inside a transaction that stays open until the test says.
+        let open = async |conn: &mut db::Conn<'_>| {
             let region = resource::create::<Regions>(
                 conn,
                 &Actor::command_line("late-writer"),
@@ -374,12 +375,13 @@ async fn a_writer_that_commits_late_is_seen_by_a_reader_that_paged_past_later_ch
                     commercial_area: None,
                     description: None,
                 },
-            )?;
+            )
+            .await?;
             started_tx.send(region.id.0).unwrap();
             commit_rx.recv().unwrap();
             Ok::<_, betriebsnachbarschaften::domain::DomainError>(region.id.0)
-        })
-        .unwrap()
+        };
+        db::blocking(&mut conn, async |conn| db::transaction(conn, open).await).unwrap()
     });
     let late_id = tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
         .await
@@ -477,19 +479,19 @@ api_test!(
             panic!("two changes: {page}")
         };
         // The first change ages past a 30-day retention; the ticker's purge removes it.
-        let pool = app.db.pool().clone();
-        tokio::task::spawn_blocking(move || {
+        app.with_connection(move |conn| {
             use diesel::RunQueryDsl as _;
-            let mut conn = pool.get().unwrap();
             diesel::sql_query(format!(
                 "UPDATE changes SET at = '2001-01-01 00:00:00' WHERE seq = {first}"
             ))
-            .execute(&mut conn)
+            .execute(conn)
             .unwrap();
-            betriebsnachbarschaften::domain::changes::purge(&mut conn, 30).unwrap();
+            db::blocking(conn, async |conn| {
+                betriebsnachbarschaften::domain::changes::purge(conn, 30).await
+            })
+            .unwrap();
         })
-        .await
-        .unwrap();
+        .await;
 
         let gone = app.get("/api/v1/changes?after=0").await;
         let problem = assert_problem(gone, StatusCode::GONE).await;

@@ -227,10 +227,12 @@ api_test!(
     without_limit_the_export_is_the_whole_filtered_list_in_order,
     |app: TestApp| async move {
         app.db
-            .run(|conn| {
-                betriebsnachbarschaften::synthetic::companies(conn, 2_345).map_err(|e| {
-                    betriebsnachbarschaften::db::DbError::Unavailable(format!("{e:#}"))
-                })
+            .run(async |conn| {
+                betriebsnachbarschaften::synthetic::companies(conn, 2_345)
+                    .await
+                    .map_err(|e| {
+                        betriebsnachbarschaften::db::DbError::Unavailable(format!("{e:#}"))
+                    })
             })
             .await
             .expect("synthetic companies load");

@@ -859,21 +859,19 @@ api_test!(
         // A row written behind the service's back (an old version, a hand-made fix) with a
         // category this version does not know.
         let on_postgres = app.on_postgres();
-        app.db
-            .run(move |conn| {
-                use diesel::connection::SimpleConnection as _;
-                let bypass = if on_postgres {
-                    "ALTER TABLE topics DROP CONSTRAINT topics_category_check;"
-                } else {
-                    "PRAGMA ignore_check_constraints = ON;"
-                };
-                conn.batch_execute(&format!(
-                    "{bypass} UPDATE topics SET category = 'future_category';"
-                ))?;
-                Ok::<_, betriebsnachbarschaften::db::DbError>(())
-            })
-            .await
-            .unwrap();
+        app.with_connection(move |conn| {
+            use diesel::connection::SimpleConnection as _;
+            let bypass = if on_postgres {
+                "ALTER TABLE topics DROP CONSTRAINT topics_category_check;"
+            } else {
+                "PRAGMA ignore_check_constraints = ON;"
+            };
+            conn.batch_execute(&format!(
+                "{bypass} UPDATE topics SET category = 'future_category';"
+            ))
+        })
+        .await
+        .unwrap();
 
         let read = app.get(&format!("/api/v1/topics/{}", topic["id"])).await;
         let problem = assert_problem(read, StatusCode::INTERNAL_SERVER_ERROR).await;

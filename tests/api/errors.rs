@@ -235,7 +235,7 @@ api_test!(
         // A slow piece of work holds the one connection for longer than the pool timeout.
         let db = app.db.clone();
         let slow = tokio::spawn(async move {
-            db.run(|_conn| {
+            db.run(async |_conn| {
                 std::thread::sleep(std::time::Duration::from_millis(2500));
                 Ok::<_, DbError>(())
             })

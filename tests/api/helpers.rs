@@ -4,7 +4,7 @@
 use std::sync::Once;
 
 use betriebsnachbarschaften::config::Settings;
-use betriebsnachbarschaften::db::Db;
+use betriebsnachbarschaften::db::{Db, DbConnection};
 use betriebsnachbarschaften::startup::Application;
 use diesel::{Connection as _, PgConnection, connection::SimpleConnection as _};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
@@ -236,6 +236,18 @@ impl TestApp {
                 .to_owned();
         }
         app
+    }
+
+    /// Runs `work` on a connection of the app's pool, on a blocking thread: for what a test
+    /// does behind the service's back (raw SQL, a domain call with a transaction held open).
+    pub async fn with_connection<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> T + Send + 'static,
+    ) -> T {
+        let pool = self.db.pool().clone();
+        tokio::task::spawn_blocking(move || work(&mut pool.get().expect("a pooled connection")))
+            .await
+            .expect("the work on the connection panicked")
     }
 
     /// Whether this app runs on PostgreSQL (else on SQLite).

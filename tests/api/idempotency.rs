@@ -306,17 +306,18 @@ api_test!(
         let first = post_with_key(&app, &app.token, "/api/v1/regions", "old", &body).await;
         assert_eq!(first.status(), StatusCode::CREATED);
         // The answer ages past a day; the housekeeping's purge forgets it.
-        let pool = app.db.pool().clone();
-        let purged = tokio::task::spawn_blocking(move || {
-            use diesel::RunQueryDsl as _;
-            let mut conn = pool.get().unwrap();
-            diesel::sql_query("UPDATE idempotency_keys SET created_at = '2001-01-01 00:00:00'")
-                .execute(&mut conn)
-                .unwrap();
-            betriebsnachbarschaften::api::idempotency::purge(&mut conn, 86_400).unwrap()
-        })
-        .await
-        .unwrap();
+        let purged = app
+            .with_connection(move |conn| {
+                use diesel::RunQueryDsl as _;
+                diesel::sql_query("UPDATE idempotency_keys SET created_at = '2001-01-01 00:00:00'")
+                    .execute(conn)
+                    .unwrap();
+                betriebsnachbarschaften::db::blocking(conn, async |conn| {
+                    betriebsnachbarschaften::api::idempotency::purge(conn, 86_400).await
+                })
+                .unwrap()
+            })
+            .await;
         assert_eq!(purged, 1);
         // The key is free again: the same request runs again (and meets the name it took).
         let again = post_with_key(&app, &app.token, "/api/v1/regions", "old", &body).await;

@@ -190,15 +190,13 @@ api_test!(
 
         let id = region["id"].as_i64().unwrap();
         let (created_by, updated_by) = app
-            .db
-            .run(move |conn| {
+            .with_connection(move |conn| {
                 use betriebsnachbarschaften::db::schema::regions;
                 use diesel::prelude::*;
                 regions::table
                     .find(id)
                     .select((regions::created_by, regions::updated_by))
                     .first::<(Option<String>, Option<String>)>(conn)
-                    .map_err(betriebsnachbarschaften::db::DbError::from)
             })
             .await
             .unwrap();

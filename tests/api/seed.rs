@@ -144,10 +144,12 @@ api_test!(
         };
         let seeded = app
             .db
-            .run(|conn| {
-                betriebsnachbarschaften::synthetic::companies(conn, 120).map_err(|e| {
-                    betriebsnachbarschaften::db::DbError::Unavailable(format!("{e:#}"))
-                })
+            .run(async |conn| {
+                betriebsnachbarschaften::synthetic::companies(conn, 120)
+                    .await
+                    .map_err(|e| {
+                        betriebsnachbarschaften::db::DbError::Unavailable(format!("{e:#}"))
+                    })
             })
             .await
             .expect("synthetic companies load");

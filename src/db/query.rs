@@ -1,0 +1,158 @@
+//! How a query reaches its backend: every query is written once, in diesel's typed DSL, and
+//! compiled once per backend by `query!`, which brings that backend's `RunQueryDsl` into scope
+//! for the one statement it runs. Model functions are `async fn`s taking a `Conn`; on SQLite
+//! nothing in them ever waits (see `Db::run`), so the same function runs blocking there and, on
+//! PostgreSQL, on an asynchronous connection (docs/database.md, #17).
+//!
+//! A model module imports `db::prelude::*`, never a `RunQueryDsl` of its own: with both in scope
+//! a method call such as `.load(c)` would be ambiguous once the arms differ.
+
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+
+use diesel::connection::TransactionManager;
+use diesel::{PgConnection, SqliteConnection};
+
+use super::DbConnection;
+
+/// What a model module needs of diesel's prelude: its expression methods, derives and query
+/// building, but not `RunQueryDsl` (the arms of `query!` bring their own).
+pub mod prelude {
+    pub use diesel::IntoSql as _;
+    pub use diesel::expression_methods::*;
+    pub use diesel::{
+        AsChangeset, BoxableExpression, Identifiable, Insertable, JoinOnDsl,
+        OptionalExtension as _, QueryDsl, QueryResult, Queryable, QueryableByName, Selectable,
+        SelectableHelper,
+    };
+}
+
+/// A connection to one of the two databases, as model functions take it.
+pub enum Conn<'a> {
+    Postgres(&'a mut PgConnection),
+    Sqlite(&'a mut SqliteConnection),
+}
+
+impl<'a> Conn<'a> {
+    /// The backend's own connection inside the pool's.
+    pub fn of(conn: &'a mut DbConnection) -> Self {
+        match conn {
+            DbConnection::Postgres(c) => Self::Postgres(c),
+            DbConnection::Sqlite(c) => Self::Sqlite(c),
+        }
+    }
+
+    pub fn is_sqlite(&self) -> bool {
+        matches!(self, Self::Sqlite(_))
+    }
+}
+
+/// Runs one statement: `$body`, written once, is compiled once per backend with `$c` bound to
+/// that backend's connection and that backend's `RunQueryDsl` in scope, and its result is
+/// awaited where the backend is asynchronous. `$body` ends in the call that runs the
+/// statement (`.load(c)`, `.get_result(c)`, `.execute(c)`, `c.batch_execute(sql)`, …); what works on its result
+/// (`.optional()`, `?`) goes after the macro.
+///
+/// ```ignore
+/// let row = query!(conn, |c| regions::table.find(id).first::<Region>(c)).optional()?;
+/// ```
+macro_rules! query {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match &mut *$conn {
+            $crate::db::Conn::Postgres(pg) => {
+                #[allow(unused_imports)]
+                use diesel::{RunQueryDsl as _, connection::SimpleConnection as _};
+                let $c: &mut diesel::PgConnection = &mut **pg;
+                $body
+            }
+            $crate::db::Conn::Sqlite(sqlite) => {
+                #[allow(unused_imports)]
+                use diesel::{RunQueryDsl as _, connection::SimpleConnection as _};
+                let $c: &mut diesel::SqliteConnection = &mut **sqlite;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use query;
+
+/// `query!` for a statement only PostgreSQL can run (arrays, `array_agg`): `$pg` is what
+/// `Conn::Postgres` holds.
+macro_rules! postgres_query {
+    ($pg:expr, |$c:ident| $body:expr) => {{
+        use diesel::RunQueryDsl as _;
+        let $c: &mut diesel::PgConnection = &mut **$pg;
+        $body
+    }};
+}
+pub(crate) use postgres_query;
+
+/// Runs one multi-row statement per batch of `$n` of the owned rows `$rows` (any iterable,
+/// taken a batch at a time) and collects what each returns. A full batch is a `Box<[T; $n]>`,
+/// whose statement is the same every time (its query id is static, which needs rows that own
+/// their values): both databases prepare it once and reuse it, where PostgreSQL spent as long
+/// parsing and planning each 500-row `VALUES` list of an import as inserting its rows. The
+/// last, shorter batch is a `Vec`. `$n` rows may carry at most 32 766 parameters (SQLite's
+/// limit; PostgreSQL's is 65 535).
+macro_rules! in_batches {
+    ($conn:expr, $rows:expr, $n:expr, |$c:ident, $batch:ident| $insert:expr) => {{
+        let conn: &mut $crate::db::Conn<'_> = $conn;
+        let mut rows = $rows.into_iter();
+        let mut results = Vec::new();
+        loop {
+            let batch: Box<[_]> = rows.by_ref().take($n).collect();
+            if batch.is_empty() {
+                break Ok::<_, diesel::result::Error>(results);
+            }
+            results.push(match <Box<[_; $n]>>::try_from(batch) {
+                Ok($batch) => $crate::db::query!(&mut *conn, |$c| $insert)?,
+                Err(rest) => {
+                    let $batch = rest.into_vec();
+                    $crate::db::query!(&mut *conn, |$c| $insert)?
+                }
+            });
+        }
+    }};
+}
+pub(crate) use in_batches;
+
+/// Runs `work` in a transaction: committed when it returns `Ok`, rolled back when it returns
+/// an error (which is then returned, unless the rollback itself failed). Nested, it runs in a
+/// savepoint. The same steps as diesel's `Connection::transaction`, written for an async body.
+pub async fn transaction<T, E>(
+    conn: &mut Conn<'_>,
+    work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    type Pg = <PgConnection as diesel::Connection>::TransactionManager;
+    type Sqlite = <SqliteConnection as diesel::Connection>::TransactionManager;
+    match conn {
+        Conn::Postgres(c) => Pg::begin_transaction(*c)?,
+        Conn::Sqlite(c) => Sqlite::begin_transaction(*c)?,
+    }
+    let result = work(conn).await;
+    let ended = match (&result, &mut *conn) {
+        (Ok(_), Conn::Postgres(c)) => Pg::commit_transaction(*c),
+        (Ok(_), Conn::Sqlite(c)) => Sqlite::commit_transaction(*c),
+        (Err(_), Conn::Postgres(c)) => Pg::rollback_transaction(*c),
+        (Err(_), Conn::Sqlite(c)) => Sqlite::rollback_transaction(*c),
+    };
+    match (result, ended) {
+        (result, Ok(())) => result,
+        // The work failed and so did its rollback: the work's error says more.
+        (Err(e), Err(diesel::result::Error::BrokenTransactionManager)) => Err(e),
+        (_, Err(e)) => Err(e.into()),
+    }
+}
+
+/// The value of database work that never waits: on SQLite (and wherever the connection is
+/// blocking) a model function's future is ready at its first poll. `None` if it was not,
+/// which would be a mistake of ours: the caller answers it as an internal fault.
+pub(super) fn ready<T>(work: impl Future<Output = T>) -> Option<T> {
+    match pin!(work).poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(value) => Some(value),
+        Poll::Pending => None,
+    }
+}
