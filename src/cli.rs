@@ -131,18 +131,6 @@ pub enum OrganizationCommand {
     },
 }
 
-/// Connects, migrates, and runs `work` on the connection: the one place where the command
-/// line reaches the database.
-fn with_db<T>(
-    settings: &Settings,
-    work: impl AsyncFnOnce(&mut Conn<'_>) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    let pool = db::connect(settings)?;
-    let mut conn = pool.get()?;
-    db::migrate(&mut conn)?;
-    db::blocking(&mut conn, work)
-}
-
 async fn organization(
     conn: &mut Conn<'_>,
     role: Role,
@@ -179,7 +167,7 @@ pub fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
     };
     check_password(&password).map_err(|m| anyhow::anyhow!("the password {m}"))?;
     let password_hash = hash_blocking(&password)?;
-    let user = with_db(settings, async |conn| {
+    let user = db::run_once(settings, async |conn| {
         let org = organization(conn, role, org.as_deref()).await?;
         let new = NewUser {
             username,
@@ -190,7 +178,7 @@ pub fn user(settings: &Settings, command: UserCommand) -> anyhow::Result<()> {
             disabled: false,
         };
         let by = Actor::command_line("cli");
-        Ok(users::create(conn, &by, new, &password_hash).await?)
+        Ok::<_, anyhow::Error>(users::create(conn, &by, new, &password_hash).await?)
     })?;
     println!(
         "created user {} ({}) with id {}",
@@ -208,7 +196,7 @@ pub fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<()>
     let role: Role = role.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let secret = random_token(32)?;
     let client_id = format!("bnc_{}", random_token(12)?);
-    with_db(settings, async |conn| {
+    db::run_once(settings, async |conn| {
         let org = organization(conn, role, org.as_deref()).await?;
         let new = NewClient {
             name,
@@ -217,7 +205,9 @@ pub fn client(settings: &Settings, command: ClientCommand) -> anyhow::Result<()>
             disabled: false,
         };
         let by = Actor::command_line("cli");
-        Ok(clients::create(conn, &by, new, &client_id, &token_hash(&secret)).await?)
+        Ok::<_, anyhow::Error>(
+            clients::create(conn, &by, new, &client_id, &token_hash(&secret)).await?,
+        )
     })?;
     println!("client_id={client_id}\nclient_secret={secret}\n(the secret is shown only this once)");
     Ok(())
@@ -230,7 +220,7 @@ pub fn organization_command(
     let OrganizationCommand::Create { name, kind } = command;
     let kind: OrganizationKind = kind.parse().map_err(|e: String| anyhow::anyhow!(e))?;
     let new = NewOrganization::named(name.clone(), kind);
-    let id = with_db(settings, async |conn| {
+    let id = db::run_once(settings, async |conn| {
         let by = Actor::command_line("cli");
         resource::create::<Organizations>(conn, &by, new)
             .await
@@ -244,7 +234,7 @@ pub fn organization_command(
 pub fn seed(settings: &Settings, demo: bool, synthetic: Option<u64>) -> anyhow::Result<()> {
     if let Some(n) = synthetic {
         let started = std::time::Instant::now();
-        let seeded = with_db(settings, async |conn| {
+        let seeded = db::run_once(settings, async |conn| {
             crate::synthetic::companies(conn, n).await
         })?;
         println!(
@@ -258,7 +248,7 @@ pub fn seed(settings: &Settings, demo: bool, synthetic: Option<u64>) -> anyhow::
     if !demo {
         bail!("nothing to seed: use `seed --demo` (the demo project) or `seed --synthetic N`");
     }
-    let seeded = with_db(settings, async |conn| {
+    let seeded = db::run_once(settings, async |conn| {
         crate::seed::demo(conn)
             .await
             .map_err(|e| anyhow::anyhow!("seeding failed: {e:?}"))

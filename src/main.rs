@@ -19,14 +19,13 @@ fn main() -> anyhow::Result<()> {
     let settings = cli.settings;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(async move {
-            let app = Application::build(&settings)?;
+            let app = Application::build(&settings).await?;
             app.run_until_stopped().await.context("server failed")?;
             log::info!("stopped");
             Ok(())
         }),
         Command::Migrate => {
-            let pool = db::connect(&settings)?;
-            let applied = db::migrate(&mut *pool.get()?)?;
+            let applied = db::migrate(&mut db::admin_connection(&settings)?)?;
             log::info!("applied {applied} migration(s) to {}", settings.database());
             Ok(())
         }

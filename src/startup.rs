@@ -40,31 +40,21 @@ pub struct Application {
 impl Application {
     /// Opens the database (migrating it when configured), binds the listener and prepares the
     /// server; nothing is served until `run_until_stopped`.
-    pub fn build(settings: &Settings) -> anyhow::Result<Self> {
-        let queries = db::QueryCounter::default();
-        let pool = db::connect_counted(settings, queries.clone())?;
-        let db = Db::new(
-            pool,
-            queries,
-            !settings.database().is_postgres(),
-            settings.query_timeout(),
-        );
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         if settings.migrate_on_start {
-            let mut conn = db.pool().get()?;
-            let applied = db::migrate(&mut conn)?;
+            let applied = db::migrate(&mut db::admin_connection(settings)?)?;
             if applied > 0 {
                 log::info!("applied {applied} database migration(s)");
             }
         }
-        {
-            let mut conn = db.pool().get()?;
-            if db::has_pending_migration(&mut conn)? {
-                log::warn!("database migrations are pending: run `migrate`; not ready until then");
-            } else {
-                db::blocking(&mut conn, async |conn| {
-                    bootstrap_admin(conn, settings).await
-                })?;
-            }
+        let db = Db::connect(settings, db::QueryCounter::default())?;
+        if db.run(async |conn| db::has_pending(conn).await).await? {
+            log::warn!("database migrations are pending: run `migrate`; not ready until then");
+        } else {
+            let password = settings.bootstrap_admin_password.clone();
+            let address = format!("{}:{}", settings.host, settings.port);
+            db.write(async move |conn| bootstrap_admin(conn, password, &address).await)
+                .await?;
         }
         let tokens = web::Data::new(token_service(settings)?);
         let hasher = web::Data::new(Hasher::new(settings.password_hash_concurrency)?);
@@ -280,11 +270,16 @@ pub fn token_service(settings: &Settings) -> anyhow::Result<TokenService> {
 
 /// On the very first start (no user at all) creates `admin`, so a fresh install is usable at
 /// once. A random password is printed once to stderr, outside the log stream.
-async fn bootstrap_admin(conn: &mut Conn<'_>, settings: &Settings) -> anyhow::Result<()> {
+/// `address` is where the server listens, for the example in the message.
+async fn bootstrap_admin(
+    conn: &mut Conn<'_>,
+    password: Option<Secret>,
+    address: &str,
+) -> anyhow::Result<()> {
     if users::count(conn).await? > 0 {
         return Ok(());
     }
-    let (password, generated) = match &settings.bootstrap_admin_password {
+    let (password, generated) = match &password {
         Some(password) => (password.expose().to_owned(), false),
         None => (random_token(18)?, true),
     };
@@ -307,8 +302,7 @@ async fn bootstrap_admin(conn: &mut Conn<'_>, settings: &Settings) -> anyhow::Re
         eprintln!(
             "\n  Created the first account: username `admin`, password `{password}`\n  \
              It is shown only this once. Get a token with:\n  \
-             curl -s http://{}:{}/api/v1/auth/token -d grant_type=password -d username=admin --data-urlencode 'password=...'\n",
-            settings.host, settings.port
+             curl -s http://{address}/api/v1/auth/token -d grant_type=password -d username=admin --data-urlencode 'password=...'\n"
         );
     } else {
         log::info!("created the first account `admin` with the configured bootstrap password");

@@ -65,13 +65,11 @@ pub async fn ready(
     if draining.is_some_and(|d| d.is_on()) {
         return Err(ApiError::ShuttingDown);
     }
-    let db = db.get_ref().clone();
     // A frozen database must not hold the probe: it answers 503 within its own deadline.
-    let probe = web::block(move || db.check_ready(Duration::from_secs(2)));
+    let probe = db.check_ready(Duration::from_secs(2));
     tokio::time::timeout(Duration::from_secs(3), probe)
         .await
         .map_err(|_| ApiError::Unavailable("the database did not answer the probe".into()))?
-        .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .map_err(|e| ApiError::Unavailable(format!("{e:#}")))?;
     Ok(HttpResponse::Ok().json(HealthStatus { status: "ok" }))
 }

@@ -2,9 +2,12 @@
 //! per-connection SQLite pragmas, embedded migrations, and `Db::run` to execute queries off
 //! the async workers.
 
+mod migrations;
+pub mod postgres;
 mod query;
 pub mod schema;
 
+pub use migrations::{has_pending, migrate};
 pub use query::{Conn, prelude, transaction};
 pub(crate) use query::{in_batches, postgres_query, query};
 
@@ -14,16 +17,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use diesel::connection::SimpleConnection;
-use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
-use diesel::sql_types::Text;
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+use diesel_async::AsyncPgConnection;
+use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 
 use crate::config::{DatabaseUrl, Settings, SqliteSynchronous};
-
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
 /// One connection to either database. Queries are written once against its backend.
 #[derive(diesel::MultiConnection)]
@@ -32,8 +31,11 @@ pub enum DbConnection {
     Sqlite(SqliteConnection),
 }
 
-pub type DbPool = Pool<ConnectionManager<DbConnection>>;
-pub type PooledDb = PooledConnection<ConnectionManager<DbConnection>>;
+/// SQLite's pool: blocking connections, used on actix's blocking threads (`Db::run`).
+pub type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
+/// PostgreSQL's pool: asynchronous connections, used on the workers themselves.
+pub type PgPool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
+type PgObject = deadpool::managed::Object<AsyncDieselConnectionManager<AsyncPgConnection>>;
 
 /// Counts the statements a pool's connections run: tests use it to prove that a list
 /// page costs a fixed number of queries, whatever its size.
@@ -54,97 +56,98 @@ impl diesel::connection::Instrumentation for QueryCounter {
     }
 }
 
-/// Prepares every new connection: the query counter, and SQLite's pragmas (they are per
-/// connection).
+/// Prepares every new SQLite connection: the query counter, and SQLite's pragmas (they are
+/// per connection).
 #[derive(Debug, Clone)]
-struct ConnectionSetup {
-    /// PostgreSQL cancels a statement after this (`statement_timeout`), if set.
-    statement_timeout: Option<Duration>,
+struct SqliteSetup {
     synchronous: SqliteSynchronous,
     counter: QueryCounter,
 }
 
-impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
-        let DbConnection::Sqlite(conn) = conn else {
-            // The change feed's sequencer and the idempotency keys rely on each statement
-            // seeing what committed before it (READ COMMITTED, PostgreSQL's default), whatever
-            // default the server or role was given.
-            // statement_timeout: a statement still running when its request has long been
-            // answered 504 (`Db::run`) is cancelled, and its transaction with it.
-            let mut setup = String::from("SET default_transaction_isolation TO 'read committed'");
-            if let Some(timeout) = self.statement_timeout {
-                setup.push_str(&format!(
-                    "; SET statement_timeout = {}",
-                    timeout.as_millis()
-                ));
-            }
-            conn.batch_execute(&setup)
-                .map_err(diesel::r2d2::Error::QueryError)?;
-            conn.set_instrumentation(self.counter.clone());
-            return Ok(());
-        };
-        // busy_timeout first, so that every later statement waits for a lock instead of failing.
-        // WAL (set once in `prepare_sqlite_file`; it is stored in the file) lets readers run
-        // beside the one writer. synchronous=FULL syncs the WAL on every commit, so an
-        // acknowledged write survives a power loss, not only a process crash (NORMAL, the
-        // faster opt-in, survives the crash but may lose the last commits on power loss).
-        let synchronous = match self.synchronous {
-            SqliteSynchronous::Full => "FULL",
-            SqliteSynchronous::Normal => "NORMAL",
-        };
-        // optimize=0x10002: `refresh_statistics` for every table, as SQLite advises when a
-        // connection opens.
-        conn.batch_execute(&format!(
-            "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
-             PRAGMA synchronous = {synchronous}; PRAGMA optimize = 0x10002;"
-        ))
-        .map_err(diesel::r2d2::Error::QueryError)?;
+impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for SqliteSetup {
+    fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+        sqlite_pragmas(conn, self.synchronous).map_err(diesel::r2d2::Error::QueryError)?;
         conn.set_instrumentation(self.counter.clone());
         Ok(())
     }
 }
 
-/// The command line's pool, without a statement timeout (seeding a million companies,
-/// migrating).
-pub fn connect(settings: &Settings) -> anyhow::Result<DbPool> {
-    build_pool(settings, QueryCounter::default(), None)
+/// busy_timeout first, so that every later statement waits for a lock instead of failing.
+/// WAL (set once in `prepare_sqlite_file`; it is stored in the file) lets readers run beside
+/// the one writer. synchronous=FULL syncs the WAL on every commit, so an acknowledged write
+/// survives a power loss, not only a process crash (NORMAL, the faster opt-in, survives the
+/// crash but may lose the last commits on power loss). optimize=0x10002:
+/// `refresh_statistics` for every table, as SQLite advises when a connection opens.
+fn sqlite_pragmas(conn: &mut SqliteConnection, synchronous: SqliteSynchronous) -> QueryResult<()> {
+    let synchronous = match synchronous {
+        SqliteSynchronous::Full => "FULL",
+        SqliteSynchronous::Normal => "NORMAL",
+    };
+    conn.batch_execute(&format!(
+        "PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+         PRAGMA synchronous = {synchronous}; PRAGMA optimize = 0x10002;"
+    ))
 }
 
-/// The server's pool: its statements are counted, and on PostgreSQL cancelled a second after
-/// `DB_QUERY_TIMEOUT_SECS` (see `Db::run`).
-pub fn connect_counted(settings: &Settings, counter: QueryCounter) -> anyhow::Result<DbPool> {
-    let statement_timeout = settings.query_timeout() + Duration::from_secs(1);
-    build_pool(settings, counter, Some(statement_timeout))
+/// What every new PostgreSQL connection runs first. The change feed's sequencer and the
+/// idempotency keys rely on each statement seeing what committed before it (READ COMMITTED,
+/// PostgreSQL's default), whatever default the server or role was given. statement_timeout:
+/// a statement still running when its request has long been answered 504 (`Db::run`) is
+/// cancelled, and its transaction with it.
+fn postgres_setup(statement_timeout: Duration) -> String {
+    format!(
+        "SET default_transaction_isolation TO 'read committed'; SET statement_timeout = {}",
+        statement_timeout.as_millis()
+    )
 }
 
-/// Builds a pool counting every statement in `counter`. For PostgreSQL it first connects
-/// directly, retrying for `DB_CONNECT_WAIT_SECS`: the MultiConnection hides the real connect
-/// error, and "password authentication failed" beats "timed out".
-fn build_pool(
-    settings: &Settings,
-    counter: QueryCounter,
-    statement_timeout: Option<Duration>,
-) -> anyhow::Result<DbPool> {
+/// A blocking connection to either database, outside any pool: for migrations, the command
+/// line's checks and tests. SQLite's file is created and switched to WAL first.
+pub fn admin_connection(settings: &Settings) -> anyhow::Result<DbConnection> {
     let url = settings.database();
     if url.is_postgres() {
         wait_for_postgres(&url, settings.connect_wait())?;
-    } else {
-        prepare_sqlite_file(&url)?;
+        return DbConnection::establish(url.expose())
+            .with_context(|| format!("cannot connect to PostgreSQL at {url}"));
     }
-    let manager = ConnectionManager::<DbConnection>::new(url.expose());
-    Pool::builder()
-        .max_size(settings.db_pool_size)
-        .min_idle(Some(settings.db_pool_size.min(2)))
-        .connection_timeout(settings.pool_timeout())
-        .test_on_check_out(false)
-        .connection_customizer(Box::new(ConnectionSetup {
-            statement_timeout,
-            synchronous: settings.sqlite_synchronous,
-            counter,
-        }))
-        .build(manager)
-        .with_context(|| format!("cannot open the database at {url}"))
+    prepare_sqlite_file(&url)?;
+    let mut conn = SqliteConnection::establish(url.sqlite_path())
+        .with_context(|| format!("cannot open the SQLite database {url}"))?;
+    sqlite_pragmas(&mut conn, settings.sqlite_synchronous)?;
+    Ok(DbConnection::Sqlite(conn))
+}
+
+/// Runs `work` on a connection of its own, to its end, on this thread: the command line's way
+/// to the database (after migrating it). On PostgreSQL the connection is asynchronous, so a
+/// runtime of this thread drives it.
+pub fn run_once<T, E>(
+    settings: &Settings,
+    work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<DbError> + From<anyhow::Error>,
+{
+    let mut admin = admin_connection(settings)?;
+    migrate(&mut admin)?;
+    let DbConnection::Postgres(_) = admin else {
+        let DbConnection::Sqlite(sqlite) = &mut admin else {
+            unreachable!("a connection is to PostgreSQL or to SQLite")
+        };
+        return blocking(sqlite, work);
+    };
+    drop(admin);
+    let connector = postgres::Connector::from_url(settings.database().expose())?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime for the database connection")?;
+    runtime.block_on(async {
+        let mut conn = connector
+            .connect()
+            .await
+            .with_context(|| format!("cannot connect to PostgreSQL at {}", settings.database()))?;
+        work(&mut Conn::Postgres(&mut conn)).await
+    })
 }
 
 /// Connects once, retrying with growing pauses until `wait` has passed. A PostgreSQL started
@@ -226,52 +229,13 @@ pub fn refresh_statistics(conn: &mut Conn<'_>) -> QueryResult<()> {
     }
 }
 
-/// Applies every pending migration; returns how many ran.
-pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
-    let applied = match conn {
-        DbConnection::Postgres(c) => {
-            // Two replicas starting at once must not both migrate: a session-level advisory
-            // lock serialises them, the second then finds nothing pending.
-            // A migration may rewrite a large table: no statement timeout while it runs (the
-            // server's pool sets one), the connection's own restored afterwards.
-            let timeout: String =
-                diesel::select(sql::<Text>("current_setting('statement_timeout')"))
-                    .get_result(c)?;
-            c.batch_execute("SET statement_timeout = 0; SELECT pg_advisory_lock(7210411)")?;
-            let result = c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.len());
-            c.batch_execute("SELECT pg_advisory_unlock(7210411)")?;
-            diesel::select(
-                sql::<Text>("set_config('statement_timeout', ")
-                    .bind::<Text, _>(timeout)
-                    .sql(", false)"),
-            )
-            .execute(c)?;
-            result
-        }
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-    };
-    applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
-}
-
-/// Whether a migration of this binary has not been applied yet.
-pub fn has_pending_migration(conn: &mut DbConnection) -> anyhow::Result<bool> {
-    let pending = match conn {
-        DbConnection::Postgres(c) => c.has_pending_migration(POSTGRES_MIGRATIONS),
-        DbConnection::Sqlite(c) => c.has_pending_migration(SQLITE_MIGRATIONS),
-    };
-    pending.map_err(|e| anyhow::anyhow!("cannot read the migration state: {e}"))
-}
-
-/// Runs database work to its end on this thread, on a connection of the pool: every connection
-/// here is blocking, so the work's future is done at its first poll (`query::ready`). For
-/// `Db::run`'s blocking threads, start-up and the command line.
-pub fn blocking<T, E: From<DbError>>(
-    conn: &mut DbConnection,
+/// Runs database work to its end on this thread, on a blocking SQLite connection: nothing in
+/// it waits, so its future is done at its first poll (`query::ready`).
+fn blocking<T, E: From<DbError>>(
+    conn: &mut SqliteConnection,
     work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
 ) -> Result<T, E> {
-    query::ready(work(&mut Conn::of(conn))).unwrap_or_else(|| {
+    query::ready(work(&mut Conn::Sqlite(conn))).unwrap_or_else(|| {
         log::error!("database work waited on a blocking connection");
         Err(E::from(DbError::Unavailable(
             "database work waited on a blocking connection".into(),
@@ -304,55 +268,103 @@ pub struct PoolStats {
     pub timeouts: u64,
 }
 
-/// Handle to the pool that handlers hold; `run` executes a closure on a blocking thread.
+/// The pool of one of the two databases.
+#[derive(Clone)]
+enum Pools {
+    Sqlite {
+        pool: SqlitePool,
+        /// One permit per pooled connection (see `Db::run`).
+        turns: Arc<tokio::sync::Semaphore>,
+        /// The turn of this process's writers (see `Db::write`).
+        writers: Arc<tokio::sync::Mutex<()>>,
+        /// Callers waiting for a permit.
+        waiting: Arc<AtomicI64>,
+    },
+    Postgres(PgPool),
+}
+
+/// Handle to the pool that handlers hold; `run` executes database work with its deadline.
 #[derive(Clone)]
 pub struct Db {
-    pool: DbPool,
+    pools: Pools,
     queries: QueryCounter,
-    /// One permit per pooled connection (see `run`).
-    turns: Arc<tokio::sync::Semaphore>,
-    waiting: Arc<AtomicI64>,
     timeouts: Arc<AtomicU64>,
-    /// On SQLite: the turn of this process's writers (see `write`).
-    writers: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// How long a caller waits for a connection.
+    pool_timeout: Duration,
     /// How long one `run` may take before its caller gets `DbError::Timeout`.
     deadline: Duration,
 }
 
 impl Db {
-    /// `sqlite` makes writers take turns in the process (see `write`); `deadline` bounds each
-    /// `run` (see there).
-    pub fn new(pool: DbPool, queries: QueryCounter, sqlite: bool, deadline: Duration) -> Self {
-        Self {
-            deadline,
-            turns: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
-            pool,
+    /// The server's pool, its statements counted in `queries`. On PostgreSQL it first connects
+    /// directly, retrying for `DB_CONNECT_WAIT_SECS` (a wrong password shows at once), and
+    /// PostgreSQL cancels a statement a second after `DB_QUERY_TIMEOUT_SECS` (see `run`).
+    pub fn connect(settings: &Settings, queries: QueryCounter) -> anyhow::Result<Self> {
+        let url = settings.database();
+        let pools = if url.is_postgres() {
+            wait_for_postgres(&url, settings.connect_wait())?;
+            let statement_timeout = settings.query_timeout() + Duration::from_secs(1);
+            Pools::Postgres(postgres_pool(settings, queries.clone(), statement_timeout)?)
+        } else {
+            prepare_sqlite_file(&url)?;
+            let pool = Pool::builder()
+                .max_size(settings.db_pool_size)
+                .min_idle(Some(settings.db_pool_size.min(2)))
+                .connection_timeout(settings.pool_timeout())
+                .test_on_check_out(false)
+                .connection_customizer(Box::new(SqliteSetup {
+                    synchronous: settings.sqlite_synchronous,
+                    counter: queries.clone(),
+                }))
+                .build(ConnectionManager::new(url.sqlite_path()))
+                .with_context(|| format!("cannot open the database at {url}"))?;
+            Pools::Sqlite {
+                turns: Arc::new(tokio::sync::Semaphore::new(pool.max_size() as usize)),
+                pool,
+                writers: Arc::default(),
+                waiting: Arc::default(),
+            }
+        };
+        Ok(Self {
+            pools,
             queries,
-            waiting: Arc::default(),
             timeouts: Arc::default(),
-            writers: sqlite.then(Arc::default),
-        }
+            pool_timeout: settings.pool_timeout(),
+            deadline: settings.query_timeout(),
+        })
     }
 
-    /// r2d2 knows its connections; waiting callers and timeouts are counted here.
+    /// The pools know their connections; timeouts are counted here.
     pub fn stats(&self) -> PoolStats {
-        let state = self.pool.state();
-        PoolStats {
-            connections: state.connections,
-            idle: state.idle_connections,
-            max: self.pool.max_size(),
-            waiting: self.waiting.load(Ordering::Relaxed),
-            timeouts: self.timeouts.load(Ordering::Relaxed),
+        let timeouts = self.timeouts.load(Ordering::Relaxed);
+        match &self.pools {
+            Pools::Sqlite { pool, waiting, .. } => {
+                let state = pool.state();
+                PoolStats {
+                    connections: state.connections,
+                    idle: state.idle_connections,
+                    max: pool.max_size(),
+                    waiting: waiting.load(Ordering::Relaxed),
+                    timeouts,
+                }
+            }
+            Pools::Postgres(pool) => {
+                let status = pool.status();
+                let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                PoolStats {
+                    connections: count(status.size),
+                    idle: count(status.available),
+                    max: count(status.max_size),
+                    waiting: i64::try_from(status.waiting).unwrap_or(i64::MAX),
+                    timeouts,
+                }
+            }
         }
     }
 
     /// Statements run so far on this pool's connections.
     pub fn queries_run(&self) -> u64 {
         self.queries.get()
-    }
-
-    pub fn pool(&self) -> &DbPool {
-        &self.pool
     }
 
     /// How long one `run` may take.
@@ -369,36 +381,92 @@ impl Db {
         }
     }
 
-    /// Checks out a connection and runs `f` on actix's blocking pool, so that a slow query
-    /// never stalls an async worker.
+    /// Runs database work with a connection of the pool, within the deadline
+    /// (`DB_QUERY_TIMEOUT_SECS`): past it the caller gets `DbError::Timeout` at once, whatever
+    /// the database does — a frozen server runs no timers of its own. A caller that gets no
+    /// connection within the pool timeout gets `DbError::Unavailable`.
     ///
-    /// Callers first wait for one of the pool's permits, as tasks on the async workers: only as
-    /// many blocking threads run as there are connections, and none sleeps inside r2d2. With
-    /// more requests than connections, every hand-over inside r2d2 would wake a parked
-    /// thread; at 64 concurrent reads those wake-ups cost more than the queries (BENCHMARKS.md).
-    /// A caller that gets no permit within the pool timeout is answered like an r2d2 timeout.
+    /// On PostgreSQL the work runs on this worker, on an asynchronous connection. Work that
+    /// does not finish (its deadline passed, or its caller went away and dropped it) may have
+    /// left a statement running or a transaction open on its connection: that connection is
+    /// closed, never handed to anyone else, and PostgreSQL rolls back what it had open.
     ///
-    /// The work has the deadline (`DB_QUERY_TIMEOUT_SECS`): past it the caller gets
-    /// `DbError::Timeout` at once, whatever the database does — a frozen server runs no
-    /// timers of its own. The work itself can't be interrupted on its blocking thread; it
-    /// keeps its permit and connection until it ends (on PostgreSQL `statement_timeout`
-    /// cancels it a second later), so a stuck connection is never handed to anyone else and
-    /// callers beyond the stuck ones get 503 after the pool timeout instead of queueing.
+    /// On SQLite the work runs on actix's blocking threads, so that a slow statement never
+    /// stalls an async worker. Callers first wait for one of the pool's permits, as tasks on
+    /// the async workers: only as many blocking threads run as there are connections, and none
+    /// sleeps inside r2d2 (at 64 concurrent reads the wake-ups of parked threads cost more than
+    /// the queries, BENCHMARKS.md). The work can't be interrupted on its blocking thread; it
+    /// keeps its permit and connection until it ends, so callers beyond the stuck ones get 503
+    /// after the pool timeout instead of queueing.
     pub async fn run<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: AsyncFnOnce(&mut Conn<'_>) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let permit = match Arc::clone(&self.turns).try_acquire_owned() {
+        match &self.pools {
+            Pools::Postgres(pool) => self.run_postgres(pool, f).await,
+            Pools::Sqlite {
+                pool,
+                turns,
+                waiting,
+                ..
+            } => self.run_sqlite(pool, turns, waiting, f).await,
+        }
+    }
+
+    async fn run_postgres<T, E>(
+        &self,
+        pool: &PgPool,
+        f: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<DbError>,
+    {
+        let mut checkout = match pool.get().await {
+            Ok(conn) => Checkout(Some(conn)),
+            Err(e) => {
+                if let deadpool::managed::PoolError::Timeout(_) = e {
+                    self.timeouts.fetch_add(1, Ordering::Relaxed);
+                }
+                return Err(E::from(DbError::Unavailable(e.to_string())));
+            }
+        };
+        let Some(conn) = checkout.0.as_deref_mut() else {
+            return Err(E::from(DbError::Unavailable("no connection".into())));
+        };
+        match tokio::time::timeout(self.deadline, f(&mut Conn::Postgres(conn))).await {
+            Ok(result) => {
+                checkout.finished();
+                result
+            }
+            Err(_) => Err(E::from(DbError::Timeout(format!(
+                "no answer within {:?}",
+                self.deadline
+            )))),
+        }
+    }
+
+    async fn run_sqlite<T, E, F>(
+        &self,
+        pool: &SqlitePool,
+        turns: &Arc<tokio::sync::Semaphore>,
+        waiting: &AtomicI64,
+        f: F,
+    ) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&mut Conn<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let permit = match Arc::clone(turns).try_acquire_owned() {
             Ok(permit) => permit,
             Err(_) => {
-                self.waiting.fetch_add(1, Ordering::Relaxed);
-                let turns = Arc::clone(&self.turns);
+                waiting.fetch_add(1, Ordering::Relaxed);
                 let waited =
-                    tokio::time::timeout(self.pool.connection_timeout(), turns.acquire_owned())
+                    tokio::time::timeout(self.pool_timeout, Arc::clone(turns).acquire_owned())
                         .await;
-                self.waiting.fetch_sub(1, Ordering::Relaxed);
+                waiting.fetch_sub(1, Ordering::Relaxed);
                 match waited {
                     Ok(Ok(permit)) => permit,
                     _ => {
@@ -410,7 +478,7 @@ impl Db {
                 }
             }
         };
-        let pool = self.pool.clone();
+        let pool = pool.clone();
         let timeouts = self.timeouts.clone();
         let work = actix_web::web::block(move || {
             let _permit = permit;
@@ -443,24 +511,85 @@ impl Db {
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let _turn = match &self.writers {
-            Some(writers) => Some(writers.lock().await),
-            None => None,
+        let _turn = match &self.pools {
+            Pools::Sqlite { writers, .. } => Some(writers.lock().await),
+            Pools::Postgres(_) => None,
         };
         self.run(f).await
     }
 
-    /// Readiness: the database answers and no migration is pending.
-    pub fn check_ready(&self, timeout: Duration) -> anyhow::Result<()> {
-        let mut conn = self
-            .pool
-            .get_timeout(timeout)
-            .context("no database connection")?;
-        conn.batch_execute("SELECT 1")
-            .context("database does not answer")?;
-        if has_pending_migration(&mut conn)? {
-            anyhow::bail!("database migrations are pending");
-        }
-        Ok(())
+    /// Readiness: the database answers within `timeout` and no migration is pending.
+    pub async fn check_ready(&self, timeout: Duration) -> anyhow::Result<()> {
+        let db = self.with_deadline(timeout);
+        let check = db.run(async |conn| {
+            query!(conn, |c| c.batch_execute("SELECT 1"))
+                .map_err(|e| anyhow::anyhow!("database does not answer: {e}"))?;
+            if has_pending(conn).await? {
+                anyhow::bail!("database migrations are pending");
+            }
+            Ok::<_, anyhow::Error>(())
+        });
+        check.await
     }
+}
+
+/// A pooled PostgreSQL connection that goes back to the pool only when the work on it
+/// finished (see `Db::run`); otherwise it is closed.
+struct Checkout(Option<PgObject>);
+
+impl Checkout {
+    fn finished(mut self) {
+        drop(self.0.take());
+    }
+}
+
+impl Drop for Checkout {
+    fn drop(&mut self) {
+        if let Some(unfinished) = self.0.take() {
+            drop(deadpool::managed::Object::take(unfinished));
+        }
+    }
+}
+
+/// A pool of asynchronous PostgreSQL connections, each set up (`postgres_setup`) and counted
+/// as it opens. It opens connections as callers need them, and waits, creates and recycles
+/// within the pool timeout. A connection is recycled without a test statement (a request
+/// would pay a round trip for it); one whose client has closed or whose transaction state is
+/// broken is dropped instead.
+fn postgres_pool(
+    settings: &Settings,
+    counter: QueryCounter,
+    statement_timeout: Duration,
+) -> anyhow::Result<PgPool> {
+    use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
+    use futures_util::FutureExt as _;
+    let connector = Arc::new(postgres::Connector::from_url(settings.database().expose())?);
+    let setup = Arc::new(postgres_setup(statement_timeout));
+    let mut config = ManagerConfig::default();
+    config.recycling_method = RecyclingMethod::Fast;
+    config.custom_setup = Box::new(move |_url| {
+        let (connector, setup, counter) = (connector.clone(), setup.clone(), counter.clone());
+        async move {
+            let mut conn = connector.connect().await?;
+            diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &setup)
+                .await
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            diesel_async::AsyncConnection::set_instrumentation(&mut conn, counter);
+            Ok(conn)
+        }
+        .boxed()
+    });
+    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
+        settings.database().expose(),
+        config,
+    );
+    let timeout = Some(settings.pool_timeout());
+    PgPool::builder(manager)
+        .max_size(settings.db_pool_size as usize)
+        .wait_timeout(timeout)
+        .create_timeout(timeout)
+        .recycle_timeout(timeout)
+        .runtime(deadpool::Runtime::Tokio1)
+        .build()
+        .context("cannot build the PostgreSQL pool")
 }

@@ -1,8 +1,8 @@
 //! How a query reaches its backend: every query is written once, in diesel's typed DSL, and
 //! compiled once per backend by `query!`, which brings that backend's `RunQueryDsl` into scope
-//! for the one statement it runs. Model functions are `async fn`s taking a `Conn`; on SQLite
-//! nothing in them ever waits (see `Db::run`), so the same function runs blocking there and, on
-//! PostgreSQL, on an asynchronous connection (docs/database.md, #17).
+//! for the one statement it runs. Model functions are `async fn`s taking a `Conn`: on
+//! PostgreSQL their statements are awaited on diesel-async's connection; on SQLite nothing in
+//! them ever waits (see `Db::run`), so the same function runs blocking there (docs/database.md).
 //!
 //! A model module imports `db::prelude::*`, never a `RunQueryDsl` of its own: with both in scope
 //! a method call such as `.load(c)` would be ambiguous once the arms differ.
@@ -10,10 +10,9 @@
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use diesel::connection::TransactionManager;
-use diesel::{PgConnection, SqliteConnection};
-
-use super::DbConnection;
+use diesel::SqliteConnection;
+use diesel::connection::TransactionManager as _;
+use diesel_async::{AsyncPgConnection, TransactionManager as _};
 
 /// What a model module needs of diesel's prelude: its expression methods, derives and query
 /// building, but not `RunQueryDsl` (the arms of `query!` bring their own).
@@ -29,22 +28,8 @@ pub mod prelude {
 
 /// A connection to one of the two databases, as model functions take it.
 pub enum Conn<'a> {
-    Postgres(&'a mut PgConnection),
+    Postgres(&'a mut AsyncPgConnection),
     Sqlite(&'a mut SqliteConnection),
-}
-
-impl<'a> Conn<'a> {
-    /// The backend's own connection inside the pool's.
-    pub fn of(conn: &'a mut DbConnection) -> Self {
-        match conn {
-            DbConnection::Postgres(c) => Self::Postgres(c),
-            DbConnection::Sqlite(c) => Self::Sqlite(c),
-        }
-    }
-
-    pub fn is_sqlite(&self) -> bool {
-        matches!(self, Self::Sqlite(_))
-    }
 }
 
 /// Runs one statement: `$body`, written once, is compiled once per backend with `$c` bound to
@@ -61,9 +46,10 @@ macro_rules! query {
         match &mut *$conn {
             $crate::db::Conn::Postgres(pg) => {
                 #[allow(unused_imports)]
-                use diesel::{RunQueryDsl as _, connection::SimpleConnection as _};
-                let $c: &mut diesel::PgConnection = &mut **pg;
-                $body
+                use diesel_async::{RunQueryDsl as _, SimpleAsyncConnection as _};
+                let mut shared: &diesel_async::AsyncPgConnection = &**pg;
+                let $c = &mut shared;
+                $body.await
             }
             $crate::db::Conn::Sqlite(sqlite) => {
                 #[allow(unused_imports)]
@@ -80,9 +66,10 @@ pub(crate) use query;
 /// `Conn::Postgres` holds.
 macro_rules! postgres_query {
     ($pg:expr, |$c:ident| $body:expr) => {{
-        use diesel::RunQueryDsl as _;
-        let $c: &mut diesel::PgConnection = &mut **$pg;
-        $body
+        use diesel_async::RunQueryDsl as _;
+        let mut shared: &diesel_async::AsyncPgConnection = &**$pg;
+        let $c = &mut shared;
+        $body.await
     }};
 }
 pub(crate) use postgres_query;
@@ -126,17 +113,17 @@ pub async fn transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    type Pg = <PgConnection as diesel::Connection>::TransactionManager;
+    type Pg = <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager;
     type Sqlite = <SqliteConnection as diesel::Connection>::TransactionManager;
     match conn {
-        Conn::Postgres(c) => Pg::begin_transaction(*c)?,
+        Conn::Postgres(c) => Pg::begin_transaction(*c).await?,
         Conn::Sqlite(c) => Sqlite::begin_transaction(*c)?,
     }
     let result = work(conn).await;
     let ended = match (&result, &mut *conn) {
-        (Ok(_), Conn::Postgres(c)) => Pg::commit_transaction(*c),
+        (Ok(_), Conn::Postgres(c)) => Pg::commit_transaction(*c).await,
         (Ok(_), Conn::Sqlite(c)) => Sqlite::commit_transaction(*c),
-        (Err(_), Conn::Postgres(c)) => Pg::rollback_transaction(*c),
+        (Err(_), Conn::Postgres(c)) => Pg::rollback_transaction(*c).await,
         (Err(_), Conn::Sqlite(c)) => Sqlite::rollback_transaction(*c),
     };
     match (result, ended) {

@@ -146,6 +146,9 @@ impl From<diesel::result::Error> for DomainError {
             Error::DatabaseError(_, ref info) if is_sqlite_busy(info.message()) => {
                 Self::Unavailable(info.message().to_owned())
             }
+            Error::DatabaseError(_, ref info) if is_connection_lost(info.as_ref()) => {
+                Self::Unavailable(info.message().to_owned())
+            }
             Error::DatabaseError(_, ref info) if is_statement_timeout(info.as_ref()) => {
                 Self::Timeout(info.message().to_owned())
             }
@@ -159,6 +162,17 @@ impl From<diesel::result::Error> for DomainError {
 /// in time. Read from the code, not the message, which follows the server's `lc_messages`.
 fn is_statement_timeout(info: &dyn diesel::result::DatabaseErrorInformation) -> bool {
     info.sqlstate() == Some(diesel::pg::sql_state::QUERY_CANCELED)
+}
+
+/// PostgreSQL ended the connection or refuses work for now: a connection exception (SQLSTATE
+/// class 08), or the server shutting down, crashed or still starting (57P01–57P03, which it
+/// sends on each open connection when it stops). Unavailable for now, not a fault of the
+/// request: the caller gets a 503 and retries.
+fn is_connection_lost(info: &dyn diesel::result::DatabaseErrorInformation) -> bool {
+    info.sqlstate().is_some_and(|state| {
+        let code = state.as_str();
+        code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03")
+    })
 }
 
 /// SQLite reports a lock it could not get within busy_timeout as a plain error message.

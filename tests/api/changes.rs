@@ -358,11 +358,10 @@ api_test!(
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --run-ignored all"]
 async fn a_writer_that_commits_late_is_seen_by_a_reader_that_paged_past_later_changes() {
     let app = TestApp::spawn_postgres(Default::default()).await;
-    let (started_tx, started_rx) = std::sync::mpsc::channel();
-    let (commit_tx, commit_rx) = std::sync::mpsc::channel::<()>();
-    let pool = app.db.pool().clone();
-    let late = tokio::task::spawn_blocking(move || {
-        let mut conn = pool.get().unwrap();
+    let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+    let (commit_tx, commit_rx) = tokio::sync::oneshot::channel::<()>();
+    let db = app.db.clone();
+    let late = tokio::spawn(async move {
         // The region is created inside a transaction that stays open until the test says.
         let open = async |conn: &mut db::Conn<'_>| {
             let region = resource::create::<Regions>(
@@ -378,14 +377,14 @@ async fn a_writer_that_commits_late_is_seen_by_a_reader_that_paged_past_later_ch
             )
             .await?;
             started_tx.send(region.id.0).unwrap();
-            commit_rx.recv().unwrap();
+            commit_rx.await.unwrap();
             Ok::<_, betriebsnachbarschaften::domain::DomainError>(region.id.0)
         };
-        db::blocking(&mut conn, async |conn| db::transaction(conn, open).await).unwrap()
+        db.write(async move |conn| db::transaction(conn, open).await)
+            .await
+            .unwrap()
     });
-    let late_id = tokio::task::spawn_blocking(move || started_rx.recv().unwrap())
-        .await
-        .unwrap();
+    let late_id = started_rx.await.unwrap();
 
     // Another writer commits while the first is still open; the reader pages past it.
     let goslar = app.create_region(json!({"name": "Goslar"})).await;
@@ -486,12 +485,12 @@ api_test!(
             ))
             .execute(conn)
             .unwrap();
-            db::blocking(conn, async |conn| {
-                betriebsnachbarschaften::domain::changes::purge(conn, 30).await
-            })
-            .unwrap();
         })
         .await;
+        app.db
+            .write(async |conn| betriebsnachbarschaften::domain::changes::purge(conn, 30).await)
+            .await
+            .unwrap();
 
         let gone = app.get("/api/v1/changes?after=0").await;
         let problem = assert_problem(gone, StatusCode::GONE).await;

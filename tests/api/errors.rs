@@ -190,10 +190,16 @@ api_test!(
         ..Default::default()
     },
     |app| async move {
-        let pool = app.db.pool().clone();
-        let held = tokio::task::spawn_blocking(move || pool.get().unwrap())
+        // Work that holds the one connection for longer than the pool timeout.
+        let db = app.db.clone();
+        let held = tokio::spawn(async move {
+            db.run(async |_conn| {
+                std::thread::sleep(std::time::Duration::from_millis(2500));
+                Ok::<_, betriebsnachbarschaften::db::DbError>(())
+            })
             .await
-            .unwrap();
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
         let started = std::time::Instant::now();
         let problem = assert_problem(
@@ -218,7 +224,7 @@ api_test!(
         )
         .await;
 
-        drop(held);
+        held.await.unwrap().unwrap();
         assert_eq!(app.get("/api/v1/regions").await.status(), StatusCode::OK);
     }
 );

@@ -4,7 +4,7 @@
 use std::sync::Once;
 
 use betriebsnachbarschaften::config::Settings;
-use betriebsnachbarschaften::db::{Db, DbConnection};
+use betriebsnachbarschaften::db::{self, Db, DbConnection};
 use betriebsnachbarschaften::startup::Application;
 use diesel::{Connection as _, PgConnection, connection::SimpleConnection as _};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
@@ -87,6 +87,7 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
     /// The database URL, for a replica on the same database.
     database_url: String,
+    settings: Settings,
     _pg_schema: Option<PgSchema>,
 }
 
@@ -211,7 +212,9 @@ impl TestApp {
         settings.db_query_timeout_secs = options.db_query_timeout_secs;
         settings.trusted_proxies = options.trusted_proxies.parse().expect("trusted proxies");
         settings.shutdown_grace_secs = 1;
-        let app = Application::build(&settings).expect("the application starts");
+        let app = Application::build(&settings)
+            .await
+            .expect("the application starts");
         let address = format!("http://{}", app.addr());
         let db = app.db().clone();
         let handle = app.handle();
@@ -227,6 +230,7 @@ impl TestApp {
             data_dir: tempfile::tempdir().expect("temp dir"),
             handle,
             database_url: url.to_owned(),
+            settings,
             _pg_schema: None,
         };
         if options.migrate_on_start {
@@ -238,16 +242,24 @@ impl TestApp {
         app
     }
 
-    /// Runs `work` on a connection of the app's pool, on a blocking thread: for what a test
-    /// does behind the service's back (raw SQL, a domain call with a transaction held open).
+    /// A blocking connection of its own to the app's database, for what a test does behind
+    /// the service's back (raw SQL, a lock held).
+    pub fn admin(&self) -> DbConnection {
+        db::admin_connection(&self.settings).expect("a connection to the app's database")
+    }
+
+    /// Runs `work` on a connection of its own (`admin`), on a blocking thread.
     pub async fn with_connection<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut DbConnection) -> T + Send + 'static,
     ) -> T {
-        let pool = self.db.pool().clone();
-        tokio::task::spawn_blocking(move || work(&mut pool.get().expect("a pooled connection")))
-            .await
-            .expect("the work on the connection panicked")
+        let settings = self.settings.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = db::admin_connection(&settings).expect("a connection");
+            work(&mut conn)
+        })
+        .await
+        .expect("the work on the connection panicked")
     }
 
     /// Whether this app runs on PostgreSQL (else on SQLite).

@@ -306,18 +306,20 @@ api_test!(
         let first = post_with_key(&app, &app.token, "/api/v1/regions", "old", &body).await;
         assert_eq!(first.status(), StatusCode::CREATED);
         // The answer ages past a day; the housekeeping's purge forgets it.
+        app.with_connection(move |conn| {
+            use diesel::RunQueryDsl as _;
+            diesel::sql_query("UPDATE idempotency_keys SET created_at = '2001-01-01 00:00:00'")
+                .execute(conn)
+                .unwrap();
+        })
+        .await;
         let purged = app
-            .with_connection(move |conn| {
-                use diesel::RunQueryDsl as _;
-                diesel::sql_query("UPDATE idempotency_keys SET created_at = '2001-01-01 00:00:00'")
-                    .execute(conn)
-                    .unwrap();
-                betriebsnachbarschaften::db::blocking(conn, async |conn| {
-                    betriebsnachbarschaften::api::idempotency::purge(conn, 86_400).await
-                })
-                .unwrap()
+            .db
+            .write(async |conn| {
+                betriebsnachbarschaften::api::idempotency::purge(conn, 86_400).await
             })
-            .await;
+            .await
+            .unwrap();
         assert_eq!(purged, 1);
         // The key is free again: the same request runs again (and meets the name it took).
         let again = post_with_key(&app, &app.token, "/api/v1/regions", "old", &body).await;

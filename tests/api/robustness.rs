@@ -284,7 +284,7 @@ api_test!(
 
         // Another session holds the regions table for writing: a write waits for it, as it
         // would on a frozen or overloaded server.
-        let mut holder = app.db.pool().get().unwrap();
+        let mut holder = app.admin();
         let lock = if app.on_postgres() {
             "BEGIN; LOCK TABLE regions IN EXCLUSIVE MODE"
         } else {
@@ -348,17 +348,103 @@ mod a_statement_postgresql_cancels_is_a_timeout_by_its_code {
     #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --run-ignored all"]
     async fn postgres() {
         on_postgres(Options::default(), |app: TestApp| async move {
-            let mut conn = app.db.pool().get().unwrap();
+            let mut conn = app.admin();
             conn.batch_execute("SET statement_timeout = '20ms'")
                 .unwrap();
             let cancelled = diesel::sql_query("SELECT pg_sleep(1)")
-                .execute(&mut *conn)
+                .execute(&mut conn)
                 .unwrap_err();
             // Recognised by SQLSTATE 57014, not by the message (which follows the server's
             // lc_messages): the caller gets a 504, not a 500.
             let error = DomainError::from(cancelled);
             assert!(matches!(error, DomainError::Timeout(_)), "{error:?}");
             conn.batch_execute("RESET statement_timeout").unwrap();
+        })
+        .await;
+    }
+}
+
+/// PostgreSQL only: a request whose database work is dropped half-way — past its deadline, or
+/// its client gone — must not leave its pooled connection inside the open transaction (the
+/// next request on it would run in that transaction, or wait behind its locks). SQLite's work
+/// runs to its end on a blocking thread and can't be dropped half-way.
+mod work_dropped_half_way_leaves_no_transaction_open {
+    use std::time::{Duration, Instant};
+
+    use diesel::RunQueryDsl as _;
+    use diesel::connection::SimpleConnection as _;
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    use crate::helpers::{Options, TestApp, assert_problem, on_postgres};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --run-ignored all"]
+    async fn postgres() {
+        let options = Options {
+            db_query_timeout_secs: 1,
+            db_pool_size: 2,
+            ..Default::default()
+        };
+        on_postgres(options, |app: TestApp| async move {
+            // Another session holds the regions table: every insert into it waits, inside the
+            // transaction that also writes the change feed.
+            let mut holder = app.admin();
+            holder
+                .batch_execute("BEGIN; LOCK TABLE regions IN EXCLUSIVE MODE")
+                .unwrap();
+            // One request past its deadline (504), one whose client gives up first. (actix
+            // keeps serving a request whose client left, so that work, too, ends at its
+            // deadline.)
+            let started = Instant::now();
+            let goslar = json!({"name": "Goslar"});
+            let timed_out = app.post_json("/api/v1/regions", &goslar);
+            let given_up = app
+                .request(reqwest::Method::POST, "/api/v1/regions")
+                .json(&json!({"name": "Seesen"}))
+                .timeout(Duration::from_millis(300))
+                .send();
+            let (timed_out, given_up) = tokio::join!(timed_out, given_up);
+            assert_problem(timed_out, StatusCode::GATEWAY_TIMEOUT).await;
+            assert!(given_up.unwrap_err().is_timeout());
+            tokio::time::sleep(Duration::from_millis(1500).saturating_sub(started.elapsed())).await;
+            holder.batch_execute("COMMIT").unwrap();
+
+            // Once the lock is gone, no session of the app may still hold the table: a
+            // connection left in its transaction would keep its insert's lock until it ended.
+            #[derive(diesel::QueryableByName)]
+            struct Holders {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            let deadline = Instant::now() + Duration::from_secs(10);
+            loop {
+                let holders = diesel::sql_query(
+                    "SELECT count(*) AS n FROM pg_locks \
+                     WHERE relation = 'regions'::regclass AND pid <> pg_backend_pid()",
+                )
+                .get_result::<Holders>(&mut holder)
+                .unwrap();
+                if holders.n == 0 {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{} session(s) still hold the regions table: a transaction was left open",
+                    holders.n
+                );
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            // Neither half-written change is stored, and the pool serves writes again.
+            let listed = app.get("/api/v1/regions").await;
+            let listed: serde_json::Value = listed.json().await.unwrap();
+            assert_eq!(listed["items"], json!([]), "{listed}");
+            for name in ["Peine", "Salzgitter", "Schöningen/Samtgemeinde Heeseberg"] {
+                let created = app
+                    .post_json("/api/v1/regions", &json!({ "name": name }))
+                    .await;
+                assert_eq!(created.status(), StatusCode::CREATED);
+            }
         })
         .await;
     }

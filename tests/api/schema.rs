@@ -159,8 +159,7 @@ fn pg_table(conn: &mut DbConnection, table: &str) -> (Vec<Column>, Vec<Index>, V
 }
 
 fn migrated(url: String) -> BTreeSet<String> {
-    let pool = db::connect(&Settings::for_database(url)).unwrap();
-    let mut conn = pool.get().unwrap();
+    let mut conn = db::admin_connection(&Settings::for_database(url)).unwrap();
     db::migrate(&mut conn).unwrap();
     describe(&mut conn)
 }

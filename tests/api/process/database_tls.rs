@@ -30,49 +30,91 @@ fn migrate(cluster: &Cluster, host: &str, parameters: &str) -> (bool, String) {
     )
 }
 
-#[test]
-#[ignore = "needs the PostgreSQL server binaries: run with --run-ignored all (.ci/run installs them)"]
-fn sslmode_keeps_its_libpq_meaning() {
-    let cluster = Cluster::start_with_tls();
+/// A host, the URL's parameters, and `None` if it connects, else why libpq refuses and why the
+/// service's own asynchronous connection (`db::postgres::Connector`, rustls) refuses.
+type Case = (&'static str, String, Option<(&'static str, &'static str)>);
+
+fn cases(cluster: &Cluster) -> Vec<Case> {
     let ca = cluster.dir().join("ca.pem");
     let ca = ca.to_string_lossy();
     let stranger = cluster.dir().join("server.pem"); // not the CA that signed the server
     let stranger = stranger.to_string_lossy();
-
     let verify = |mode: &str, root: &str| format!("sslmode={mode}&sslrootcert={root}");
-    // (host, URL parameters, None if it connects, else why it is refused)
-    let cases = [
+    let unknown_issuer = ("certificate verify failed", "UnknownIssuer");
+    vec![
         // verify-full: the chain and the name are checked.
         ("localhost", verify("verify-full", &ca), None),
         (
             "127.0.0.1",
             verify("verify-full", &ca),
-            Some("does not match host name"),
+            Some(("does not match host name", "not valid for name")),
         ),
         (
             "localhost",
             verify("verify-full", &stranger),
-            Some("certificate verify failed"),
+            Some(unknown_issuer),
         ),
         // verify-ca: the chain only.
         ("127.0.0.1", verify("verify-ca", &ca), None),
         (
             "127.0.0.1",
             verify("verify-ca", &stranger),
-            Some("certificate verify failed"),
+            Some(unknown_issuer),
         ),
         // require and prefer (the default) encrypt without checking; disable is refused by a
         // server that wants TLS.
         ("127.0.0.1", "sslmode=require".into(), None),
         ("127.0.0.1", "sslmode=prefer".into(), None),
         ("127.0.0.1", String::new(), None),
-        ("127.0.0.1", "sslmode=disable".into(), Some("no encryption")),
-    ];
-    for (host, parameters, refusal) in cases {
+        (
+            "127.0.0.1",
+            "sslmode=disable".into(),
+            Some(("no encryption", "no encryption")),
+        ),
+    ]
+}
+
+#[test]
+#[ignore = "needs the PostgreSQL server binaries: run with --run-ignored all (.ci/run installs them)"]
+fn sslmode_keeps_its_libpq_meaning() {
+    let cluster = Cluster::start_with_tls();
+    for (host, parameters, refusal) in cases(&cluster) {
         let (ok, log) = migrate(&cluster, host, &parameters);
         match refusal {
             None => assert!(ok, "{host}?{parameters}: {log}"),
-            Some(why) => assert!(!ok && log.contains(why), "{host}?{parameters}: {log}"),
+            Some((why, _)) => assert!(!ok && log.contains(why), "{host}?{parameters}: {log}"),
+        }
+    }
+}
+
+/// The service's requests reach PostgreSQL over tokio-postgres with rustls, not libpq: the
+/// same URLs mean the same there.
+#[test]
+#[ignore = "needs the PostgreSQL server binaries: run with --run-ignored all (.ci/run installs them)"]
+fn the_asynchronous_connection_keeps_the_same_meaning() {
+    use betriebsnachbarschaften::db::postgres::Connector;
+    let cluster = Cluster::start_with_tls();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for (host, parameters, refusal) in cases(&cluster) {
+        let url = format!(
+            "postgres://postgres@{host}:{}/faults?{parameters}",
+            cluster.port
+        );
+        let connected = runtime.block_on(async {
+            let connector = Connector::from_url(&url).map_err(|e| format!("{e:#}"))?;
+            let mut conn = connector.connect().await.map_err(|e| e.to_string())?;
+            // A statement, not only the handshake.
+            diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, "SELECT 1")
+                .await
+                .map_err(|e| e.to_string())
+        });
+        match (refusal, connected) {
+            (None, Ok(())) => {}
+            (Some((_, why)), Err(e)) if e.contains(why) => {}
+            (expected, got) => panic!("{url}: expected {expected:?}, got {got:?}"),
         }
     }
 }

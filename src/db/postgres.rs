@@ -1,0 +1,352 @@
+//! Connecting to PostgreSQL asynchronously, with libpq's meaning of `DATABASE_URL` kept.
+//!
+//! tokio-postgres parses only `sslmode=disable|prefer|require` and refuses `sslrootcert`, and
+//! connects without TLS unless given a connector. So the URL is read here: `sslmode` and
+//! `sslrootcert` are taken out and expressed in a rustls configuration, the rest goes to
+//! tokio-postgres as it is. The meanings, as libpq documents them:
+//!
+//! | `sslmode` | encrypted | server certificate checked |
+//! |---|---|---|
+//! | `disable` | never | — |
+//! | `allow`, `prefer` (default) | if the server offers it | no |
+//! | `require` | always | no; but against the root certificate if one is found (libpq's compatibility rule) |
+//! | `verify-ca` | always | chain to the root certificate |
+//! | `verify-full` | always | chain, and the host name (or address) the certificate names |
+//!
+//! The root certificate is `sslrootcert` (a PEM file, or `system` for the system's trust
+//! store), else `~/.postgresql/root.crt` as with libpq. `allow` (libpq: plain first, TLS if the
+//! server insists) connects like `prefer`. Client certificates (`sslcert`, `sslkey`) are not
+//! supported and are refused, rather than ignored.
+
+use std::path::PathBuf;
+use std::str::FromStr as _;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use diesel::ConnectionResult;
+use diesel::result::ConnectionError;
+use diesel_async::AsyncPgConnection;
+use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::WebPkiSupportedAlgorithms;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+/// How to reach one PostgreSQL database: tokio-postgres's configuration and the TLS to use.
+#[derive(Clone)]
+pub struct Connector {
+    config: tokio_postgres::Config,
+    /// `None`: `sslmode=disable`.
+    tls: Option<Arc<ClientConfig>>,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector")
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the server's certificate is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Check {
+    Nothing,
+    Chain,
+    ChainAndName,
+}
+
+impl Connector {
+    /// Reads a `postgres://` URL with libpq's `sslmode` and `sslrootcert`.
+    pub fn from_url(url: &str) -> anyhow::Result<Self> {
+        let (base, query) = url.split_once('?').unwrap_or((url, ""));
+        let mut mode = "prefer".to_owned();
+        let mut root: Option<String> = None;
+        let mut rest = form_urlencoded::Serializer::new(String::new());
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match &*key {
+                "sslmode" => mode = value.into_owned(),
+                "sslrootcert" => root = Some(value.into_owned()),
+                "sslcert" | "sslkey" | "sslpassword" => {
+                    bail!("{key} (client certificates) is not supported in DATABASE_URL")
+                }
+                _ => {
+                    rest.append_pair(&key, &value);
+                }
+            }
+        }
+        let rest = rest.finish();
+        let plain = if rest.is_empty() {
+            base.to_owned()
+        } else {
+            format!("{base}?{rest}")
+        };
+        let mut config = tokio_postgres::Config::from_str(&plain)
+            .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
+        let (ssl_mode, check) = match mode.as_str() {
+            "disable" => {
+                config.ssl_mode(SslMode::Disable);
+                return Ok(Self { config, tls: None });
+            }
+            "allow" | "prefer" => (SslMode::Prefer, Check::Nothing),
+            "require" => (SslMode::Require, Check::Nothing),
+            "verify-ca" => (SslMode::Require, Check::Chain),
+            "verify-full" => (SslMode::Require, Check::ChainAndName),
+            other => bail!(
+                "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
+            ),
+        };
+        config.ssl_mode(ssl_mode);
+        let roots = match (check, root_certificates(root.as_deref())?) {
+            (Check::Nothing, None) => None,
+            (_, Some(roots)) => Some(roots),
+            (_, None) => bail!(
+                "sslmode={mode} needs a root certificate: set sslrootcert (a PEM file, or \
+                 `system`) or put it in ~/.postgresql/root.crt"
+            ),
+        };
+        // libpq: "if a root CA file exists, sslmode=require behaves like verify-ca".
+        let check = match (check, &roots) {
+            (Check::Nothing, Some(_)) if mode == "require" => Check::Chain,
+            (check, _) => check,
+        };
+        Ok(Self {
+            config,
+            tls: Some(Arc::new(tls_config(check, roots)?)),
+        })
+    }
+
+    /// Opens a connection; its I/O runs as a task on the current tokio runtime.
+    pub async fn connect(&self) -> ConnectionResult<AsyncPgConnection> {
+        // With its causes: "error performing TLS handshake" alone does not say which check
+        // failed.
+        let failed = |e: tokio_postgres::Error| {
+            let mut message = e.to_string();
+            let mut cause = std::error::Error::source(&e);
+            while let Some(inner) = cause {
+                message.push_str(": ");
+                message.push_str(&inner.to_string());
+                cause = inner.source();
+            }
+            ConnectionError::BadConnection(message)
+        };
+        match &self.tls {
+            None => {
+                let (client, connection) = self
+                    .config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            }
+            Some(tls) => {
+                let (client, connection) = self
+                    .config
+                    .connect(MakeRustlsConnect::new(ClientConfig::clone(tls)))
+                    .await
+                    .map_err(failed)?;
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await
+            }
+        }
+    }
+}
+
+/// The trusted roots: `sslrootcert`'s file, the system's store for `system`, else libpq's
+/// default file if it exists.
+fn root_certificates(root: Option<&str>) -> anyhow::Result<Option<RootCertStore>> {
+    let mut store = RootCertStore::empty();
+    let path = match root {
+        Some("system") => {
+            let found = rustls_native_certs::load_native_certs();
+            if found.certs.is_empty() {
+                bail!("sslrootcert=system: no certificates in the system's trust store");
+            }
+            store.add_parsable_certificates(found.certs);
+            return Ok(Some(store));
+        }
+        Some(path) => PathBuf::from(path),
+        None => match std::env::var_os("HOME") {
+            Some(home) => {
+                let default = PathBuf::from(home).join(".postgresql/root.crt");
+                if !default.exists() {
+                    return Ok(None);
+                }
+                default
+            }
+            None => return Ok(None),
+        },
+    };
+    let certificates = CertificateDer::pem_file_iter(&path)
+        .with_context(|| format!("cannot read the root certificate {}", path.display()))?;
+    for certificate in certificates {
+        let certificate = certificate
+            .with_context(|| format!("cannot read the root certificate {}", path.display()))?;
+        store
+            .add(certificate)
+            .with_context(|| format!("unusable root certificate in {}", path.display()))?;
+    }
+    Ok(Some(store))
+}
+
+fn tls_config(check: Check, roots: Option<RootCertStore>) -> anyhow::Result<ClientConfig> {
+    // ring builds from crates.io with a C compiler in seconds; aws-lc-rs, rustls's choice for
+    // post-quantum key exchange, would add minutes to every cold build. The connection to the
+    // database is the one TLS client here.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
+        .with_safe_default_protocol_versions()
+        .context("TLS configuration")?;
+    let algorithms = provider.signature_verification_algorithms;
+    let verifier: Arc<dyn ServerCertVerifier> = match (check, roots) {
+        (Check::Nothing, _) => Arc::new(Unchecked(algorithms)),
+        (check, Some(roots)) => {
+            let webpki =
+                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+                    .build()
+                    .context("TLS verifier")?;
+            if check == Check::ChainAndName {
+                webpki
+            } else {
+                Arc::new(ChainOnly(webpki))
+            }
+        }
+        (_, None) => unreachable_roots()?,
+    };
+    Ok(builder
+        .dangerous()
+        .with_custom_certificate_verifier(verifier)
+        .with_no_client_auth())
+}
+
+/// `from_url` never asks for a chain check without roots; an error rather than a panic if
+/// that ever changes.
+fn unreachable_roots() -> anyhow::Result<Arc<dyn ServerCertVerifier>> {
+    bail!("a certificate check without root certificates")
+}
+
+/// `verify-ca`: the chain must lead to a trusted root; the name in the certificate is not
+/// compared with the host.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// `prefer` and `require` without a root certificate: encrypted, the certificate not checked
+/// (libpq's meaning; it protects against eavesdropping, not against a server in the middle).
+/// The handshake's signatures are still verified.
+#[derive(Debug)]
+struct Unchecked(WebPkiSupportedAlgorithms);
+
+impl ServerCertVerifier for Unchecked {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_keeps_its_libpq_meaning_and_tokio_postgres_gets_the_rest() {
+        let plain = Connector::from_url("postgres://app@db:5433/bn?sslmode=disable").unwrap();
+        assert!(plain.tls.is_none());
+        assert_eq!(plain.config.get_ssl_mode(), SslMode::Disable);
+        assert_eq!(plain.config.get_dbname(), Some("bn"));
+
+        let default = Connector::from_url("postgres://app@db/bn?application_name=x").unwrap();
+        assert_eq!(default.config.get_ssl_mode(), SslMode::Prefer);
+        assert_eq!(default.config.get_application_name(), Some("x"));
+
+        let required = Connector::from_url("postgres://app@db/bn?sslmode=require").unwrap();
+        assert_eq!(required.config.get_ssl_mode(), SslMode::Require);
+        assert!(required.tls.is_some());
+
+        let missing = "postgres://app@db/bn?sslmode=verify-full&sslrootcert=/nonexistent.pem";
+        let e = Connector::from_url(missing).unwrap_err();
+        assert!(format!("{e:#}").contains("/nonexistent.pem"), "{e:#}");
+
+        for refused in [
+            "postgres://app@db/bn?sslmode=verify",
+            "postgres://app@db/bn?sslcert=/client.pem",
+        ] {
+            assert!(Connector::from_url(refused).is_err(), "{refused}");
+        }
+    }
+}
