@@ -21,7 +21,7 @@ use crate::auth::keys::KeySet;
 use crate::auth::password::{Hasher, hash_blocking};
 use crate::auth::secrets::random_token;
 use crate::config::{Secret, Settings};
-use crate::db::{self, Conn, Db};
+use crate::db::{self, Db};
 use crate::domain::users::NewUser;
 use crate::domain::{self, Actor, DomainError, Role};
 use crate::metrics::Metrics;
@@ -51,10 +51,7 @@ impl Application {
         if db.run(async |conn| db::has_pending(conn).await).await? {
             log::warn!("database migrations are pending: run `migrate`; not ready until then");
         } else {
-            let password = settings.bootstrap_admin_password.clone();
-            let address = format!("{}:{}", settings.host, settings.port);
-            db.write(async move |conn| bootstrap_admin(conn, password, &address).await)
-                .await?;
+            bootstrap_admin(&db, settings).await?;
         }
         let tokens = web::Data::new(token_service(settings)?);
         let hasher = web::Data::new(Hasher::new(settings.password_hash_concurrency)?);
@@ -269,20 +266,20 @@ pub fn token_service(settings: &Settings) -> anyhow::Result<TokenService> {
 }
 
 /// On the very first start (no user at all) creates `admin`, so a fresh install is usable at
-/// once. A random password is printed once to stderr, outside the log stream.
-/// `address` is where the server listens, for the example in the message.
-async fn bootstrap_admin(
-    conn: &mut Conn<'_>,
-    password: Option<Secret>,
-    address: &str,
-) -> anyhow::Result<()> {
-    if users::count(conn).await? > 0 {
+/// once. A random password is printed once to stderr, outside the log stream. The password is
+/// hashed outside the database work (argon2 takes a while; the work has a deadline).
+async fn bootstrap_admin(db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    let users = db
+        .run(async |conn| Ok::<_, DomainError>(users::count(conn).await?))
+        .await?;
+    if users > 0 {
         return Ok(());
     }
-    let (password, generated) = match &password {
+    let (password, generated) = match &settings.bootstrap_admin_password {
         Some(password) => (password.expose().to_owned(), false),
         None => (random_token(18)?, true),
     };
+    let hash = hash_blocking(&password)?;
     let admin = NewUser {
         username: "admin".into(),
         role: Role::Admin,
@@ -291,8 +288,13 @@ async fn bootstrap_admin(
         email: None,
         disabled: false,
     };
-    let by = Actor::command_line("bootstrap");
-    match domain::users::create(conn, &by, admin, &hash_blocking(&password)?).await {
+    let created = db
+        .write(async move |conn| {
+            let by = Actor::command_line("bootstrap");
+            domain::users::create(conn, &by, admin, &hash).await
+        })
+        .await;
+    match created {
         Ok(_) => {}
         // Another replica starting at the same moment created it first.
         Err(DomainError::Conflict(_)) => return Ok(()),
@@ -302,7 +304,8 @@ async fn bootstrap_admin(
         eprintln!(
             "\n  Created the first account: username `admin`, password `{password}`\n  \
              It is shown only this once. Get a token with:\n  \
-             curl -s http://{address}/api/v1/auth/token -d grant_type=password -d username=admin --data-urlencode 'password=...'\n"
+             curl -s http://{}:{}/api/v1/auth/token -d grant_type=password -d username=admin --data-urlencode 'password=...'\n",
+            settings.host, settings.port
         );
     } else {
         log::info!("created the first account `admin` with the configured bootstrap password");

@@ -49,16 +49,28 @@ pub async fn has_pending(conn: &mut Conn<'_>) -> anyhow::Result<bool> {
             &SQLITE_MIGRATIONS,
         )),
     }?;
-    // A database never migrated has no such table: everything is pending.
-    let Ok(applied) = query!(conn, |c| diesel::sql_query(
+    let applied = match query!(conn, |c| diesel::sql_query(
         "SELECT version FROM __diesel_schema_migrations"
     )
-    .load::<Applied>(c)) else {
-        return Ok(true);
+    .load::<Applied>(c))
+    {
+        Ok(applied) => applied,
+        // A database never migrated has no such table: everything is pending.
+        Err(diesel::result::Error::DatabaseError(_, info)) if is_missing_table(info.as_ref()) => {
+            return Ok(true);
+        }
+        Err(e) => anyhow::bail!("cannot read the migration state: {e}"),
     };
     Ok(embedded
         .iter()
         .any(|version| !applied.iter().any(|a| &a.version == version)))
+}
+
+/// PostgreSQL's undefined_table (42P01), SQLite's "no such table".
+fn is_missing_table(info: &dyn diesel::result::DatabaseErrorInformation) -> bool {
+    info.sqlstate()
+        .is_some_and(|state| state.as_str() == "42P01")
+        || info.message().starts_with("no such table")
 }
 
 fn versions<DB: diesel::backend::Backend>(

@@ -94,11 +94,23 @@ fn sqlite_pragmas(conn: &mut SqliteConnection, synchronous: SqliteSynchronous) -
 /// PostgreSQL's default), whatever default the server or role was given. statement_timeout:
 /// a statement still running when its request has long been answered 504 (`Db::run`) is
 /// cancelled, and its transaction with it.
-fn postgres_setup(statement_timeout: Duration) -> String {
-    format!(
-        "SET default_transaction_isolation TO 'read committed'; SET statement_timeout = {}",
-        statement_timeout.as_millis()
-    )
+/// The command line's connections have no statement timeout (seeding a million companies).
+async fn connect_postgres(
+    connector: &postgres::Connector,
+    statement_timeout: Option<Duration>,
+) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let mut setup = String::from("SET default_transaction_isolation TO 'read committed'");
+    if let Some(timeout) = statement_timeout {
+        setup.push_str(&format!(
+            "; SET statement_timeout = {}",
+            timeout.as_millis()
+        ));
+    }
+    let mut conn = connector.connect().await?;
+    diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &setup)
+        .await
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
 }
 
 /// A blocking connection to either database, outside any pool: for migrations, the command
@@ -142,8 +154,7 @@ where
         .build()
         .context("cannot start a runtime for the database connection")?;
     runtime.block_on(async {
-        let mut conn = connector
-            .connect()
+        let mut conn = connect_postgres(&connector, None)
             .await
             .with_context(|| format!("cannot connect to PostgreSQL at {}", settings.database()))?;
         work(&mut Conn::Postgres(&mut conn)).await
@@ -564,16 +575,12 @@ fn postgres_pool(
     use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
     use futures_util::FutureExt as _;
     let connector = Arc::new(postgres::Connector::from_url(settings.database().expose())?);
-    let setup = Arc::new(postgres_setup(statement_timeout));
     let mut config = ManagerConfig::default();
     config.recycling_method = RecyclingMethod::Fast;
     config.custom_setup = Box::new(move |_url| {
-        let (connector, setup, counter) = (connector.clone(), setup.clone(), counter.clone());
+        let (connector, counter) = (connector.clone(), counter.clone());
         async move {
-            let mut conn = connector.connect().await?;
-            diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &setup)
-                .await
-                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+            let mut conn = connect_postgres(&connector, Some(statement_timeout)).await?;
             diesel_async::AsyncConnection::set_instrumentation(&mut conn, counter);
             Ok(conn)
         }

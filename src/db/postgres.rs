@@ -8,15 +8,18 @@
 //! | `sslmode` | encrypted | server certificate checked |
 //! |---|---|---|
 //! | `disable` | never | — |
-//! | `allow`, `prefer` (default) | if the server offers it | no |
-//! | `require` | always | no; but against the root certificate if one is found (libpq's compatibility rule) |
+//! | `allow`, `prefer` (default) | if the server offers it | no; the chain if a root certificate is found |
+//! | `require` | always | no; the chain if a root certificate is found (libpq's compatibility rule) |
 //! | `verify-ca` | always | chain to the root certificate |
 //! | `verify-full` | always | chain, and the host name (or address) the certificate names |
 //!
 //! The root certificate is `sslrootcert` (a PEM file, or `system` for the system's trust
-//! store), else `~/.postgresql/root.crt` as with libpq. `allow` (libpq: plain first, TLS if the
-//! server insists) connects like `prefer`. Client certificates (`sslcert`, `sslkey`) are not
-//! supported and are refused, rather than ignored.
+//! store, which implies `verify-full` and refuses weaker modes, as libpq 16 does), else
+//! `~/.postgresql/root.crt` as with libpq. `PGSSLMODE` and `PGSSLROOTCERT` apply when the URL
+//! has no value of its own. A Unix-socket host never uses TLS. `allow` (libpq: plain first,
+//! TLS if the server insists) connects like `prefer`. Client certificates (`sslcert`,
+//! `sslkey`) are not supported and are refused, rather than ignored; other libpq environment
+//! variables (`PGPASSWORD`, `~/.pgpass`) are not read: the URL carries what is needed.
 
 use std::path::PathBuf;
 use std::str::FromStr as _;
@@ -62,46 +65,72 @@ enum Check {
 }
 
 impl Connector {
-    /// Reads a `postgres://` URL with libpq's `sslmode` and `sslrootcert`.
+    /// Reads a `postgres://` URL with libpq's `sslmode` and `sslrootcert` (`PGSSLMODE` and
+    /// `PGSSLROOTCERT` when the URL has none, as with libpq).
     pub fn from_url(url: &str) -> anyhow::Result<Self> {
         let (base, query) = url.split_once('?').unwrap_or((url, ""));
-        let mut mode = "prefer".to_owned();
-        let mut root: Option<String> = None;
-        let mut rest = form_urlencoded::Serializer::new(String::new());
-        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-            match &*key {
-                "sslmode" => mode = value.into_owned(),
-                "sslrootcert" => root = Some(value.into_owned()),
+        let mut mode = std::env::var("PGSSLMODE").ok().filter(|m| !m.is_empty());
+        let mut root = std::env::var("PGSSLROOTCERT")
+            .ok()
+            .filter(|r| !r.is_empty());
+        // The other parameters pass to tokio-postgres exactly as written (it percent-decodes
+        // them itself; a `+` is not a space there).
+        let mut rest = Vec::new();
+        for piece in query.split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = piece.split_once('=').unwrap_or((piece, ""));
+            let decoded = || {
+                percent_encoding::percent_decode_str(value)
+                    .decode_utf8()
+                    .map(|v| v.into_owned())
+                    .with_context(|| format!("DATABASE_URL: {key} is not UTF-8"))
+            };
+            match key {
+                "sslmode" => mode = Some(decoded()?),
+                "sslrootcert" => root = Some(decoded()?),
                 "sslcert" | "sslkey" | "sslpassword" => {
                     bail!("{key} (client certificates) is not supported in DATABASE_URL")
                 }
-                _ => {
-                    rest.append_pair(&key, &value);
-                }
+                _ => rest.push(piece),
             }
         }
-        let rest = rest.finish();
         let plain = if rest.is_empty() {
             base.to_owned()
         } else {
-            format!("{base}?{rest}")
+            format!("{base}?{}", rest.join("&"))
         };
         let mut config = tokio_postgres::Config::from_str(&plain)
             .map_err(|e| anyhow::anyhow!("DATABASE_URL is not a PostgreSQL URL: {e}"))?;
+        // libpq (since PostgreSQL 16): the system's trust store implies verify-full, and a
+        // weaker mode with it is an error.
+        let system = root.as_deref() == Some("system");
+        let mode = match mode {
+            Some(mode) => mode,
+            None if system => "verify-full".to_owned(),
+            None => "prefer".to_owned(),
+        };
+        if system && mode != "verify-full" {
+            bail!("sslrootcert=system needs sslmode=verify-full (libpq's rule), not {mode}");
+        }
+        // Over a Unix socket libpq never uses TLS.
+        let socket_only = config
+            .get_hosts()
+            .iter()
+            .all(|host| matches!(host, tokio_postgres::config::Host::Unix(_)));
         let (ssl_mode, check) = match mode.as_str() {
-            "disable" => {
-                config.ssl_mode(SslMode::Disable);
-                return Ok(Self { config, tls: None });
-            }
-            "allow" | "prefer" => (SslMode::Prefer, Check::Nothing),
-            "require" => (SslMode::Require, Check::Nothing),
-            "verify-ca" => (SslMode::Require, Check::Chain),
-            "verify-full" => (SslMode::Require, Check::ChainAndName),
+            "disable" => (SslMode::Disable, None),
+            _ if socket_only => (SslMode::Disable, None),
+            "allow" | "prefer" => (SslMode::Prefer, Some(Check::Nothing)),
+            "require" => (SslMode::Require, Some(Check::Nothing)),
+            "verify-ca" => (SslMode::Require, Some(Check::Chain)),
+            "verify-full" => (SslMode::Require, Some(Check::ChainAndName)),
             other => bail!(
                 "sslmode={other} is not one of disable, allow, prefer, require, verify-ca, verify-full"
             ),
         };
         config.ssl_mode(ssl_mode);
+        let Some(check) = check else {
+            return Ok(Self { config, tls: None });
+        };
         let roots = match (check, root_certificates(root.as_deref())?) {
             (Check::Nothing, None) => None,
             (_, Some(roots)) => Some(roots),
@@ -110,9 +139,10 @@ impl Connector {
                  `system`) or put it in ~/.postgresql/root.crt"
             ),
         };
-        // libpq: "if a root CA file exists, sslmode=require behaves like verify-ca".
+        // libpq: with a root certificate, `prefer` and `require` check the chain as
+        // `verify-ca` does.
         let check = match (check, &roots) {
-            (Check::Nothing, Some(_)) if mode == "require" => Check::Chain,
+            (Check::Nothing, Some(_)) => Check::Chain,
             (check, _) => check,
         };
         Ok(Self {
@@ -342,9 +372,15 @@ mod tests {
         let e = Connector::from_url(missing).unwrap_err();
         assert!(format!("{e:#}").contains("/nonexistent.pem"), "{e:#}");
 
+        let socket = Connector::from_url("postgres://app@%2Frun%2Fpostgresql/bn").unwrap();
+        assert!(socket.tls.is_none(), "no TLS over a Unix socket");
+        let spaced = Connector::from_url("postgres://app@db/bn?options=-c%20a%3D1+2").unwrap();
+        assert_eq!(spaced.config.get_options(), Some("-c a=1+2"));
+
         for refused in [
             "postgres://app@db/bn?sslmode=verify",
             "postgres://app@db/bn?sslcert=/client.pem",
+            "postgres://app@db/bn?sslmode=require&sslrootcert=system",
         ] {
             assert!(Connector::from_url(refused).is_err(), "{refused}");
         }
