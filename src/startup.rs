@@ -62,7 +62,7 @@ impl Application {
             body: settings.body_limit_bytes,
             import: settings.import_limit_bytes,
         };
-        let app_db = web::Data::new(db.clone());
+        let worker_db = db.clone();
         let metrics = web::Data::new(Metrics::new(db.clone()));
         let metrics_token = web::Data::new(MetricsToken::new(
             settings.metrics_token.as_ref().map(Secret::expose),
@@ -75,12 +75,23 @@ impl Application {
         let app_feed = web::Data::from(Arc::clone(&feed));
 
         let mut server = HttpServer::new(move || {
+            // Each worker its own database pool (see `Db::for_worker`). Building one only
+            // configures it; it connects when requests need it.
+            let app_db = match worker_db.for_worker() {
+                Ok(db) => web::Data::new(db),
+                Err(e) => {
+                    log::error!(
+                        "cannot build a worker's database pool, sharing the main one: {e:#}"
+                    );
+                    web::Data::new(worker_db.clone())
+                }
+            };
             // The last `wrap` is the outermost: the request context sees every answer, CORS's
             // own (preflights, refusals) included.
             App::new()
                 .wrap(Condition::new(!origins.is_empty(), cors(&origins)))
                 .wrap(from_fn(api::context::request_context))
-                .app_data(app_db.clone())
+                .app_data(app_db)
                 .app_data(tokens.clone())
                 .app_data(hasher.clone())
                 .app_data(metrics.clone())

@@ -291,7 +291,35 @@ enum Pools {
         /// Callers waiting for a permit.
         waiting: Arc<AtomicI64>,
     },
-    Postgres(PgPool),
+    Postgres {
+        /// This worker's pool (or the background tasks', for the `Db` built by `connect`).
+        pool: PgPool,
+        /// How to build another worker's pool, and every pool built, for `stats`.
+        pools: Arc<PgPools>,
+    },
+}
+
+/// PostgreSQL's pools: one per actix worker and one for the background tasks. Each worker is
+/// a single-threaded runtime, and a connection's I/O runs as a task on the runtime that
+/// opened it: a pool shared by the workers made most requests wake another thread twice (to
+/// send, and to hear the answer), and context switches took a quarter of the CPU time
+/// (BENCHMARKS.md).
+struct PgPools {
+    build: Box<dyn Fn(usize) -> anyhow::Result<PgPool> + Send + Sync>,
+    /// Connections per worker pool.
+    per_worker: usize,
+    all: std::sync::Mutex<Vec<PgPool>>,
+}
+
+impl PgPools {
+    fn add(&self, size: usize) -> anyhow::Result<PgPool> {
+        let pool = (self.build)(size)?;
+        self.all
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .push(pool.clone());
+        Ok(pool)
+    }
 }
 
 /// Handle to the pool that handlers hold; `run` executes database work with its deadline.
@@ -315,7 +343,20 @@ impl Db {
         let pools = if url.is_postgres() {
             wait_for_postgres(&url, settings.connect_wait())?;
             let statement_timeout = settings.query_timeout() + Duration::from_secs(1);
-            Pools::Postgres(postgres_pool(settings, queries.clone(), statement_timeout)?)
+            let build = postgres_pool(settings, queries.clone(), statement_timeout)?;
+            let workers = match settings.workers {
+                0 => std::thread::available_parallelism().map_or(1, usize::from),
+                n => n,
+            };
+            let pools = Arc::new(PgPools {
+                build: Box::new(build),
+                per_worker: (settings.db_pool_size as usize / workers).max(1),
+                all: std::sync::Mutex::default(),
+            });
+            Pools::Postgres {
+                pool: pools.add(BACKGROUND_CONNECTIONS)?,
+                pools,
+            }
         } else {
             prepare_sqlite_file(&url)?;
             let pool = Pool::builder()
@@ -345,6 +386,23 @@ impl Db {
         })
     }
 
+    /// The `Db` of one actix worker, built in the app factory on the worker's thread: on
+    /// PostgreSQL a pool of its own (`PgPools`), its share of `DB_POOL_SIZE`; on SQLite the
+    /// same pool.
+    pub fn for_worker(&self) -> anyhow::Result<Self> {
+        let pools = match &self.pools {
+            Pools::Postgres { pools, .. } => Pools::Postgres {
+                pool: pools.add(pools.per_worker)?,
+                pools: Arc::clone(pools),
+            },
+            sqlite @ Pools::Sqlite { .. } => sqlite.clone(),
+        };
+        Ok(Self {
+            pools,
+            ..self.clone()
+        })
+    }
+
     /// The pools know their connections; timeouts are counted here.
     pub fn stats(&self) -> PoolStats {
         let timeouts = self.timeouts.load(Ordering::Relaxed);
@@ -359,16 +417,26 @@ impl Db {
                     timeouts,
                 }
             }
-            Pools::Postgres(pool) => {
-                let status = pool.status();
+            Pools::Postgres { pools, .. } => {
+                let all = pools
+                    .all
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
-                PoolStats {
-                    connections: count(status.size),
-                    idle: count(status.available),
-                    max: count(status.max_size),
-                    waiting: i64::try_from(status.waiting).unwrap_or(i64::MAX),
+                let mut stats = PoolStats {
+                    connections: 0,
+                    idle: 0,
+                    max: 0,
+                    waiting: 0,
                     timeouts,
+                };
+                for status in all.iter().map(PgPool::status) {
+                    stats.connections += count(status.size);
+                    stats.idle += count(status.available);
+                    stats.max += count(status.max_size);
+                    stats.waiting += i64::try_from(status.waiting).unwrap_or(i64::MAX);
                 }
+                stats
             }
         }
     }
@@ -416,7 +484,7 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         match &self.pools {
-            Pools::Postgres(pool) => self.run_postgres(pool, f).await,
+            Pools::Postgres { pool, .. } => self.run_postgres(pool, f).await,
             Pools::Sqlite {
                 pool,
                 turns,
@@ -524,7 +592,7 @@ impl Db {
     {
         let _turn = match &self.pools {
             Pools::Sqlite { writers, .. } => Some(writers.lock().await),
-            Pools::Postgres(_) => None,
+            Pools::Postgres { .. } => None,
         };
         self.run(f).await
     }
@@ -562,41 +630,47 @@ impl Drop for Checkout {
     }
 }
 
-/// A pool of asynchronous PostgreSQL connections, each set up (`postgres_setup`) and counted
-/// as it opens. It opens connections as callers need them, and waits, creates and recycles
-/// within the pool timeout. A connection is recycled without a test statement (a request
-/// would pay a round trip for it); one whose client has closed or whose transaction state is
-/// broken is dropped instead.
+/// The connections of the background tasks (the change feed's ticker, housekeeping) and of
+/// start-up, beside the workers' pools.
+const BACKGROUND_CONNECTIONS: usize = 2;
+
+/// What builds a pool of `n` asynchronous PostgreSQL connections, each set up
+/// (`connect_postgres`) and counted as it opens. A pool opens connections as callers need them,
+/// on the runtime of the caller, and waits, creates and recycles within the pool timeout. A
+/// connection is recycled without a test statement (a request would pay a round trip for
+/// it); one whose client has closed or whose transaction state is broken is dropped instead.
 fn postgres_pool(
     settings: &Settings,
     counter: QueryCounter,
     statement_timeout: Duration,
-) -> anyhow::Result<PgPool> {
+) -> anyhow::Result<impl Fn(usize) -> anyhow::Result<PgPool> + Send + Sync + 'static> {
     use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
     use futures_util::FutureExt as _;
     let connector = Arc::new(postgres::Connector::from_url(settings.database().expose())?);
-    let mut config = ManagerConfig::default();
-    config.recycling_method = RecyclingMethod::Fast;
-    config.custom_setup = Box::new(move |_url| {
-        let (connector, counter) = (connector.clone(), counter.clone());
-        async move {
-            let mut conn = connect_postgres(&connector, Some(statement_timeout)).await?;
-            diesel_async::AsyncConnection::set_instrumentation(&mut conn, counter);
-            Ok(conn)
-        }
-        .boxed()
-    });
-    let manager = AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(
-        settings.database().expose(),
-        config,
-    );
+    let url = settings.database().expose().to_owned();
     let timeout = Some(settings.pool_timeout());
-    PgPool::builder(manager)
-        .max_size(settings.db_pool_size as usize)
-        .wait_timeout(timeout)
-        .create_timeout(timeout)
-        .recycle_timeout(timeout)
-        .runtime(deadpool::Runtime::Tokio1)
-        .build()
-        .context("cannot build the PostgreSQL pool")
+    Ok(move |size: usize| {
+        let mut config = ManagerConfig::default();
+        config.recycling_method = RecyclingMethod::Fast;
+        let (connector, counter) = (connector.clone(), counter.clone());
+        config.custom_setup = Box::new(move |_url| {
+            let (connector, counter) = (connector.clone(), counter.clone());
+            async move {
+                let mut conn = connect_postgres(&connector, Some(statement_timeout)).await?;
+                diesel_async::AsyncConnection::set_instrumentation(&mut conn, counter);
+                Ok(conn)
+            }
+            .boxed()
+        });
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(&url, config);
+        PgPool::builder(manager)
+            .max_size(size)
+            .wait_timeout(timeout)
+            .create_timeout(timeout)
+            .recycle_timeout(timeout)
+            .runtime(deadpool::Runtime::Tokio1)
+            .build()
+            .context("cannot build the PostgreSQL pool")
+    })
 }

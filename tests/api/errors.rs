@@ -182,6 +182,39 @@ api_test!(
     }
 );
 
+/// A write that holds the app's one pooled connection: it waits for a lock another session
+/// holds, until `release`.
+struct Held {
+    holder: betriebsnachbarschaften::db::DbConnection,
+    write: tokio::task::JoinHandle<reqwest::Response>,
+}
+
+async fn hold_the_one_connection(app: &TestApp) -> Held {
+    use diesel::connection::SimpleConnection as _;
+    let mut holder = app.admin();
+    let lock = if app.on_postgres() {
+        "BEGIN; LOCK TABLE regions IN EXCLUSIVE MODE"
+    } else {
+        "BEGIN IMMEDIATE"
+    };
+    holder.batch_execute(lock).unwrap();
+    let write = app
+        .request(reqwest::Method::POST, "/api/v1/regions")
+        .json(&serde_json::json!({"name": "Peine"}));
+    let write = tokio::spawn(async move { write.send().await.unwrap() });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    Held { holder, write }
+}
+
+impl Held {
+    /// Lets the write finish (201).
+    async fn release(mut self) {
+        use diesel::connection::SimpleConnection as _;
+        self.holder.batch_execute("COMMIT").unwrap();
+        assert_eq!(self.write.await.unwrap().status(), StatusCode::CREATED);
+    }
+}
+
 api_test!(
     an_exhausted_pool_answers_503_quickly_instead_of_hanging,
     Options {
@@ -190,16 +223,7 @@ api_test!(
         ..Default::default()
     },
     |app| async move {
-        // Work that holds the one connection for longer than the pool timeout.
-        let db = app.db.clone();
-        let held = tokio::spawn(async move {
-            db.run(async |_conn| {
-                std::thread::sleep(std::time::Duration::from_millis(2500));
-                Ok::<_, betriebsnachbarschaften::db::DbError>(())
-            })
-            .await
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let held = hold_the_one_connection(&app).await;
 
         let started = std::time::Instant::now();
         let problem = assert_problem(
@@ -224,7 +248,7 @@ api_test!(
         )
         .await;
 
-        held.await.unwrap().unwrap();
+        held.release().await;
         assert_eq!(app.get("/api/v1/regions").await.status(), StatusCode::OK);
     }
 );
@@ -237,17 +261,7 @@ api_test!(
         ..Default::default()
     },
     |app| async move {
-        use betriebsnachbarschaften::db::DbError;
-        // A slow piece of work holds the one connection for longer than the pool timeout.
-        let db = app.db.clone();
-        let slow = tokio::spawn(async move {
-            db.run(async |_conn| {
-                std::thread::sleep(std::time::Duration::from_millis(2500));
-                Ok::<_, DbError>(())
-            })
-            .await
-        });
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        let slow = hold_the_one_connection(&app).await;
 
         let started = std::time::Instant::now();
         let queued = app.get("/api/v1/regions");
@@ -278,7 +292,7 @@ api_test!(
             Some(0.0)
         );
 
-        slow.await.unwrap().unwrap();
+        slow.release().await;
         assert_eq!(app.get("/api/v1/regions").await.status(), StatusCode::OK);
     }
 );
