@@ -190,14 +190,7 @@ struct Held {
 }
 
 async fn hold_the_one_connection(app: &TestApp) -> Held {
-    use diesel::connection::SimpleConnection as _;
-    let mut holder = app.admin();
-    let lock = if app.on_postgres() {
-        "BEGIN; LOCK TABLE regions IN EXCLUSIVE MODE"
-    } else {
-        "BEGIN IMMEDIATE"
-    };
-    holder.batch_execute(lock).unwrap();
+    let holder = app.lock_regions();
     let write = app
         .request(reqwest::Method::POST, "/api/v1/regions")
         .json(&serde_json::json!({"name": "Peine"}));

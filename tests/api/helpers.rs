@@ -248,6 +248,23 @@ impl TestApp {
         db::admin_connection(&self.settings).expect("a connection to the app's database")
     }
 
+    /// Another session takes the regions table for writing and keeps it until the returned
+    /// connection commits or goes: a write to it then waits, as it would on a frozen or
+    /// overloaded server (reads go on, on PostgreSQL).
+    pub fn lock_regions(&self) -> DbConnection {
+        use diesel::connection::SimpleConnection as _;
+        let mut holder = self.admin();
+        let lock = if self.on_postgres() {
+            "BEGIN; LOCK TABLE regions IN EXCLUSIVE MODE"
+        } else {
+            "BEGIN IMMEDIATE"
+        };
+        holder
+            .batch_execute(lock)
+            .expect("the regions table locked");
+        holder
+    }
+
     /// Runs `work` on a connection of its own (`admin`), on a blocking thread.
     pub async fn with_connection<T: Send + 'static>(
         &self,

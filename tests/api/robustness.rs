@@ -282,15 +282,7 @@ api_test!(
         let region = app.create_region(json!({"name": "Peine"})).await;
         let path = format!("/api/v1/regions/{}", region["id"]);
 
-        // Another session holds the regions table for writing: a write waits for it, as it
-        // would on a frozen or overloaded server.
-        let mut holder = app.admin();
-        let lock = if app.on_postgres() {
-            "BEGIN; LOCK TABLE regions IN EXCLUSIVE MODE"
-        } else {
-            "BEGIN IMMEDIATE"
-        };
-        holder.batch_execute(lock).unwrap();
+        let mut holder = app.lock_regions();
 
         let started = Instant::now();
         let response = app
@@ -389,10 +381,7 @@ mod work_dropped_half_way_leaves_no_transaction_open {
         on_postgres(options, |app: TestApp| async move {
             // Another session holds the regions table: every insert into it waits, inside the
             // transaction that also writes the change feed.
-            let mut holder = app.admin();
-            holder
-                .batch_execute("BEGIN; LOCK TABLE regions IN EXCLUSIVE MODE")
-                .unwrap();
+            let mut holder = app.lock_regions();
             // One request past its deadline (504), one whose client gives up first. (actix
             // keeps serving a request whose client left, so that work, too, ends at its
             // deadline.)
