@@ -279,6 +279,15 @@ impl Settings {
         (host, self.port).into()
     }
 
+    /// The HTTP worker threads that run: `WORKERS`, or one per core when it is 0 (as actix
+    /// would choose, whose fallback is 2 when the cores can't be read).
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(2, usize::from),
+            n => n,
+        }
+    }
+
     pub fn pool_timeout(&self) -> Duration {
         Duration::from_secs(self.db_pool_timeout_secs)
     }

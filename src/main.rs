@@ -9,10 +9,11 @@ use betriebsnachbarschaften::{cli, db, logging, openapi, startup::Application};
 fn main() -> anyhow::Result<()> {
     keep_memory_small();
     // libpq initialises OpenSSL so that it tears itself down in an `atexit` handler. A
-    // process that exits while an r2d2 thread is opening a TLS connection (the pool refilling
-    // its idle connections after `migrate`, `seed`, …) then crashed in that thread: SIGSEGV in
-    // about one exit in five against a server that speaks TLS. Initialising OpenSSL first,
-    // without the handler, leaves the memory to the kernel as every other library does.
+    // process that exits while another thread is opening a libpq TLS connection then crashed
+    // in that thread: SIGSEGV in about one exit in five, when an r2d2 pool of libpq
+    // connections refilled after `migrate` or `seed`. libpq now serves only migrations and the
+    // start-up wait, but the guard costs nothing: initialising OpenSSL first, without the
+    // handler, leaves the memory to the kernel as every other library does.
     openssl_sys::init();
     let cli = Cli::parse();
     logging::init(cli.settings.log_format);

@@ -108,9 +108,7 @@ impl Application {
         // Idle keep-alive connections must not hold a shutdown open; clients reconnect.
         .keep_alive(Duration::from_secs(5))
         .client_request_timeout(Duration::from_secs(10));
-        if settings.workers > 0 {
-            server = server.workers(settings.workers);
-        }
+        server = server.workers(settings.worker_count());
         log::info!(
             "serving on http://{addr} with database {} ({} connections)",
             settings.database(),

@@ -1,6 +1,7 @@
-//! The database: one diesel connection type over SQLite and PostgreSQL, an r2d2 pool,
-//! per-connection SQLite pragmas, embedded migrations, and `Db::run` to execute queries off
-//! the async workers.
+//! The database: `Db`, the handle handlers hold (SQLite's r2d2 pool run on blocking threads,
+//! PostgreSQL's asynchronous pools per worker), the connection set-up of each backend, the
+//! blocking connections of migrations and the command line, and `query!` (src/db/query.rs),
+//! through which every statement is written once for both (docs/database.md).
 
 mod migrations;
 pub mod postgres;
@@ -118,9 +119,7 @@ async fn connect_postgres(
 pub fn admin_connection(settings: &Settings) -> anyhow::Result<DbConnection> {
     let url = settings.database();
     if url.is_postgres() {
-        wait_for_postgres(&url, settings.connect_wait())?;
-        return DbConnection::establish(url.expose())
-            .with_context(|| format!("cannot connect to PostgreSQL at {url}"));
+        return wait_for_postgres(&url, settings.connect_wait()).map(DbConnection::Postgres);
     }
     prepare_sqlite_file(&url)?;
     let mut conn = SqliteConnection::establish(url.sqlite_path())
@@ -141,12 +140,9 @@ where
 {
     let mut admin = admin_connection(settings)?;
     migrate(&mut admin)?;
-    let DbConnection::Postgres(_) = admin else {
-        let DbConnection::Sqlite(sqlite) = &mut admin else {
-            unreachable!("a connection is to PostgreSQL or to SQLite")
-        };
+    if let DbConnection::Sqlite(sqlite) = &mut admin {
         return blocking(sqlite, work);
-    };
+    }
     drop(admin);
     let connector = postgres::Connector::from_url(settings.database().expose())?;
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -161,15 +157,16 @@ where
     })
 }
 
-/// Connects once, retrying with growing pauses until `wait` has passed. A PostgreSQL started
-/// beside the service refuses connections while it initialises; every failed attempt is logged
-/// with its reason, so a wrong password shows at once and does not look like a slow start.
-fn wait_for_postgres(url: &DatabaseUrl, wait: Duration) -> anyhow::Result<()> {
+/// Connects over libpq, retrying with growing pauses until `wait` has passed, and returns the
+/// connection. A PostgreSQL started beside the service refuses connections while it
+/// initialises; every failed attempt is logged with its reason, so a wrong password shows at
+/// once and does not look like a slow start.
+fn wait_for_postgres(url: &DatabaseUrl, wait: Duration) -> anyhow::Result<PgConnection> {
     let deadline = Instant::now() + wait;
     let mut pause = Duration::from_millis(100);
     loop {
         match PgConnection::establish(url.expose()) {
-            Ok(_) => return Ok(()),
+            Ok(conn) => return Ok(conn),
             Err(e) if Instant::now() + pause < deadline => {
                 log::warn!(
                     "PostgreSQL at {url} does not accept connections yet, retrying in {pause:?}: {}",
@@ -305,7 +302,7 @@ enum Pools {
 /// send, and to hear the answer), and context switches took a quarter of the CPU time
 /// (BENCHMARKS.md).
 struct PgPools {
-    build: Box<dyn Fn(usize) -> anyhow::Result<PgPool> + Send + Sync>,
+    spec: PgPoolSpec,
     /// Connections per worker pool.
     per_worker: usize,
     all: std::sync::Mutex<Vec<PgPool>>,
@@ -313,7 +310,7 @@ struct PgPools {
 
 impl PgPools {
     fn add(&self, size: usize) -> anyhow::Result<PgPool> {
-        let pool = (self.build)(size)?;
+        let pool = self.spec.build(size)?;
         self.all
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -342,15 +339,15 @@ impl Db {
         let url = settings.database();
         let pools = if url.is_postgres() {
             wait_for_postgres(&url, settings.connect_wait())?;
-            let statement_timeout = settings.query_timeout() + Duration::from_secs(1);
-            let build = postgres_pool(settings, queries.clone(), statement_timeout)?;
-            let workers = match settings.workers {
-                0 => std::thread::available_parallelism().map_or(1, usize::from),
-                n => n,
-            };
             let pools = Arc::new(PgPools {
-                build: Box::new(build),
-                per_worker: (settings.db_pool_size as usize / workers).max(1),
+                spec: PgPoolSpec {
+                    url: url.expose().to_owned(),
+                    connector: Arc::new(postgres::Connector::from_url(url.expose())?),
+                    counter: queries.clone(),
+                    statement_timeout: settings.query_timeout() + Duration::from_secs(1),
+                    pool_timeout: settings.pool_timeout(),
+                },
+                per_worker: (settings.db_pool_size as usize / settings.worker_count()).max(1),
                 all: std::sync::Mutex::default(),
             });
             Pools::Postgres {
@@ -519,10 +516,7 @@ impl Db {
                 checkout.finished();
                 result
             }
-            Err(_) => Err(E::from(DbError::Timeout(format!(
-                "no answer within {:?}",
-                self.deadline
-            )))),
+            Err(_) => Err(E::from(self.too_late())),
         }
     }
 
@@ -572,11 +566,13 @@ impl Db {
             Ok(Err(e)) => Err(E::from(DbError::Unavailable(format!(
                 "blocking task failed: {e}"
             )))),
-            Err(_) => Err(E::from(DbError::Timeout(format!(
-                "no answer within {:?}",
-                self.deadline
-            )))),
+            Err(_) => Err(E::from(self.too_late())),
         }
+    }
+
+    /// The answer to work past its deadline.
+    fn too_late(&self) -> DbError {
+        DbError::Timeout(format!("no answer within {:?}", self.deadline))
     }
 
     /// Like `run`, for work that writes. SQLite admits one writer at a time; a writer that
@@ -634,25 +630,28 @@ impl Drop for Checkout {
 /// start-up, beside the workers' pools.
 const BACKGROUND_CONNECTIONS: usize = 2;
 
-/// What builds a pool of `n` asynchronous PostgreSQL connections, each set up
-/// (`connect_postgres`) and counted as it opens. A pool opens connections as callers need them,
-/// on the runtime of the caller, and waits, creates and recycles within the pool timeout. A
-/// connection is recycled without a test statement (a request would pay a round trip for
-/// it); one whose client has closed or whose transaction state is broken is dropped instead.
-fn postgres_pool(
-    settings: &Settings,
+/// What a PostgreSQL pool is built from: each connection set up (`connect_postgres`) and
+/// counted as it opens. A pool opens connections as callers need them, on the runtime of the
+/// caller, and waits, creates and recycles within the pool timeout. A connection is recycled
+/// without a test statement (a request would pay a round trip for it); one whose client has
+/// closed or whose transaction state is broken is dropped instead.
+struct PgPoolSpec {
+    url: String,
+    connector: Arc<postgres::Connector>,
     counter: QueryCounter,
     statement_timeout: Duration,
-) -> anyhow::Result<impl Fn(usize) -> anyhow::Result<PgPool> + Send + Sync + 'static> {
-    use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
-    use futures_util::FutureExt as _;
-    let connector = Arc::new(postgres::Connector::from_url(settings.database().expose())?);
-    let url = settings.database().expose().to_owned();
-    let timeout = Some(settings.pool_timeout());
-    Ok(move |size: usize| {
+    pool_timeout: Duration,
+}
+
+impl PgPoolSpec {
+    /// A pool of at most `size` connections.
+    fn build(&self, size: usize) -> anyhow::Result<PgPool> {
+        use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};
+        use futures_util::FutureExt as _;
         let mut config = ManagerConfig::default();
         config.recycling_method = RecyclingMethod::Fast;
-        let (connector, counter) = (connector.clone(), counter.clone());
+        let (connector, counter) = (self.connector.clone(), self.counter.clone());
+        let statement_timeout = self.statement_timeout;
         config.custom_setup = Box::new(move |_url| {
             let (connector, counter) = (connector.clone(), counter.clone());
             async move {
@@ -663,7 +662,8 @@ fn postgres_pool(
             .boxed()
         });
         let manager =
-            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(&url, config);
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config(&self.url, config);
+        let timeout = Some(self.pool_timeout);
         PgPool::builder(manager)
             .max_size(size)
             .wait_timeout(timeout)
@@ -672,5 +672,5 @@ fn postgres_pool(
             .runtime(deadpool::Runtime::Tokio1)
             .build()
             .context("cannot build the PostgreSQL pool")
-    })
+    }
 }

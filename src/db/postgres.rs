@@ -56,12 +56,19 @@ impl std::fmt::Debug for Connector {
     }
 }
 
-/// What the server's certificate is checked against.
+/// What an `sslmode` asks to check of the server's certificate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Check {
     Nothing,
     Chain,
     ChainAndName,
+}
+
+/// How the server's certificate is checked, with the roots a check needs.
+enum Verify {
+    Nothing,
+    Chain(RootCertStore),
+    ChainAndName(RootCertStore),
 }
 
 impl Connector {
@@ -131,23 +138,20 @@ impl Connector {
         let Some(check) = check else {
             return Ok(Self { config, tls: None });
         };
-        let roots = match (check, root_certificates(root.as_deref())?) {
-            (Check::Nothing, None) => None,
-            (_, Some(roots)) => Some(roots),
+        let verify = match (check, root_certificates(root.as_deref())?) {
+            (Check::Nothing, None) => Verify::Nothing,
+            // libpq: with a root certificate, `prefer` and `require` check the chain as
+            // `verify-ca` does.
+            (Check::Nothing | Check::Chain, Some(roots)) => Verify::Chain(roots),
+            (Check::ChainAndName, Some(roots)) => Verify::ChainAndName(roots),
             (_, None) => bail!(
                 "sslmode={mode} needs a root certificate: set sslrootcert (a PEM file, or \
                  `system`) or put it in ~/.postgresql/root.crt"
             ),
         };
-        // libpq: with a root certificate, `prefer` and `require` check the chain as
-        // `verify-ca` does.
-        let check = match (check, &roots) {
-            (Check::Nothing, Some(_)) => Check::Chain,
-            (check, _) => check,
-        };
         Ok(Self {
             config,
-            tls: Some(Arc::new(tls_config(check, roots)?)),
+            tls: Some(Arc::new(tls_config(verify)?)),
         })
     }
 
@@ -223,7 +227,7 @@ fn root_certificates(root: Option<&str>) -> anyhow::Result<Option<RootCertStore>
     Ok(Some(store))
 }
 
-fn tls_config(check: Check, roots: Option<RootCertStore>) -> anyhow::Result<ClientConfig> {
+fn tls_config(verify: Verify) -> anyhow::Result<ClientConfig> {
     // ring builds from crates.io with a C compiler in seconds; aws-lc-rs, rustls's choice for
     // post-quantum key exchange, would add minutes to every cold build. The connection to the
     // database is the one TLS client here.
@@ -233,31 +237,20 @@ fn tls_config(check: Check, roots: Option<RootCertStore>) -> anyhow::Result<Clie
         .with_safe_default_protocol_versions()
         .context("TLS configuration")?;
     let algorithms = provider.signature_verification_algorithms;
-    let verifier: Arc<dyn ServerCertVerifier> = match (check, roots) {
-        (Check::Nothing, _) => Arc::new(Unchecked(algorithms)),
-        (check, Some(roots)) => {
-            let webpki =
-                WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
-                    .build()
-                    .context("TLS verifier")?;
-            if check == Check::ChainAndName {
-                webpki
-            } else {
-                Arc::new(ChainOnly(webpki))
-            }
-        }
-        (_, None) => unreachable_roots()?,
+    let webpki = |roots: RootCertStore| {
+        WebPkiServerVerifier::builder_with_provider(Arc::new(roots), Arc::clone(&provider))
+            .build()
+            .context("TLS verifier")
+    };
+    let verifier: Arc<dyn ServerCertVerifier> = match verify {
+        Verify::Nothing => Arc::new(Unchecked(algorithms)),
+        Verify::Chain(roots) => Arc::new(ChainOnly(webpki(roots)?)),
+        Verify::ChainAndName(roots) => webpki(roots)?,
     };
     Ok(builder
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth())
-}
-
-/// `from_url` never asks for a chain check without roots; an error rather than a panic if
-/// that ever changes.
-fn unreachable_roots() -> anyhow::Result<Arc<dyn ServerCertVerifier>> {
-    bail!("a certificate check without root certificates")
 }
 
 /// `verify-ca`: the chain must lead to a trusted root; the name in the certificate is not

@@ -35,8 +35,8 @@ pub enum Conn<'a> {
 /// Runs one statement: `$body`, written once, is compiled once per backend with `$c` bound to
 /// that backend's connection and that backend's `RunQueryDsl` in scope, and its result is
 /// awaited where the backend is asynchronous. `$body` ends in the call that runs the
-/// statement (`.load(c)`, `.get_result(c)`, `.execute(c)`, `c.batch_execute(sql)`, …); what works on its result
-/// (`.optional()`, `?`) goes after the macro.
+/// statement (`.load(c)`, `.get_result(c)`, `.execute(c)`, `c.batch_execute(sql)`, …); what
+/// works on its result (`.optional()`, `?`) goes after the macro.
 ///
 /// ```ignore
 /// let row = query!(conn, |c| regions::table.find(id).first::<Region>(c)).optional()?;
@@ -44,13 +44,7 @@ pub enum Conn<'a> {
 macro_rules! query {
     ($conn:expr, |$c:ident| $body:expr) => {
         match &mut *$conn {
-            $crate::db::Conn::Postgres(pg) => {
-                #[allow(unused_imports)]
-                use diesel_async::{RunQueryDsl as _, SimpleAsyncConnection as _};
-                let mut shared: &diesel_async::AsyncPgConnection = &**pg;
-                let $c = &mut shared;
-                $body.await
-            }
+            $crate::db::Conn::Postgres(pg) => $crate::db::postgres_query!(pg, |$c| $body),
             $crate::db::Conn::Sqlite(sqlite) => {
                 #[allow(unused_imports)]
                 use diesel::{RunQueryDsl as _, connection::SimpleConnection as _};
@@ -62,11 +56,13 @@ macro_rules! query {
 }
 pub(crate) use query;
 
-/// `query!` for a statement only PostgreSQL can run (arrays, `array_agg`): `$pg` is what
-/// `Conn::Postgres` holds.
+/// How a statement runs on PostgreSQL: `query!`'s PostgreSQL arm, and on its own for a
+/// statement only PostgreSQL can run (arrays, `array_agg`). `$pg` is what `Conn::Postgres`
+/// holds; the statement borrows the connection shared, as diesel-async allows.
 macro_rules! postgres_query {
     ($pg:expr, |$c:ident| $body:expr) => {{
-        use diesel_async::RunQueryDsl as _;
+        #[allow(unused_imports)]
+        use diesel_async::{RunQueryDsl as _, SimpleAsyncConnection as _};
         let mut shared: &diesel_async::AsyncPgConnection = &**$pg;
         let $c = &mut shared;
         $body.await
@@ -134,9 +130,9 @@ where
     }
 }
 
-/// The value of database work that never waits: on SQLite (and wherever the connection is
-/// blocking) a model function's future is ready at its first poll. `None` if it was not,
-/// which would be a mistake of ours: the caller answers it as an internal fault.
+/// The value of database work that never waits: on SQLite a model function's future is ready
+/// at its first poll. `None` if it was not, which would be a mistake of ours (`db::blocking`
+/// logs it and answers 503).
 pub(super) fn ready<T>(work: impl Future<Output = T>) -> Option<T> {
     match pin!(work).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(value) => Some(value),
