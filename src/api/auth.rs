@@ -243,7 +243,7 @@ async fn password_grant(
     let attempt = Arc::new(Attempt::new("user", &username, &client_address(req)));
     let (user, locked) = {
         let attempt = Arc::clone(&attempt);
-        db.run(async move |conn| -> Result<_, ApiError> {
+        db.read(async move |conn| -> Result<_, ApiError> {
             Ok((
                 users::find_by_username(conn, &username).await?,
                 attempt.locked(conn).await?,
@@ -314,7 +314,7 @@ async fn client_grant(
     let attempt = Arc::new(Attempt::new("client", &client_id, &client_address(req)));
     let (client, locked) = {
         let attempt = Arc::clone(&attempt);
-        db.run(async move |conn| -> Result<_, ApiError> {
+        db.read(async move |conn| -> Result<_, ApiError> {
             Ok((
                 clients::find_by_client_id(conn, &client_id).await?,
                 attempt.locked(conn).await?,
@@ -500,7 +500,7 @@ pub struct Me {
 pub async fn get_me(caller: Caller, db: web::Data<Db>) -> Result<HttpResponse, ApiError> {
     let subject = caller.subject.clone();
     let (name, display_name) = db
-        .run(async move |conn| -> Result<_, ApiError> {
+        .read(async move |conn| -> Result<_, ApiError> {
             Ok(match &subject {
                 Subject::User(id) => users::find(conn, *id)
                     .await?

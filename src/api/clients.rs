@@ -187,7 +187,7 @@ pub async fn list_clients(
     let sort = page.sort;
     let actor = caller.actor();
     let found = db
-        .run(async move |conn| clients::list(conn, &actor, &filter, &page).await)
+        .read(async move |conn| clients::list(conn, &actor, &filter, &page).await)
         .await?;
     Ok(HttpResponse::Ok().json(ClientList::from_page(found, sort)))
 }
@@ -250,7 +250,7 @@ pub async fn get_client(
     let id = id.into_inner();
     let actor = caller.actor();
     let client = db
-        .run(async move |conn| clients::find(conn, &actor, id).await)
+        .read(async move |conn| clients::find(conn, &actor, id).await)
         .await?;
     Ok(client_response(HttpResponse::Ok(), client))
 }

@@ -100,7 +100,7 @@ pub async fn list<R: Resource>(
         };
     }
     let found = db
-        .run(async move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page).await?))
+        .read(async move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page).await?))
         .await?;
     Ok(HttpResponse::Ok().json(ListPage {
         items: found.items.into_iter().map(R::View::from).collect(),
@@ -157,7 +157,7 @@ pub async fn read<R: Resource>(
 ) -> Result<HttpResponse, ApiError> {
     check_conditional_headers(&req)?;
     let record = db
-        .run(async move |conn| Ok::<_, ApiError>(resource::find::<R>(conn, id).await?))
+        .read(async move |conn| Ok::<_, ApiError>(resource::find::<R>(conn, id).await?))
         .await?;
     if let Some(response) = not_modified(&req, R::meta(&record).version) {
         return Ok(response);

@@ -219,7 +219,7 @@ pub async fn list_users(
     let sort = page.sort;
     let actor = caller.actor();
     let found = db
-        .run(async move |conn| users::list(conn, &actor, &filter, &page).await)
+        .read(async move |conn| users::list(conn, &actor, &filter, &page).await)
         .await?;
     Ok(HttpResponse::Ok().json(UserList::from_page(found, sort)))
 }
@@ -273,7 +273,7 @@ pub async fn create_user(
     {
         // Judged before the hash is spent on a request that can't succeed.
         let (role, organization_id) = (new.role, new.organization_id);
-        db.run(async move |conn| users::check_organization(conn, role, organization_id).await)
+        db.read(async move |conn| users::check_organization(conn, role, organization_id).await)
             .await?;
     }
     let hash = hasher.hash(password).await?;
@@ -317,7 +317,7 @@ pub async fn get_user(
     let id = id.into_inner();
     let actor = caller.actor();
     let user = db
-        .run(async move |conn| users::find(conn, &actor, id).await)
+        .read(async move |conn| users::find(conn, &actor, id).await)
         .await?;
     user_response(HttpResponse::Ok(), user)
 }
@@ -355,7 +355,7 @@ pub async fn update_user(
     let actor = caller.actor();
     let current = {
         let actor = actor.clone();
-        db.run(async move |conn| users::find(conn, &actor, id).await)
+        db.read(async move |conn| users::find(conn, &actor, id).await)
             .await?
     };
     let mut input: UserInput = body::merge_patch(&UserInput::from(&current), patch.into_inner())?;

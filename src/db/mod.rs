@@ -9,7 +9,7 @@ mod query;
 pub mod schema;
 
 pub use migrations::{has_pending, migrate};
-pub use query::{Conn, prelude, transaction};
+pub use query::{Conn, Pg, prelude, transaction};
 pub(crate) use query::{in_batches, postgres_query, query};
 
 use std::sync::Arc;
@@ -100,6 +100,16 @@ async fn connect_postgres(
     connector: &postgres::Connector,
     statement_timeout: Option<Duration>,
 ) -> diesel::ConnectionResult<AsyncPgConnection> {
+    let mut conn = connector.connect().await?;
+    set_up_postgres(&mut conn, statement_timeout).await?;
+    Ok(conn)
+}
+
+/// What `connect_postgres` runs on a new connection.
+async fn set_up_postgres(
+    conn: &mut AsyncPgConnection,
+    statement_timeout: Option<Duration>,
+) -> diesel::ConnectionResult<()> {
     let mut setup = String::from("SET default_transaction_isolation TO 'read committed'");
     if let Some(timeout) = statement_timeout {
         setup.push_str(&format!(
@@ -107,11 +117,9 @@ async fn connect_postgres(
             timeout.as_millis()
         ));
     }
-    let mut conn = connector.connect().await?;
-    diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, &setup)
+    diesel_async::SimpleAsyncConnection::batch_execute(conn, &setup)
         .await
-        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
-    Ok(conn)
+        .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
 }
 
 /// A blocking connection to either database, outside any pool: for migrations, the command
@@ -153,7 +161,7 @@ where
         let mut conn = connect_postgres(&connector, None)
             .await
             .with_context(|| format!("cannot connect to PostgreSQL at {}", settings.database()))?;
-        work(&mut Conn::Postgres(&mut conn)).await
+        work(&mut Conn::Postgres(Pg::Own(&mut conn))).await
     })
 }
 
@@ -291,6 +299,9 @@ enum Pools {
     Postgres {
         /// This worker's pool (or the background tasks', for the `Db` built by `connect`).
         pool: PgPool,
+        /// The connection this worker's reads share (`Db::read`); none for the background
+        /// tasks, whose reads take a pooled connection.
+        pipeline: Option<Arc<Pipeline>>,
         /// How to build another worker's pool, and every pool built, for `stats`.
         pools: Arc<PgPools>,
     },
@@ -352,6 +363,7 @@ impl Db {
             });
             Pools::Postgres {
                 pool: pools.add(BACKGROUND_CONNECTIONS)?,
+                pipeline: None,
                 pools,
             }
         } else {
@@ -384,12 +396,16 @@ impl Db {
     }
 
     /// The `Db` of one actix worker, built in the app factory on the worker's thread: on
-    /// PostgreSQL a pool of its own (`PgPools`), its share of `DB_POOL_SIZE`; on SQLite the
-    /// same pool.
+    /// PostgreSQL a pool of its own (`PgPools`), its share of `DB_POOL_SIZE`, and a connection
+    /// its reads share (`Pipeline`); on SQLite the same pool.
     pub fn for_worker(&self) -> anyhow::Result<Self> {
         let pools = match &self.pools {
             Pools::Postgres { pools, .. } => Pools::Postgres {
                 pool: pools.add(pools.per_worker)?,
+                pipeline: Some(Arc::new(Pipeline {
+                    pools: Arc::clone(pools),
+                    current: tokio::sync::Mutex::default(),
+                })),
                 pools: Arc::clone(pools),
             },
             sqlite @ Pools::Sqlite { .. } => sqlite.clone(),
@@ -457,6 +473,44 @@ impl Db {
         }
     }
 
+    /// Runs database work that reads — statements outside a transaction — within the deadline,
+    /// as `run` does.
+    ///
+    /// On PostgreSQL the work shares one connection with every other read of this worker: their
+    /// statements are pipelined on it, sent while earlier ones are still answered, so a read
+    /// neither waits for a pooled connection nor waits alone for its round trip (a pool per
+    /// worker reached 60 % of `pgbench -S` with a bare read, this 89 %, BENCHMARKS.md). The
+    /// connection is opened on first use, on the worker's runtime, and again once it has ended
+    /// (within the pool timeout, else `DbError::Unavailable`). Work past its deadline is dropped
+    /// and leaves nothing behind: a statement still running is answered to no one, and
+    /// PostgreSQL cancels it at the statement timeout. A transaction is refused here
+    /// (`db::transaction`): it needs a connection of its own, `run` or `write`.
+    ///
+    /// The price of sharing: a slow statement delays the reads queued behind it on the same
+    /// worker. Work whose statements are slow by nature belongs in `run`.
+    ///
+    /// On SQLite, and for the background tasks' `Db`, this is `run`.
+    pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&mut Conn<'_>) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        let Pools::Postgres {
+            pipeline: Some(pipeline),
+            ..
+        } = &self.pools
+        else {
+            return self.run(f).await;
+        };
+        let shared = pipeline.connection().await.map_err(E::from)?;
+        let mut conn = Conn::Postgres(Pg::Shared(&shared.conn));
+        match tokio::time::timeout(self.deadline, f(&mut conn)).await {
+            Ok(result) => result,
+            Err(_) => Err(E::from(self.too_late())),
+        }
+    }
+
     /// Runs database work with a connection of the pool, within the deadline
     /// (`DB_QUERY_TIMEOUT_SECS`): past it the caller gets `DbError::Timeout` at once, whatever
     /// the database does — a frozen server runs no timers of its own. A caller that gets no
@@ -511,7 +565,7 @@ impl Db {
         let Some(conn) = checkout.0.as_deref_mut() else {
             return Err(E::from(DbError::Unavailable("no connection".into())));
         };
-        match tokio::time::timeout(self.deadline, f(&mut Conn::Postgres(conn))).await {
+        match tokio::time::timeout(self.deadline, f(&mut Conn::Postgres(Pg::Own(conn)))).await {
             Ok(result) => {
                 checkout.finished();
                 result
@@ -626,6 +680,39 @@ impl Drop for Checkout {
     }
 }
 
+/// The connection one worker's reads share (`Db::read`): opened when a read first needs it,
+/// on the worker's runtime, where its I/O task then runs, and opened anew once it has ended.
+struct Pipeline {
+    pools: Arc<PgPools>,
+    current: tokio::sync::Mutex<Option<Arc<postgres::Watched>>>,
+}
+
+impl Pipeline {
+    /// The open connection. Reads that find none wait while one of them connects (within the
+    /// pool timeout), rather than each opening its own.
+    async fn connection(&self) -> Result<Arc<postgres::Watched>, DbError> {
+        let mut current = self.current.lock().await;
+        if let Some(open) = current.as_ref().filter(|conn| !conn.has_ended()) {
+            return Ok(Arc::clone(open));
+        }
+        // An ended connection closes once the reads still holding it have failed.
+        *current = None;
+        let spec = &self.pools.spec;
+        let conn = match tokio::time::timeout(spec.pool_timeout, spec.open_shared()).await {
+            Ok(Ok(conn)) => Arc::new(conn),
+            Ok(Err(e)) => return Err(DbError::Unavailable(e.to_string())),
+            Err(_) => {
+                return Err(DbError::Unavailable(format!(
+                    "no connection to PostgreSQL within {:?}",
+                    spec.pool_timeout
+                )));
+            }
+        };
+        *current = Some(Arc::clone(&conn));
+        Ok(conn)
+    }
+}
+
 /// The connections of the background tasks (the change feed's ticker, housekeeping) and of
 /// start-up, beside the workers' pools.
 const BACKGROUND_CONNECTIONS: usize = 2;
@@ -644,6 +731,15 @@ struct PgPoolSpec {
 }
 
 impl PgPoolSpec {
+    /// A connection set up as the pools' are, outside any pool: the one a worker's reads
+    /// share (`Pipeline`).
+    async fn open_shared(&self) -> diesel::ConnectionResult<postgres::Watched> {
+        let mut shared = self.connector.connect_watched().await?;
+        set_up_postgres(&mut shared.conn, Some(self.statement_timeout)).await?;
+        diesel_async::AsyncConnection::set_instrumentation(&mut shared.conn, self.counter.clone());
+        Ok(shared)
+    }
+
     /// A pool of at most `size` connections.
     fn build(&self, size: usize) -> anyhow::Result<PgPool> {
         use diesel_async::pooled_connection::{ManagerConfig, RecyclingMethod};

@@ -24,6 +24,7 @@
 use std::path::PathBuf;
 use std::str::FromStr as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context as _, bail};
 use diesel::ConnectionResult;
@@ -71,6 +72,30 @@ enum Verify {
     ChainAndName(RootCertStore),
 }
 
+/// Connects with `$connector`'s configuration and TLS, then builds the connection from the
+/// client and its I/O (`$finish`, compiled once per kind of stream).
+macro_rules! open {
+    ($connector:ident, |$client:ident, $connection:ident| $finish:expr) => {
+        match &$connector.tls {
+            None => {
+                let ($client, $connection) = $connector
+                    .config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(failed)?;
+                $finish
+            }
+            Some(tls) => {
+                let ($client, $connection) = $connector
+                    .config
+                    .connect(MakeRustlsConnect::new(ClientConfig::clone(tls)))
+                    .await
+                    .map_err(failed)?;
+                $finish
+            }
+        }
+    };
+}
 impl Connector {
     /// Reads a `postgres://` URL with libpq's `sslmode` and `sslrootcert` (`PGSSLMODE` and
     /// `PGSSLROOTCERT` when the URL has none, as with libpq).
@@ -157,36 +182,74 @@ impl Connector {
 
     /// Opens a connection; its I/O runs as a task on the current tokio runtime.
     pub async fn connect(&self) -> ConnectionResult<AsyncPgConnection> {
-        // With its causes: "error performing TLS handshake" alone does not say which check
-        // failed.
-        let failed = |e: tokio_postgres::Error| {
-            let mut message = e.to_string();
-            let mut cause = std::error::Error::source(&e);
-            while let Some(inner) = cause {
-                message.push_str(": ");
-                message.push_str(&inner.to_string());
-                cause = inner.source();
+        open!(self, |client, connection| {
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await
+        })
+    }
+
+    /// Opens a connection whose end its owner can see (`Watched`); its I/O runs as a task on
+    /// the current tokio runtime.
+    pub async fn connect_watched(&self) -> ConnectionResult<Watched> {
+        open!(self, |client, connection| Watched::drive(
+            client, connection
+        )
+        .await)
+    }
+}
+
+/// A failed connection attempt, with its causes: "error performing TLS handshake" alone does
+/// not say which check failed.
+fn failed(e: tokio_postgres::Error) -> ConnectionError {
+    let mut message = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(inner) = cause {
+        message.push_str(": ");
+        message.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    ConnectionError::BadConnection(message)
+}
+
+/// A connection whose I/O task is run here rather than by diesel-async, so that its owner
+/// learns when it ends — the server went away, or closed it — before a statement fails on it:
+/// the connection `Db::read` shares, which no pool recycles. Dropping it closes the connection.
+pub struct Watched {
+    pub conn: AsyncPgConnection,
+    ended: Arc<AtomicBool>,
+    /// Dropped with this; the I/O task then drops the connection, which closes its socket.
+    _close: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Watched {
+    async fn drive<S>(
+        client: tokio_postgres::Client,
+        connection: tokio_postgres::Connection<tokio_postgres::Socket, S>,
+    ) -> ConnectionResult<Self>
+    where
+        S: tokio_postgres::tls::TlsStream + Unpin + Send + 'static,
+    {
+        let ended = Arc::new(AtomicBool::new(false));
+        let (close, closed) = tokio::sync::oneshot::channel::<()>();
+        let flag = Arc::clone(&ended);
+        tokio::spawn(async move {
+            tokio::select! {
+                result = connection => if let Err(e) = result {
+                    log::warn!("a PostgreSQL connection ended: {e}");
+                },
+                _ = closed => {}
             }
-            ConnectionError::BadConnection(message)
-        };
-        match &self.tls {
-            None => {
-                let (client, connection) = self
-                    .config
-                    .connect(tokio_postgres::NoTls)
-                    .await
-                    .map_err(failed)?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await
-            }
-            Some(tls) => {
-                let (client, connection) = self
-                    .config
-                    .connect(MakeRustlsConnect::new(ClientConfig::clone(tls)))
-                    .await
-                    .map_err(failed)?;
-                AsyncPgConnection::try_from_client_and_connection(client, connection).await
-            }
-        }
+            flag.store(true, Ordering::Release);
+        });
+        Ok(Self {
+            conn: AsyncPgConnection::try_from(client).await?,
+            ended,
+            _close: close,
+        })
+    }
+
+    /// Whether the connection has ended; every statement on it would fail.
+    pub fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
     }
 }
 

@@ -28,8 +28,27 @@ pub mod prelude {
 
 /// A connection to one of the two databases, as model functions take it.
 pub enum Conn<'a> {
-    Postgres(&'a mut AsyncPgConnection),
+    Postgres(Pg<'a>),
     Sqlite(&'a mut SqliteConnection),
+}
+
+/// A PostgreSQL connection: one the work has to itself (`Db::run`, `Db::write`), or one it
+/// shares with the other reads of its worker, their statements pipelined (`Db::read`). Every
+/// statement runs on the connection shared, as diesel-async allows; only a transaction needs
+/// one of its own.
+pub enum Pg<'a> {
+    Own(&'a mut AsyncPgConnection),
+    Shared(&'a AsyncPgConnection),
+}
+
+impl Pg<'_> {
+    /// The connection, to run a statement on.
+    pub fn shared(&self) -> &AsyncPgConnection {
+        match self {
+            Pg::Own(conn) => conn,
+            Pg::Shared(conn) => conn,
+        }
+    }
 }
 
 /// Runs one statement: `$body`, written once, is compiled once per backend with `$c` bound to
@@ -58,12 +77,12 @@ pub(crate) use query;
 
 /// How a statement runs on PostgreSQL: `query!`'s PostgreSQL arm, and on its own for a
 /// statement only PostgreSQL can run (arrays, `array_agg`). `$pg` is what `Conn::Postgres`
-/// holds; the statement borrows the connection shared, as diesel-async allows.
+/// holds (`Pg`); the statement borrows the connection shared, as diesel-async allows.
 macro_rules! postgres_query {
     ($pg:expr, |$c:ident| $body:expr) => {{
         #[allow(unused_imports)]
         use diesel_async::{RunQueryDsl as _, SimpleAsyncConnection as _};
-        let mut shared: &diesel_async::AsyncPgConnection = &**$pg;
+        let mut shared: &diesel_async::AsyncPgConnection = $pg.shared();
         let $c = &mut shared;
         $body.await
     }};
@@ -102,6 +121,9 @@ pub(crate) use in_batches;
 /// Runs `work` in a transaction: committed when it returns `Ok`, rolled back when it returns
 /// an error (which is then returned, unless the rollback itself failed). Nested, it runs in a
 /// savepoint. The same steps as diesel's `Connection::transaction`, written for an async body.
+///
+/// A transaction needs a connection of its own: on the connection `Db::read` shares, its
+/// statements would mix with other requests' (an error, never a silent mix).
 pub async fn transaction<T, E>(
     conn: &mut Conn<'_>,
     work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
@@ -109,17 +131,26 @@ pub async fn transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    type Pg = <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager;
+    type Postgres = <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager;
     type Sqlite = <SqliteConnection as diesel::Connection>::TransactionManager;
     match conn {
-        Conn::Postgres(c) => Pg::begin_transaction(*c).await?,
+        Conn::Postgres(Pg::Own(c)) => Postgres::begin_transaction(*c).await?,
+        Conn::Postgres(Pg::Shared(_)) => {
+            return Err(E::from(diesel::result::Error::QueryBuilderError(
+                "a transaction on the connection Db::read shares: run it with Db::run or \
+                 Db::write"
+                    .into(),
+            )));
+        }
         Conn::Sqlite(c) => Sqlite::begin_transaction(*c)?,
     }
     let result = work(conn).await;
     let ended = match (&result, &mut *conn) {
-        (Ok(_), Conn::Postgres(c)) => Pg::commit_transaction(*c).await,
+        (Ok(_), Conn::Postgres(Pg::Own(c))) => Postgres::commit_transaction(*c).await,
+        (Err(_), Conn::Postgres(Pg::Own(c))) => Postgres::rollback_transaction(*c).await,
+        // Begun on a connection of its own, which the work can't swap for a shared one.
+        (_, Conn::Postgres(Pg::Shared(_))) => Err(diesel::result::Error::BrokenTransactionManager),
         (Ok(_), Conn::Sqlite(c)) => Sqlite::commit_transaction(*c),
-        (Err(_), Conn::Postgres(c)) => Pg::rollback_transaction(*c).await,
         (Err(_), Conn::Sqlite(c)) => Sqlite::rollback_transaction(*c),
     };
     match (result, ended) {

@@ -208,6 +208,11 @@ impl Held {
     }
 }
 
+/// Work that takes a pooled connection on both databases: the change feed, which may number
+/// changes (a write) before it reads. On PostgreSQL the other reads share a connection of
+/// their own and go on while the pool is exhausted (`reads_go_on_while_every_pooled_connection_is_busy`).
+const NEEDS_A_POOLED_CONNECTION: &str = "/api/v1/changes";
+
 api_test!(
     an_exhausted_pool_answers_503_quickly_instead_of_hanging,
     Options {
@@ -220,7 +225,7 @@ api_test!(
 
         let started = std::time::Instant::now();
         let problem = assert_problem(
-            app.get("/api/v1/regions").await,
+            app.get(NEEDS_A_POOLED_CONNECTION).await,
             StatusCode::SERVICE_UNAVAILABLE,
         )
         .await;
@@ -257,7 +262,7 @@ api_test!(
         let slow = hold_the_one_connection(&app).await;
 
         let started = std::time::Instant::now();
-        let queued = app.get("/api/v1/regions");
+        let queued = app.get(NEEDS_A_POOLED_CONNECTION);
         let scrape = async {
             tokio::time::sleep(std::time::Duration::from_millis(400)).await;
             crate::operations::scrape(&app).await
@@ -289,6 +294,65 @@ api_test!(
         assert_eq!(app.get("/api/v1/regions").await.status(), StatusCode::OK);
     }
 );
+
+/// PostgreSQL only: a worker's reads share one connection of their own, their statements
+/// pipelined (docs/database.md); a pool whose every connection is busy writing does not stop
+/// them, and neither does the server ending that shared connection.
+mod reads_go_on_while_every_pooled_connection_is_busy {
+    use reqwest::StatusCode;
+    use serde_json::json;
+
+    use super::hold_the_one_connection;
+    use crate::helpers::{Options, TestApp, on_postgres};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --run-ignored all"]
+    async fn postgres() {
+        let options = Options {
+            db_pool_size: 1,
+            db_pool_timeout_secs: 1,
+            ..Default::default()
+        };
+        on_postgres(options, |app: TestApp| async move {
+            let goslar = app.create_region(json!({"name": "Goslar"})).await;
+            let path = format!("/api/v1/regions/{}", goslar["id"]);
+            let held = hold_the_one_connection(&app).await;
+
+            // Many reads at once, while the one pooled connection waits inside a write.
+            let reads = (0..40).map(|i| {
+                let path = if i % 2 == 0 { "/api/v1/regions" } else { &path };
+                app.get(path)
+            });
+            for read in futures_util::future::join_all(reads).await {
+                assert_eq!(read.status(), StatusCode::OK);
+            }
+            let one = app
+                .get(&path)
+                .await
+                .json::<serde_json::Value>()
+                .await
+                .unwrap();
+            assert_eq!(one["name"], "Goslar");
+            held.release().await;
+
+            // The server ends every session of the app (a restart, an administrator): the
+            // next read finds the shared connection gone and opens another; it does not fail
+            // on the dead one.
+            assert!(app.end_its_postgres_sessions().await >= 2);
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            let after = app.get(&path).await;
+            assert_eq!(after.status(), StatusCode::OK, "{:?}", after.text().await);
+            let listed = app.get("/api/v1/regions").await;
+            let listed: serde_json::Value = listed.json().await.unwrap();
+            assert_eq!(
+                listed["items"].as_array().map(Vec::len),
+                Some(2),
+                "{listed}"
+            );
+        })
+        .await;
+    }
+}
 
 api_test!(
     an_accept_header_that_admits_nothing_the_endpoint_answers_in_is_a_406,

@@ -110,7 +110,9 @@ impl PgSchema {
             .batch_execute(&format!("CREATE SCHEMA {schema}"))
             .expect("create test schema");
         let separator = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        // The application name marks the app's sessions among the other tests' on the server.
+        let url =
+            format!("{base}{separator}options=-csearch_path%3D{schema}&application_name={schema}");
         Self { base, schema, url }
     }
 }
@@ -277,6 +279,34 @@ impl TestApp {
         })
         .await
         .expect("the work on the connection panicked")
+    }
+
+    /// PostgreSQL ends every session the app has open, as a server restart or an
+    /// administrator would (`pg_terminate_backend`); returns how many there were.
+    pub async fn end_its_postgres_sessions(&self) -> i64 {
+        use diesel::RunQueryDsl as _;
+        #[derive(diesel::QueryableByName)]
+        struct Ended {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let schema = self
+            ._pg_schema
+            .as_ref()
+            .expect("an app on PostgreSQL")
+            .schema
+            .clone();
+        self.with_connection(move |conn| {
+            diesel::sql_query(
+                "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                 WHERE application_name = $1 AND pid <> pg_backend_pid()",
+            )
+            .bind::<diesel::sql_types::Text, _>(schema)
+            .get_result::<Ended>(conn)
+            .expect("the sessions ended")
+            .n
+        })
+        .await
     }
 
     /// Whether this app runs on PostgreSQL (else on SQLite).
