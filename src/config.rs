@@ -58,6 +58,12 @@ pub struct Settings {
     #[arg(long, env = "DB_POOL_SIZE", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000), global = true)]
     pub db_pool_size: u32,
 
+    /// PostgreSQL: connections each worker's point reads share, their statements pipelined
+    /// (0 = they take pooled connections, as everything else does). Not counted in
+    /// DB_POOL_SIZE.
+    #[arg(long, env = "DB_READ_CONNECTIONS", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=64), global = true)]
+    pub db_read_connections: u32,
+
     /// Seconds a request waits for a free database connection before it is answered with 503.
     #[arg(long, env = "DB_POOL_TIMEOUT_SECS", default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=600), global = true)]
     pub db_pool_timeout_secs: u64,

@@ -243,7 +243,7 @@ async fn password_grant(
     let attempt = Arc::new(Attempt::new("user", &username, &client_address(req)));
     let (user, locked) = {
         let attempt = Arc::clone(&attempt);
-        db.read(async move |conn| -> Result<_, ApiError> {
+        db.run(async move |conn| -> Result<_, ApiError> {
             Ok((
                 users::find_by_username(conn, &username).await?,
                 attempt.locked(conn).await?,
@@ -314,7 +314,7 @@ async fn client_grant(
     let attempt = Arc::new(Attempt::new("client", &client_id, &client_address(req)));
     let (client, locked) = {
         let attempt = Arc::clone(&attempt);
-        db.read(async move |conn| -> Result<_, ApiError> {
+        db.run(async move |conn| -> Result<_, ApiError> {
             Ok((
                 clients::find_by_client_id(conn, &client_id).await?,
                 attempt.locked(conn).await?,

@@ -187,7 +187,7 @@ pub async fn list_clients(
     let sort = page.sort;
     let actor = caller.actor();
     let found = db
-        .read(async move |conn| clients::list(conn, &actor, &filter, &page).await)
+        .run(async move |conn| clients::list(conn, &actor, &filter, &page).await)
         .await?;
     Ok(HttpResponse::Ok().json(ClientList::from_page(found, sort)))
 }

@@ -71,7 +71,7 @@ pub async fn project_report(
     let query: ReportQuery = parse_params(req.query_string())?;
     let id = id.into_inner();
     let report = db
-        .read(async move |conn| Ok::<_, ApiError>(reports::project_report(conn, id).await?))
+        .run(async move |conn| Ok::<_, ApiError>(reports::project_report(conn, id).await?))
         .await?;
     let format = query
         .format

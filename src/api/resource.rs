@@ -100,7 +100,7 @@ pub async fn list<R: Resource>(
         };
     }
     let found = db
-        .read(async move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page).await?))
+        .run(async move |conn| Ok::<_, ApiError>(resource::list::<R>(conn, &filter, &page).await?))
         .await?;
     Ok(HttpResponse::Ok().json(ListPage {
         items: found.items.into_iter().map(R::View::from).collect(),

@@ -219,7 +219,7 @@ pub async fn list_users(
     let sort = page.sort;
     let actor = caller.actor();
     let found = db
-        .read(async move |conn| users::list(conn, &actor, &filter, &page).await)
+        .run(async move |conn| users::list(conn, &actor, &filter, &page).await)
         .await?;
     Ok(HttpResponse::Ok().json(UserList::from_page(found, sort)))
 }

@@ -9,7 +9,7 @@ mod query;
 pub mod schema;
 
 pub use migrations::{has_pending, migrate};
-pub use query::{Conn, Pg, prelude, transaction};
+pub use query::{Conn, Pg, both, prelude, transaction};
 pub(crate) use query::{in_batches, postgres_query, query};
 
 use std::sync::Arc;
@@ -316,6 +316,8 @@ struct PgPools {
     spec: PgPoolSpec,
     /// Connections per worker pool.
     per_worker: usize,
+    /// Connections each worker's reads share (`Pipeline`; 0: none, reads use the pool).
+    shared_per_worker: usize,
     all: std::sync::Mutex<Vec<PgPool>>,
 }
 
@@ -359,6 +361,7 @@ impl Db {
                     pool_timeout: settings.pool_timeout(),
                 },
                 per_worker: (settings.db_pool_size as usize / settings.worker_count()).max(1),
+                shared_per_worker: settings.db_read_connections as usize,
                 all: std::sync::Mutex::default(),
             });
             Pools::Postgres {
@@ -402,10 +405,15 @@ impl Db {
         let pools = match &self.pools {
             Pools::Postgres { pools, .. } => Pools::Postgres {
                 pool: pools.add(pools.per_worker)?,
-                pipeline: Some(Arc::new(Pipeline {
-                    pools: Arc::clone(pools),
-                    current: tokio::sync::Mutex::default(),
-                })),
+                pipeline: (pools.shared_per_worker > 0).then(|| {
+                    Arc::new(Pipeline {
+                        pools: Arc::clone(pools),
+                        slots: (0..pools.shared_per_worker)
+                            .map(|_| tokio::sync::Mutex::default())
+                            .collect(),
+                        next: std::sync::atomic::AtomicUsize::new(0),
+                    })
+                }),
                 pools: Arc::clone(pools),
             },
             sqlite @ Pools::Sqlite { .. } => sqlite.clone(),
@@ -473,21 +481,24 @@ impl Db {
         }
     }
 
-    /// Runs database work that reads — statements outside a transaction — within the deadline,
-    /// as `run` does.
+    /// Runs a point read — work of one round trip (or of statements sent at once,
+    /// `db::both`), outside a transaction — within the deadline, as `run` does.
     ///
-    /// On PostgreSQL the work shares one connection with every other read of this worker: their
-    /// statements are pipelined on it, sent while earlier ones are still answered, so a read
-    /// neither waits for a pooled connection nor waits alone for its round trip (a pool per
-    /// worker reached 60 % of `pgbench -S` with a bare read, this 89 %, BENCHMARKS.md). The
-    /// connection is opened on first use, on the worker's runtime, and again once it has ended
-    /// (within the pool timeout, else `DbError::Unavailable`). Work past its deadline is dropped
-    /// and leaves nothing behind: a statement still running is answered to no one, and
-    /// PostgreSQL cancels it at the statement timeout. A transaction is refused here
-    /// (`db::transaction`): it needs a connection of its own, `run` or `write`.
+    /// On PostgreSQL the work goes to one of this worker's shared connections
+    /// (`DB_READ_CONNECTIONS`, taken in turn), on which the statements of all its reads are
+    /// pipelined: sent while earlier ones are still being answered, so a read neither waits
+    /// for a pooled connection nor waits alone for its round trip (GET by id: +40–60 % over a
+    /// pooled connection, BENCHMARKS.md). A connection is opened when first needed, on the
+    /// worker's runtime, and again once it has ended (within the pool timeout, else
+    /// `DbError::Unavailable`). Work past its deadline is dropped and leaves nothing behind: a
+    /// statement still running is answered to no one, and PostgreSQL cancels it at the
+    /// statement timeout. A transaction is refused here (`db::transaction`): it needs a
+    /// connection of its own, `run` or `write`.
     ///
-    /// The price of sharing: a slow statement delays the reads queued behind it on the same
-    /// worker. Work whose statements are slow by nature belongs in `run`.
+    /// Work of several round trips one after the other (a list page, then its relation ids)
+    /// belongs in `run`: on a shared connection each of its statements queues behind the
+    /// others' (list p99 +60 %, BENCHMARKS.md), where a pooled connection makes it wait once.
+    /// So does work slow by nature, which would delay the reads queued behind it.
     ///
     /// On SQLite, and for the background tasks' `Db`, this is `run`.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
@@ -684,14 +695,33 @@ impl Drop for Checkout {
 /// on the worker's runtime, where its I/O task then runs, and opened anew once it has ended.
 struct Pipeline {
     pools: Arc<PgPools>,
-    current: tokio::sync::Mutex<Option<Arc<postgres::Watched>>>,
+    /// The shared connections (`DB_READ_CONNECTIONS`), each opened when first needed.
+    slots: Box<[tokio::sync::Mutex<Option<Arc<postgres::Watched>>>]>,
+    next: std::sync::atomic::AtomicUsize,
 }
 
 impl Pipeline {
-    /// The open connection. Reads that find none wait while one of them connects (within the
-    /// pool timeout), rather than each opening its own.
+    /// The connection a read goes to: the slots are taken in turn. (Choosing the one with the
+    /// fewest reads on it made the tail worse, not better: BENCHMARKS.md.)
     async fn connection(&self) -> Result<Arc<postgres::Watched>, DbError> {
-        let mut current = self.current.lock().await;
+        let turn = self.next.fetch_add(1, Ordering::Relaxed) % self.slots.len();
+        let slot = &self.slots[turn];
+        if let Ok(current) = slot.try_lock()
+            && let Some(open) = current.as_ref().filter(|conn| !conn.has_ended())
+        {
+            return Ok(Arc::clone(open));
+        }
+        self.open(slot).await
+    }
+
+    /// The slot's connection, opened (within the pool timeout) unless another read opened it
+    /// meanwhile. Reads waiting for the same slot wait for this one, rather than each opening
+    /// its own.
+    async fn open(
+        &self,
+        slot: &tokio::sync::Mutex<Option<Arc<postgres::Watched>>>,
+    ) -> Result<Arc<postgres::Watched>, DbError> {
+        let mut current = slot.lock().await;
         if let Some(open) = current.as_ref().filter(|conn| !conn.has_ended()) {
             return Ok(Arc::clone(open));
         }

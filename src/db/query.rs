@@ -161,6 +161,28 @@ where
     }
 }
 
+/// Runs two independent pieces of database work, neither needing the other's result: on
+/// PostgreSQL at once, their statements pipelined on the one connection, so the work waits
+/// for one round trip where it would wait for two; on SQLite, which runs in the process and
+/// has nothing to wait for, one after the other. A list's relation ids are loaded so.
+pub async fn both<A, B, E>(
+    conn: &mut Conn<'_>,
+    a: impl AsyncFnOnce(&mut Conn<'_>) -> Result<A, E>,
+    b: impl AsyncFnOnce(&mut Conn<'_>) -> Result<B, E>,
+) -> Result<(A, B), E> {
+    match conn {
+        Conn::Postgres(pg) => {
+            let shared = pg.shared();
+            let (mut first, mut second) = (
+                Conn::Postgres(Pg::Shared(shared)),
+                Conn::Postgres(Pg::Shared(shared)),
+            );
+            futures_util::future::try_join(a(&mut first), b(&mut second)).await
+        }
+        Conn::Sqlite(_) => Ok((a(conn).await?, b(conn).await?)),
+    }
+}
+
 /// The value of database work that never waits: on SQLite a model function's future is ready
 /// at its first poll. `None` if it was not, which would be a mistake of ours (`db::blocking`
 /// logs it and answers 503).

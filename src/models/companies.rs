@@ -4,7 +4,7 @@ use crate::db::prelude::*;
 use chrono::NaiveDateTime;
 
 use crate::db::schema::{self, companies};
-use crate::db::{Conn, postgres_query, query};
+use crate::db::{self, Conn, postgres_query, query};
 use crate::domain::companies::NewCompany;
 use crate::domain::{Actor, CompanyId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
 use crate::models::links::{company_projects, company_topics};
@@ -130,14 +130,19 @@ pub async fn find_record(conn: &mut Conn<'_>, id: CompanyId) -> QueryResult<Opti
     Ok(with_relations(conn, rows).await?.pop())
 }
 
-/// Attaches the relation ids to rows: two queries, whatever the number of rows.
+/// Attaches the relation ids to rows: two queries, whatever the number of rows, side by side
+/// (`db::both`).
 pub async fn with_relations(
     conn: &mut Conn<'_>,
     rows: Vec<Company>,
 ) -> QueryResult<Vec<CompanyRecord>> {
     let ids: Vec<CompanyId> = rows.iter().map(|c| c.id).collect();
-    let mut topics = company_topics::load(conn, &ids).await?;
-    let mut projects = company_projects::load(conn, &ids).await?;
+    let (mut topics, mut projects) = db::both(
+        conn,
+        async |c| company_topics::load(c, &ids).await,
+        async |c| company_projects::load(c, &ids).await,
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .map(|company| {

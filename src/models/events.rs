@@ -4,7 +4,7 @@ use crate::db::prelude::*;
 use chrono::NaiveDateTime;
 
 use crate::db::schema::{self, events};
-use crate::db::{Conn, postgres_query, query};
+use crate::db::{self, Conn, postgres_query, query};
 use crate::domain::events::NewEvent;
 use crate::domain::values::{EventFormat, EventKind};
 use crate::domain::{CompanyId, EventId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
@@ -129,15 +129,26 @@ pub async fn find_record(conn: &mut Conn<'_>, id: EventId) -> QueryResult<Option
     Ok(with_relations(conn, rows).await?.pop())
 }
 
-/// Attaches the relation ids to rows: three queries, whatever the number of rows.
+/// Attaches the relation ids to rows: three queries, whatever the number of rows, side by
+/// side (`db::both`).
 pub async fn with_relations(
     conn: &mut Conn<'_>,
     rows: Vec<Event>,
 ) -> QueryResult<Vec<EventRecord>> {
     let ids: Vec<EventId> = rows.iter().map(|e| e.id).collect();
-    let mut topics = event_topics::load(conn, &ids).await?;
-    let mut organizations = event_organizations::load(conn, &ids).await?;
-    let mut companies = event_companies::load(conn, &ids).await?;
+    let (mut topics, (mut organizations, mut companies)) = db::both(
+        conn,
+        async |c| event_topics::load(c, &ids).await,
+        async |c| {
+            db::both(
+                c,
+                async |c| event_organizations::load(c, &ids).await,
+                async |c| event_companies::load(c, &ids).await,
+            )
+            .await
+        },
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .map(|event| {

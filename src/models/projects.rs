@@ -6,7 +6,7 @@ use crate::db::prelude::*;
 use chrono::{NaiveDate, NaiveDateTime};
 
 use crate::db::schema::{self, project_funding, projects};
-use crate::db::{Conn, query};
+use crate::db::{self, Conn, query};
 use crate::domain::projects::NewProject;
 use crate::domain::values::{FundingRole, ProjectStatus};
 use crate::domain::{FundingSourceId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
@@ -192,15 +192,26 @@ pub async fn count_funded_by(
         .get_result(c))
 }
 
-/// Attaches the relation ids to rows: three queries, whatever the number of rows.
+/// Attaches the relation ids to rows: three queries, whatever the number of rows, side by
+/// side (`db::both`).
 pub async fn with_relations(
     conn: &mut Conn<'_>,
     rows: Vec<Project>,
 ) -> QueryResult<Vec<ProjectRecord>> {
     let ids: Vec<ProjectId> = rows.iter().map(|p| p.id).collect();
-    let mut regions = project_regions::load(conn, &ids).await?;
-    let mut topics = project_topics::load(conn, &ids).await?;
-    let mut funding = load_funding(conn, &ids).await?;
+    let (mut regions, (mut topics, mut funding)) = db::both(
+        conn,
+        async |c| project_regions::load(c, &ids).await,
+        async |c| {
+            db::both(
+                c,
+                async |c| project_topics::load(c, &ids).await,
+                async |c| load_funding(c, &ids).await,
+            )
+            .await
+        },
+    )
+    .await?;
     Ok(rows
         .into_iter()
         .map(|project| {
