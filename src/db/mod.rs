@@ -514,11 +514,28 @@ impl Db {
         else {
             return self.run(f).await;
         };
-        let shared = pipeline.connection().await.map_err(E::from)?;
+        // One budget for getting a connection, however many reads wait to open one.
+        let shared = match tokio::time::timeout(self.pool_timeout, pipeline.connection()).await {
+            Ok(Ok(shared)) => shared,
+            Ok(Err(e)) => return Err(E::from(e)),
+            Err(_) => {
+                self.timeouts.fetch_add(1, Ordering::Relaxed);
+                return Err(E::from(DbError::Unavailable(format!(
+                    "no shared connection to PostgreSQL within {:?}",
+                    self.pool_timeout
+                ))));
+            }
+        };
         let mut conn = Conn::Postgres(Pg::Shared(&shared.conn));
         match tokio::time::timeout(self.deadline, f(&mut conn)).await {
             Ok(result) => result,
-            Err(_) => Err(E::from(self.too_late())),
+            Err(_) => {
+                // A connection whose server went silent never ends on its own (TCP retries
+                // for many minutes): later reads get another. Reads still on it keep it open
+                // until they end.
+                pipeline.forget(&shared);
+                Err(E::from(self.too_late()))
+            }
         }
     }
 
@@ -712,6 +729,19 @@ impl Pipeline {
             return Ok(Arc::clone(open));
         }
         self.open(slot).await
+    }
+
+    /// Takes `conn` out of its slot, if it is still there: the next read on the slot opens
+    /// another.
+    fn forget(&self, conn: &Arc<postgres::Watched>) {
+        for slot in &self.slots {
+            // A locked slot is being opened anew already.
+            if let Ok(mut current) = slot.try_lock()
+                && current.as_ref().is_some_and(|open| Arc::ptr_eq(open, conn))
+            {
+                *current = None;
+            }
+        }
     }
 
     /// The slot's connection, opened (within the pool timeout) unless another read opened it

@@ -177,7 +177,10 @@ pub async fn both<A, B, E>(
                 Conn::Postgres(Pg::Shared(shared)),
                 Conn::Postgres(Pg::Shared(shared)),
             );
-            futures_util::future::try_join(a(&mut first), b(&mut second)).await
+            // Both to their ends, even when one fails: a statement dropped half-way would
+            // still run, and hold up whoever used the connection next.
+            let (a, b) = futures_util::future::join(a(&mut first), b(&mut second)).await;
+            Ok((a?, b?))
         }
         Conn::Sqlite(_) => Ok((a(conn).await?, b(conn).await?)),
     }
