@@ -211,6 +211,9 @@ echo "PostgreSQL: ready, healthy, writes, exit 0 on SIGTERM"
 step "two replicas start at the same moment on one PostgreSQL database"
 fresh_database bn_smoke_replicas
 podman volume rm -f bn-smoke-key >/dev/null 2>&1 || true
+# Created before the two start: two `run -v` creating the same named volume at once race, and
+# the loser fails with "volume already exists" (seen once in CI).
+podman volume create bn-smoke-key >/dev/null
 for port in 18482 18483; do
   CONTAINERS+=("bn-smoke-$port")
   # One volume for the signing key, as replicas share one secret.
