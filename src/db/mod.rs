@@ -299,8 +299,8 @@ enum Pools {
     Postgres {
         /// This worker's pool (or the background tasks', for the `Db` built by `connect`).
         pool: PgPool,
-        /// The connection this worker's reads share (`Db::read`); none for the background
-        /// tasks, whose reads take a pooled connection.
+        /// The connections this worker's point reads share (`Db::read`); none for the
+        /// background tasks, or with `DB_READ_CONNECTIONS=0`: their reads take a pooled one.
         pipeline: Option<Arc<Pipeline>>,
         /// How to build another worker's pool, and every pool built, for `stats`.
         pools: Arc<PgPools>,
@@ -399,8 +399,8 @@ impl Db {
     }
 
     /// The `Db` of one actix worker, built in the app factory on the worker's thread: on
-    /// PostgreSQL a pool of its own (`PgPools`), its share of `DB_POOL_SIZE`, and a connection
-    /// its reads share (`Pipeline`); on SQLite the same pool.
+    /// PostgreSQL a pool of its own (`PgPools`), its share of `DB_POOL_SIZE`, and the
+    /// connections its point reads share (`Pipeline`); on SQLite the same pool.
     pub fn for_worker(&self) -> anyhow::Result<Self> {
         let pools = match &self.pools {
             Pools::Postgres { pools, .. } => Pools::Postgres {
@@ -708,8 +708,9 @@ impl Drop for Checkout {
     }
 }
 
-/// The connection one worker's reads share (`Db::read`): opened when a read first needs it,
-/// on the worker's runtime, where its I/O task then runs, and opened anew once it has ended.
+/// The connections one worker's point reads share (`Db::read`): each opened when a read first
+/// needs it, on the worker's runtime, where its I/O task then runs, and opened anew once it
+/// has ended.
 struct Pipeline {
     pools: Arc<PgPools>,
     /// The shared connections (`DB_READ_CONNECTIONS`), each opened when first needed.
@@ -744,9 +745,9 @@ impl Pipeline {
         }
     }
 
-    /// The slot's connection, opened (within the pool timeout) unless another read opened it
-    /// meanwhile. Reads waiting for the same slot wait for this one, rather than each opening
-    /// its own.
+    /// The slot's connection, opened unless another read opened it meanwhile. Reads waiting
+    /// for the same slot wait for this one, rather than each opening its own; `Db::read` bounds
+    /// the wait and the opening with one pool timeout (dropped, the attempt leaves nothing).
     async fn open(
         &self,
         slot: &tokio::sync::Mutex<Option<Arc<postgres::Watched>>>,
@@ -757,16 +758,9 @@ impl Pipeline {
         }
         // An ended connection closes once the reads still holding it have failed.
         *current = None;
-        let spec = &self.pools.spec;
-        let conn = match tokio::time::timeout(spec.pool_timeout, spec.open_shared()).await {
-            Ok(Ok(conn)) => Arc::new(conn),
-            Ok(Err(e)) => return Err(DbError::Unavailable(e.to_string())),
-            Err(_) => {
-                return Err(DbError::Unavailable(format!(
-                    "no connection to PostgreSQL within {:?}",
-                    spec.pool_timeout
-                )));
-            }
+        let conn = match self.pools.spec.open_shared().await {
+            Ok(conn) => Arc::new(conn),
+            Err(e) => return Err(DbError::Unavailable(e.to_string())),
         };
         *current = Some(Arc::clone(&conn));
         Ok(conn)
