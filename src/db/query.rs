@@ -75,9 +75,9 @@ macro_rules! query {
 }
 pub(crate) use query;
 
-/// How a statement runs on PostgreSQL: `query!`'s PostgreSQL arm, and on its own for a
-/// statement only PostgreSQL can run (arrays, `array_agg`). `$pg` is what `Conn::Postgres`
-/// holds (`Pg`); the statement borrows the connection shared, as diesel-async allows.
+/// How a statement runs on PostgreSQL: `query!`'s PostgreSQL arm. `$pg` is what
+/// `Conn::Postgres` holds (`Pg`); the statement borrows the connection shared, as
+/// diesel-async allows.
 macro_rules! postgres_query {
     ($pg:expr, |$c:ident| $body:expr) => {{
         #[allow(unused_imports)]
@@ -164,7 +164,7 @@ where
 /// Runs two independent pieces of database work, neither needing the other's result: on
 /// PostgreSQL at once, their statements pipelined on the one connection, so the work waits
 /// for one round trip where it would wait for two; on SQLite, which runs in the process and
-/// has nothing to wait for, one after the other. A list's relation ids are loaded so.
+/// has nothing to wait for, one after the other. A project and its funding lines are read so.
 pub async fn both<A, B, E>(
     conn: &mut Conn<'_>,
     a: impl AsyncFnOnce(&mut Conn<'_>) -> Result<A, E>,

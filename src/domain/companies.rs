@@ -134,8 +134,7 @@ impl Crud for Companies {
         conn: &mut Conn<'_>,
         ids: &[CompanyId],
     ) -> Result<Vec<CompanyRecord>, DomainError> {
-        let rows = companies::find_all(conn, ids).await?;
-        Ok(companies::with_relations(conn, rows).await?)
+        Ok(companies::find_records(conn, ids).await?)
     }
 
     async fn find(
@@ -210,8 +209,7 @@ pub async fn find_by_external_ids(
     by: &Actor,
     keys: &[&str],
 ) -> Result<Vec<CompanyRecord>, DomainError> {
-    let rows = companies::find_by_external_ids(conn, by.org, keys).await?;
-    Ok(companies::with_relations(conn, rows).await?)
+    Ok(companies::find_by_external_ids(conn, by.org, keys).await?)
 }
 
 /// Creates many companies at once, as `resource::create` creates one: the same rules, the

@@ -137,8 +137,7 @@ impl Crud for Events {
         conn: &mut Conn<'_>,
         ids: &[EventId],
     ) -> Result<Vec<EventRecord>, DomainError> {
-        let rows = events::find_all(conn, ids).await?;
-        Ok(events::with_relations(conn, rows).await?)
+        Ok(events::find_records(conn, ids).await?)
     }
 
     async fn find(conn: &mut Conn<'_>, id: EventId) -> Result<Option<EventRecord>, DomainError> {

@@ -149,16 +149,14 @@ impl Crud for Projects {
         conn: &mut Conn<'_>,
         ids: &[ProjectId],
     ) -> Result<Vec<ProjectRecord>, DomainError> {
-        let rows = projects::find_all(conn, ids).await?;
-        Ok(projects::with_relations(conn, rows).await?)
+        Ok(projects::find_records(conn, ids).await?)
     }
 
     async fn find(
         conn: &mut Conn<'_>,
         id: ProjectId,
     ) -> Result<Option<ProjectRecord>, DomainError> {
-        let rows: Vec<_> = projects::find(conn, id).await?.into_iter().collect();
-        Ok(projects::with_relations(conn, rows).await?.pop())
+        Ok(projects::find_record(conn, id).await?)
     }
 
     async fn insert(

@@ -4,12 +4,13 @@ use crate::db::prelude::*;
 use chrono::NaiveDateTime;
 
 use crate::db::schema::{self, companies};
-use crate::db::{self, Conn, postgres_query, query};
+use crate::db::{Conn, query};
 use crate::domain::companies::NewCompany;
 use crate::domain::{Actor, CompanyId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
 use crate::models::links::{company_projects, company_topics};
 use crate::models::page::{Page, PageRequest, sorted};
-use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
+use crate::models::relation_ids::RelationIds;
+use crate::models::{ListError, contains_pattern, record_queries};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = companies)]
@@ -64,11 +65,15 @@ impl From<NewCompany> for CompanyFields {
     }
 }
 
-/// A company with the ids it lists.
-#[derive(Debug, Clone)]
+/// A company with the ids it lists, read in one statement (`relation_ids`).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = companies)]
 pub struct CompanyRecord {
+    #[diesel(embed)]
     pub company: Company,
+    #[diesel(select_expression = company_topics::ids(), deserialize_as = RelationIds<TopicId>)]
     pub topic_ids: Vec<TopicId>,
+    #[diesel(select_expression = company_projects::ids(), deserialize_as = RelationIds<ProjectId>)]
     pub project_ids: Vec<ProjectId>,
 }
 
@@ -106,54 +111,27 @@ pub async fn count_in_region(conn: &mut Conn<'_>, region: RegionId) -> QueryResu
         .get_result(c))
 }
 
-/// One company with its relation ids. On PostgreSQL that is one statement, the ids aggregated
-/// in subselects: a round trip is most of what a point read costs there. SQLite runs in the
-/// process, so the row and a query per relation cost little more than one.
+/// One company with its relation ids.
 pub async fn find_record(conn: &mut Conn<'_>, id: CompanyId) -> QueryResult<Option<CompanyRecord>> {
-    if let Conn::Postgres(pg) = conn {
-        let found = postgres_query!(pg, |c| companies::table
-            .find(id)
-            .select((
-                Company::as_select(),
-                company_topics::ids_of(id),
-                company_projects::ids_of(id),
-            ))
-            .first::<(Company, Option<Vec<TopicId>>, Option<Vec<ProjectId>>)>(c))
-        .optional()?;
-        return Ok(found.map(|(company, topics, projects)| CompanyRecord {
-            company,
-            topic_ids: sorted_ids(topics),
-            project_ids: sorted_ids(projects),
-        }));
-    }
-    let rows: Vec<_> = find(conn, id).await?.into_iter().collect();
-    Ok(with_relations(conn, rows).await?.pop())
+    query!(conn, |c| companies::table
+        .find(id)
+        .select(CompanyRecord::as_select())
+        .first(c))
+    .optional()
 }
 
-/// Attaches the relation ids to rows: two queries, whatever the number of rows, side by side
-/// (`db::both`).
-pub async fn with_relations(
+/// The companies of `ids` that exist, with their relation ids, in no particular order.
+pub async fn find_records(
     conn: &mut Conn<'_>,
-    rows: Vec<Company>,
+    ids: &[CompanyId],
 ) -> QueryResult<Vec<CompanyRecord>> {
-    let ids: Vec<CompanyId> = rows.iter().map(|c| c.id).collect();
-    let (mut topics, mut projects) = db::both(
-        conn,
-        async |c| company_topics::load(c, &ids).await,
-        async |c| company_projects::load(c, &ids).await,
-    )
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|company| {
-            let id = company.id;
-            CompanyRecord {
-                company,
-                topic_ids: topics.remove(&id).unwrap_or_default(),
-                project_ids: projects.remove(&id).unwrap_or_default(),
-            }
-        })
-        .collect())
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    query!(conn, |c| companies::table
+        .filter(companies::id.eq_any(ids))
+        .select(CompanyRecord::as_select())
+        .load(c))
 }
 
 pub async fn list(
@@ -213,7 +191,7 @@ pub async fn list(
             query
         }};
     }
-    let (rows, keyset) = sorted!(conn, filtered!().select(Company::as_select()), page, companies::id, |c: Company| {
+    let (rows, keyset) = sorted!(conn, filtered!().select(CompanyRecord::as_select()), page, companies::id, |r: CompanyRecord, c = &r.company| {
         CompanySort::Name => text(companies::name_key, c.name_key.clone()),
         CompanySort::City => text(companies::city_key, c.city_key.clone()),
         CompanySort::EmployeeCount => int(companies::employee_sort, c.employee_sort),
@@ -225,12 +203,7 @@ pub async fn list(
     } else {
         None
     };
-    let page = Page::from_rows(rows, page.limit, total, keyset);
-    Ok(Page {
-        items: with_relations(conn, page.items).await?,
-        next: page.next,
-        total: page.total,
-    })
+    Ok(Page::from_rows(rows, page.limit, total, keyset))
 }
 
 /// The id of the company with this name (case-insensitively) in a region, if any.
@@ -253,7 +226,7 @@ pub async fn find_by_external_ids(
     conn: &mut Conn<'_>,
     owner: Option<OrganizationId>,
     keys: &[&str],
-) -> QueryResult<Vec<Company>> {
+) -> QueryResult<Vec<CompanyRecord>> {
     if keys.is_empty() {
         return Ok(Vec::new());
     }
@@ -261,11 +234,11 @@ pub async fn find_by_external_ids(
     match owner {
         Some(org) => query!(conn, |c| with_keys
             .filter(companies::owner_org_id.eq(org))
-            .select(Company::as_select())
+            .select(CompanyRecord::as_select())
             .load(c)),
         None => query!(conn, |c| with_keys
             .filter(companies::owner_org_id.is_null())
-            .select(Company::as_select())
+            .select(CompanyRecord::as_select())
             .load(c)),
     }
 }

@@ -4,13 +4,14 @@ use crate::db::prelude::*;
 use chrono::NaiveDateTime;
 
 use crate::db::schema::{self, events};
-use crate::db::{self, Conn, postgres_query, query};
+use crate::db::{Conn, query};
 use crate::domain::events::NewEvent;
 use crate::domain::values::{EventFormat, EventKind};
 use crate::domain::{CompanyId, EventId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
 use crate::models::links::{event_companies, event_organizations, event_topics};
 use crate::models::page::{Page, PageRequest, sorted};
-use crate::models::{ListError, contains_pattern, record_queries, sorted_ids};
+use crate::models::relation_ids::RelationIds;
+use crate::models::{ListError, contains_pattern, record_queries};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = events)]
@@ -53,12 +54,20 @@ impl From<NewEvent> for EventFields {
     }
 }
 
-/// An event with the ids it lists.
-#[derive(Debug, Clone)]
+/// An event with the ids it lists, read in one statement (`relation_ids`).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events)]
 pub struct EventRecord {
+    #[diesel(embed)]
     pub event: Event,
+    #[diesel(select_expression = event_topics::ids(), deserialize_as = RelationIds<TopicId>)]
     pub topic_ids: Vec<TopicId>,
+    #[diesel(
+        select_expression = event_organizations::ids(),
+        deserialize_as = RelationIds<OrganizationId>
+    )]
     pub organization_ids: Vec<OrganizationId>,
+    #[diesel(select_expression = event_companies::ids(), deserialize_as = RelationIds<CompanyId>)]
     pub company_ids: Vec<CompanyId>,
 }
 
@@ -98,69 +107,24 @@ pub async fn count_in_project(conn: &mut Conn<'_>, project: ProjectId) -> QueryR
         .get_result(c))
 }
 
-/// One event with its relation ids: one statement on PostgreSQL (see `companies::find_record`).
+/// One event with its relation ids.
 pub async fn find_record(conn: &mut Conn<'_>, id: EventId) -> QueryResult<Option<EventRecord>> {
-    if let Conn::Postgres(pg) = conn {
-        let found = postgres_query!(pg, |c| events::table
-            .find(id)
-            .select((
-                Event::as_select(),
-                event_topics::ids_of(id),
-                event_organizations::ids_of(id),
-                event_companies::ids_of(id),
-            ))
-            .first::<(
-                Event,
-                Option<Vec<TopicId>>,
-                Option<Vec<OrganizationId>>,
-                Option<Vec<CompanyId>>,
-            )>(c))
-        .optional()?;
-        return Ok(
-            found.map(|(event, topics, organizations, companies)| EventRecord {
-                event,
-                topic_ids: sorted_ids(topics),
-                organization_ids: sorted_ids(organizations),
-                company_ids: sorted_ids(companies),
-            }),
-        );
-    }
-    let rows: Vec<_> = find(conn, id).await?.into_iter().collect();
-    Ok(with_relations(conn, rows).await?.pop())
+    query!(conn, |c| events::table
+        .find(id)
+        .select(EventRecord::as_select())
+        .first(c))
+    .optional()
 }
 
-/// Attaches the relation ids to rows: three queries, whatever the number of rows, side by
-/// side (`db::both`).
-pub async fn with_relations(
-    conn: &mut Conn<'_>,
-    rows: Vec<Event>,
-) -> QueryResult<Vec<EventRecord>> {
-    let ids: Vec<EventId> = rows.iter().map(|e| e.id).collect();
-    let (mut topics, (mut organizations, mut companies)) = db::both(
-        conn,
-        async |c| event_topics::load(c, &ids).await,
-        async |c| {
-            db::both(
-                c,
-                async |c| event_organizations::load(c, &ids).await,
-                async |c| event_companies::load(c, &ids).await,
-            )
-            .await
-        },
-    )
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|event| {
-            let id = event.id;
-            EventRecord {
-                event,
-                topic_ids: topics.remove(&id).unwrap_or_default(),
-                organization_ids: organizations.remove(&id).unwrap_or_default(),
-                company_ids: companies.remove(&id).unwrap_or_default(),
-            }
-        })
-        .collect())
+/// The events of `ids` that exist, with their relation ids, in no particular order.
+pub async fn find_records(conn: &mut Conn<'_>, ids: &[EventId]) -> QueryResult<Vec<EventRecord>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    query!(conn, |c| events::table
+        .filter(events::id.eq_any(ids))
+        .select(EventRecord::as_select())
+        .load(c))
 }
 
 pub async fn list(
@@ -205,7 +169,7 @@ pub async fn list(
             query
         }};
     }
-    let (rows, keyset) = sorted!(conn, filtered!().select(Event::as_select()), page, events::id, |e: Event| {
+    let (rows, keyset) = sorted!(conn, filtered!().select(EventRecord::as_select()), page, events::id, |r: EventRecord, e = &r.event| {
         EventSort::StartsAt => time(events::starts_at, e.starts_at),
         EventSort::Title => text(events::title_key, e.title_key.clone()),
         EventSort::CreatedAt => time(events::created_at, e.created_at),
@@ -216,12 +180,7 @@ pub async fn list(
     } else {
         None
     };
-    let page = Page::from_rows(rows, page.limit, total, keyset);
-    Ok(Page {
-        items: with_relations(conn, page.items).await?,
-        next: page.next,
-        total: page.total,
-    })
+    Ok(Page::from_rows(rows, page.limit, total, keyset))
 }
 
 /// The id of the event with this title (case-insensitively) in a project, if any.

@@ -3,15 +3,15 @@
 
 use crate::models::join_table;
 
-join_table!(project_regions, project_regions, project_id: crate::domain::ProjectId, region_id: crate::domain::RegionId);
-join_table!(project_topics, project_topics, project_id: crate::domain::ProjectId, topic_id: crate::domain::TopicId);
-join_table!(company_topics, company_topics, company_id: crate::domain::CompanyId, topic_id: crate::domain::TopicId);
-join_table!(company_projects, company_projects, company_id: crate::domain::CompanyId, project_id: crate::domain::ProjectId);
-join_table!(event_topics, event_topics, event_id: crate::domain::EventId, topic_id: crate::domain::TopicId);
+join_table!(project_regions, project_regions, projects.project_id: crate::domain::ProjectId, region_id: crate::domain::RegionId);
+join_table!(project_topics, project_topics, projects.project_id: crate::domain::ProjectId, topic_id: crate::domain::TopicId);
+join_table!(company_topics, company_topics, companies.company_id: crate::domain::CompanyId, topic_id: crate::domain::TopicId);
+join_table!(company_projects, company_projects, companies.company_id: crate::domain::CompanyId, project_id: crate::domain::ProjectId);
+join_table!(event_topics, event_topics, events.event_id: crate::domain::EventId, topic_id: crate::domain::TopicId);
 join_table!(
     event_organizations,
     event_organizations,
-    event_id: crate::domain::EventId,
+    events.event_id: crate::domain::EventId,
     organization_id: crate::domain::OrganizationId
 );
-join_table!(event_companies, event_companies, event_id: crate::domain::EventId, company_id: crate::domain::CompanyId);
+join_table!(event_companies, event_companies, events.event_id: crate::domain::EventId, company_id: crate::domain::CompanyId);

@@ -13,6 +13,7 @@ pub mod page;
 pub mod projects;
 pub mod refresh_tokens;
 pub mod regions;
+pub mod relation_ids;
 pub mod reports;
 pub mod topics;
 pub mod users;
@@ -242,22 +243,6 @@ pub fn missing_or_stale(exists: bool) -> WriteError {
     }
 }
 
-diesel::define_sql_function! {
-    /// PostgreSQL's `array_agg` over ids; NULL when there are no rows.
-    #[aggregate]
-    fn array_agg(expr: diesel::sql_types::BigInt) -> diesel::sql_types::Array<diesel::sql_types::BigInt>;
-}
-
-/// Relation ids from `array_agg` as the API lists them: ascending, empty for none.
-pub fn sorted_ids<T: Ord>(ids: Option<Vec<T>>) -> Vec<T> {
-    let mut ids = ids.unwrap_or_default();
-    ids.sort_unstable();
-    ids
-}
-
-/// Declares a module of queries on a join table `(owner, target)`: load the target ids of a
-/// page of owners in one query, the ids of one owner as a subselect (PostgreSQL), replace an
-/// owner's set, count the owners of a target.
 /// Whether the record whose relation set is written existed before (a new one has no links
 /// to remove: creating skips that statement).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -266,54 +251,23 @@ pub enum Owner {
     Existing,
 }
 
+/// Declares a module of queries on a join table `(owner, target)` whose owner is a row of
+/// `owner_table`: the target ids of each owner as a column of a query on the owner's table,
+/// replace an owner's set, count the owners of a target.
 macro_rules! join_table {
-    ($module:ident, $table:ident, $owner:ident: $owner_id:ty, $target:ident: $target_id:ty) => {
+    ($module:ident, $table:ident, $owner_table:ident.$owner:ident: $owner_id:ty, $target:ident: $target_id:ty) => {
         pub mod $module {
-            use std::collections::HashMap;
-
             use crate::db::prelude::*;
             use crate::db::schema::$table;
             use crate::db::{Conn, query};
 
-            /// The target ids of each owner (sorted), in one query whatever the page size.
-            pub async fn load(
-                conn: &mut Conn<'_>,
-                owners: &[$owner_id],
-            ) -> QueryResult<HashMap<$owner_id, Vec<$target_id>>> {
-                let mut map: HashMap<$owner_id, Vec<$target_id>> =
-                    HashMap::with_capacity(owners.len());
-                if owners.is_empty() {
-                    return Ok(map);
-                }
-                let select = ($table::$owner, $table::$target);
-                let order = ($table::$owner, $table::$target);
-                // SQLite gets `IN (?, …)` for a list, which diesel never keeps prepared; one
-                // owner (every read of a single record) gets a statement it keeps.
-                let pairs: Vec<($owner_id, $target_id)> = match owners {
-                    [owner] => query!(conn, |c| $table::table
-                        .filter($table::$owner.eq(*owner))
-                        .select(select)
-                        .order(order)
-                        .load(c))?,
-                    _ => query!(conn, |c| $table::table
-                        .filter($table::$owner.eq_any(owners))
-                        .select(select)
-                        .order(order)
-                        .load(c))?,
-                };
-                for (owner, target) in pairs {
-                    map.entry(owner).or_default().push(target);
-                }
-                Ok(map)
-            }
-
-            /// The owner's target ids as one PostgreSQL array (unordered; NULL for none), for the
-            /// select clause of a query on the owner: its relations come in the same round trip.
+            /// The target ids of each row of the owner's table, for the select clause of a
+            /// query on it: the ids come with the row, in the same statement (`relation_ids`).
             #[diesel::dsl::auto_type]
-            pub fn ids_of(owner: $owner_id) -> _ {
+            pub fn ids() -> _ {
                 $table::table
-                    .filter($table::$owner.eq(owner))
-                    .select(crate::models::array_agg($table::$target))
+                    .filter($table::$owner.eq(crate::db::schema::$owner_table::id))
+                    .select(crate::models::relation_ids::aggregate_ids($table::$target))
                     .single_value()
             }
 

@@ -232,7 +232,8 @@ pub(crate) use cursor_key;
 /// `time`, `day`), the column, and the row's value of it. Loads the page's rows of `$query`
 /// (an expression evaluated once per statement, see `keyset_rows!`) and returns them with
 /// the function that reads the keyset of a row for the next cursor, so the column and the
-/// cursor can't disagree.
+/// cursor can't disagree. Where the loaded row holds the table's row in a field (a record
+/// with its relation ids), `|r: Record, c = &r.row|` names it for the keys and the id.
 ///
 /// ```ignore
 /// let (rows, keyset) = sorted!(conn, filtered!().select(Topic::as_select()), page, topics::id, |t: Topic| {
@@ -243,6 +244,20 @@ pub(crate) use cursor_key;
 macro_rules! sorted {
     ($conn:expr, $query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty| {
         $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
+    }) => {
+        $crate::models::page::sorted!(@keyed $conn, $query, $page, $id, |$row: $ty, $row = ($row)| {
+            $($field => $kind($col, $key)),+
+        })
+    };
+    ($conn:expr, $query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty, $keyed:ident = &$of:ident.$part:ident| {
+        $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
+    }) => {
+        $crate::models::page::sorted!(@keyed $conn, $query, $page, $id, |$row: $ty, $keyed = (&$of.$part)| {
+            $($field => $kind($col, $key)),+
+        })
+    };
+    (@keyed $conn:expr, $query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty, $keyed:ident = ($($of_row:tt)+)| {
+        $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
     }) => {{
         let page = &$page;
         let rows = match page.sort.field {
@@ -251,11 +266,14 @@ macro_rules! sorted {
             ),)+
         };
         let sort = page.sort.field;
-        let keyset = move |$row: &$ty| $crate::models::page::Keyset {
-            key: match sort {
-                $($field => $crate::models::page::cursor_key!(make $kind, $key),)+
-            },
-            id: i64::from($row.id),
+        let keyset = move |$row: &$ty| {
+            let $keyed = $($of_row)+;
+            $crate::models::page::Keyset {
+                key: match sort {
+                    $($field => $crate::models::page::cursor_key!(make $kind, $key),)+
+                },
+                id: i64::from($keyed.id),
+            }
         };
         rows.map(|rows| (rows, keyset))
     }};

@@ -12,6 +12,7 @@ use crate::domain::values::{FundingRole, ProjectStatus};
 use crate::domain::{FundingSourceId, OrganizationId, ProjectId, RegionId, TopicId, name_key};
 use crate::models::links::{project_regions, project_topics};
 use crate::models::page::{Page, PageRequest, sorted};
+use crate::models::relation_ids::RelationIds;
 use crate::models::{ListError, contains_pattern, record_queries};
 
 /// Stand-ins for unknown dates in the NOT NULL sort columns: unknown starts sort first,
@@ -87,6 +88,31 @@ pub struct FundingLine {
     pub funding_source_id: FundingSourceId,
     pub role: FundingRole,
     pub amount_cents: Option<i64>,
+}
+
+/// A project with its region and topic ids, read in one statement (`relation_ids`); its
+/// funding lines, several columns each, come from a second (`with_funding`).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = projects)]
+pub struct ProjectWithIds {
+    #[diesel(embed)]
+    pub project: Project,
+    #[diesel(select_expression = project_regions::ids(), deserialize_as = RelationIds<RegionId>)]
+    pub region_ids: Vec<RegionId>,
+    #[diesel(select_expression = project_topics::ids(), deserialize_as = RelationIds<TopicId>)]
+    pub topic_ids: Vec<TopicId>,
+}
+
+impl ProjectWithIds {
+    /// The record, with its funding lines taken out of those loaded for several projects.
+    fn with_funding_of(self, funding: &mut HashMap<ProjectId, Vec<FundingLine>>) -> ProjectRecord {
+        ProjectRecord {
+            funding: funding.remove(&self.project.id).unwrap_or_default(),
+            project: self.project,
+            region_ids: self.region_ids,
+            topic_ids: self.topic_ids,
+        }
+    }
 }
 
 /// A project with the ids it lists.
@@ -192,37 +218,49 @@ pub async fn count_funded_by(
         .get_result(c))
 }
 
-/// Attaches the relation ids to rows: three queries, whatever the number of rows, side by
-/// side (`db::both`).
-pub async fn with_relations(
-    conn: &mut Conn<'_>,
-    rows: Vec<Project>,
-) -> QueryResult<Vec<ProjectRecord>> {
-    let ids: Vec<ProjectId> = rows.iter().map(|p| p.id).collect();
-    let (mut regions, (mut topics, mut funding)) = db::both(
+/// One project with its relation ids and funding: two statements at once (`db::both`).
+pub async fn find_record(conn: &mut Conn<'_>, id: ProjectId) -> QueryResult<Option<ProjectRecord>> {
+    let (row, mut funding) = db::both(
         conn,
-        async |c| project_regions::load(c, &ids).await,
         async |c| {
-            db::both(
-                c,
-                async |c| project_topics::load(c, &ids).await,
-                async |c| load_funding(c, &ids).await,
-            )
-            .await
+            query!(c, |c| projects::table
+                .find(id)
+                .select(ProjectWithIds::as_select())
+                .first(c))
+            .optional()
         },
+        async |c| load_funding(c, &[id]).await,
     )
     .await?;
+    Ok(row.map(|row| row.with_funding_of(&mut funding)))
+}
+
+/// The projects of `ids` that exist, with their relation ids and funding, in no particular
+/// order: two statements.
+pub async fn find_records(
+    conn: &mut Conn<'_>,
+    ids: &[ProjectId],
+) -> QueryResult<Vec<ProjectRecord>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = query!(conn, |c| projects::table
+        .filter(projects::id.eq_any(ids))
+        .select(ProjectWithIds::as_select())
+        .load(c))?;
+    with_funding(conn, rows).await
+}
+
+/// Attaches their funding lines to projects: one query, whatever the number of projects.
+pub async fn with_funding(
+    conn: &mut Conn<'_>,
+    rows: Vec<ProjectWithIds>,
+) -> QueryResult<Vec<ProjectRecord>> {
+    let ids: Vec<ProjectId> = rows.iter().map(|p| p.project.id).collect();
+    let mut funding = load_funding(conn, &ids).await?;
     Ok(rows
         .into_iter()
-        .map(|project| {
-            let id = project.id;
-            ProjectRecord {
-                project,
-                region_ids: regions.remove(&id).unwrap_or_default(),
-                topic_ids: topics.remove(&id).unwrap_or_default(),
-                funding: funding.remove(&id).unwrap_or_default(),
-            }
-        })
+        .map(|row| row.with_funding_of(&mut funding))
         .collect())
 }
 
@@ -279,7 +317,7 @@ pub async fn list(
             query
         }};
     }
-    let (rows, keyset) = sorted!(conn, filtered!().select(Project::as_select()), page, projects::id, |p: Project| {
+    let (rows, keyset) = sorted!(conn, filtered!().select(ProjectWithIds::as_select()), page, projects::id, |r: ProjectWithIds, p = &r.project| {
         ProjectSort::Name => text(projects::name_key, p.name_key.clone()),
         ProjectSort::StartDate => day(projects::start_sort, p.start_sort),
         ProjectSort::EndDate => day(projects::end_sort, p.end_sort),
@@ -293,7 +331,7 @@ pub async fn list(
     };
     let page = Page::from_rows(rows, page.limit, total, keyset);
     Ok(Page {
-        items: with_relations(conn, page.items).await?,
+        items: with_funding(conn, page.items).await?,
         next: page.next,
         total: page.total,
     })
