@@ -14,6 +14,8 @@ machine = next((r for r in rows if r["kind"] == "machine"), {})
 # get_by_id run (which that run is judged against).
 pgbench = {r["connections"]: r["tps"] for r in rows if r["kind"] == "pgbench" and "size" not in r}
 pgbench_next_to = {(r["size"], r["connections"]): r["tps"] for r in rows if r["kind"] == "pgbench" and "size" in r}
+# The INSERT of POST /companies run by pgbench, right before each PostgreSQL `create` run.
+insert_ceiling = {(r["size"], r["connections"]): r["tps"] for r in rows if r["kind"] == "pgbench_insert"}
 
 
 def ceiling(size, connections):
@@ -38,8 +40,9 @@ lines = [
     f"{machine.get('mem_mib', '?')} MiB, Linux {machine.get('kernel', '?')}; {machine.get('binary', '')}.",
     "Load from wrk on the same machine (2 threads). Ratios: to `pgbench -S` at the same number of",
     "connections (the database's own point-select rate, measured right before each PostgreSQL",
-    "`get_by_id` run), and to `GET /health/live` (a trivial handler behind the same middleware:",
-    "the server's ceiling).",
+    "`get_by_id` run), for `create` to pgbench running the same INSERT (bench/insert_ceiling.sql,",
+    "measured right before it), and to `GET /health/live` (a trivial handler behind the same",
+    "middleware: the server's ceiling).",
     "",
 ]
 if pgbench:
@@ -65,6 +68,9 @@ for (db, size), server in servers.items():
         vs_live = f"{res['rps'] / live['rps']:.0%}" if live and r["workload"] != "live" else ""
         pg = ceiling(size, c) if db == "postgres" and r["workload"].startswith("get_by_id") else None
         vs_pg = f"{res['rps'] / pg:.0%} of {pg:,.0f}" if pg else ""
+        inserts = insert_ceiling.get((size, c)) if db == "postgres" and r["workload"] == "create" else None
+        if inserts:
+            vs_pg = f"{res['rps'] / inserts:.0%} of pgbench INSERT {inserts:,.0f}"
         lines.append(
             f"| {r['workload']} | {c} | {res['rps']:,.0f} | {res['p50_ms']:.2f} | {res['p99_ms']:.2f} | "
             f"{res['max_ms']:.1f} | {res['non_2xx']} | {res['socket_errors']} | {vs_live} | {vs_pg} |"
@@ -107,6 +113,10 @@ if "postgres" in {d for (d, _) in servers} and top in pgbench:
             share = get["rps"] / ceiling(size, top)
             checks.append((f"GET by id ≥ 50 % of pgbench -S ({size:,}, {top} conns)", f"{share:.0%}", share >= 0.5))
             checks.append((f"GET by id p99 ≤ 10 ms ({size:,})", f"{get['p99_ms']:.1f} ms", get["p99_ms"] <= 10))
+        create = find("postgres", size, "create", top)
+        if create and (size, top) in insert_ceiling:
+            share = create["rps"] / insert_ceiling[(size, top)]
+            checks.append((f"POST /companies ≥ 50 % of pgbench's INSERT ({size:,}, {top} conns)", f"{share:.0%}", share >= 0.5))
         lst = find("postgres", size, "list_region_by_name", top)
         if lst:
             checks.append((f"list of 50 p99 ≤ 15 ms ({size:,})", f"{lst['p99_ms']:.1f} ms", lst["p99_ms"] <= 15))

@@ -129,6 +129,21 @@ driver_ceilings() {
   done
 }
 
+# pgbench_insert_ceiling <connections> <size>: the rate at which PostgreSQL itself runs the
+# INSERT of POST /companies (bench/insert_ceiling.sql) at the same concurrency, measured right
+# before the `create` run, which is judged against it.
+pgbench_insert_ceiling() {
+  local tps
+  psql -q "$DATABASE_URL" -c "DROP TABLE IF EXISTS bench_insert" \
+    -c "CREATE TABLE bench_insert (LIKE companies INCLUDING ALL)" \
+    -c "ALTER TABLE bench_insert ADD FOREIGN KEY (region_id) REFERENCES regions (id)" >/dev/null
+  tps="$(pgbench -M prepared -n -c "$1" -j "$THREADS" -T "$SECONDS_EACH" -D region="$REGION" \
+    -f bench/insert_ceiling.sql "$DATABASE_URL" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')"
+  psql -q "$DATABASE_URL" -c "DROP TABLE bench_insert" >/dev/null
+  say "  pgbench INSERT c=$1: $tps tps"
+  record "{\"kind\":\"pgbench_insert\",\"db\":\"postgres\",\"size\":$2,\"connections\":$1,\"tps\":$tps}"
+}
+
 api() { curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
 
 # The database's own point-select rate at the same concurrency: the ceiling for GET by id.
@@ -198,6 +213,7 @@ for DB in $DBS; do
       run_wrk list_region_by_name "$c" BN_MODE=list BN_TOKEN="$TOKEN" BN_REGION="$REGION"
       run_wrk list_deep_cursor "$c" BN_MODE=list_deep BN_TOKEN="$TOKEN" BN_REGION="$REGION" BN_CURSOR="$CURSOR"
       run_wrk unauthorized "$c" BN_MODE=unauthorized BN_FROM="$FIRST" BN_TO="$LAST"
+      [ "$DB" = postgres ] && wants create && pgbench_insert_ceiling "$c" "$SIZE"
       run_wrk create "$c" BN_MODE=create BN_TOKEN="$TOKEN" BN_REGION="$REGION"
       # The feed holds every synthetic create and those of the create runs.
       run_wrk changes_page "$c" BN_MODE=changes BN_TOKEN="$TOKEN"

@@ -495,8 +495,8 @@ impl Db {
     /// statement timeout. A transaction is refused here (`db::transaction`): it needs a
     /// connection of its own, `run` or `write`.
     ///
-    /// Work of several round trips one after the other (a list page, then its relation ids)
-    /// belongs in `run`: on a shared connection each of its statements queues behind the
+    /// Work of several round trips one after the other (a page after a cursor, a project page
+    /// and its funding lines) belongs in `run`: on a shared connection each of its statements queues behind the
     /// others' (list p99 +60 %, BENCHMARKS.md), where a pooled connection makes it wait once.
     /// So does work slow by nature, which would delay the reads queued behind it.
     ///

@@ -242,20 +242,7 @@ pub(crate) use cursor_key;
 /// });
 /// ```
 macro_rules! sorted {
-    ($conn:expr, $query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty| {
-        $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
-    }) => {
-        $crate::models::page::sorted!(@keyed $conn, $query, $page, $id, |$row: $ty, $row = ($row)| {
-            $($field => $kind($col, $key)),+
-        })
-    };
-    ($conn:expr, $query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty, $keyed:ident = &$of:ident.$part:ident| {
-        $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
-    }) => {
-        $crate::models::page::sorted!(@keyed $conn, $query, $page, $id, |$row: $ty, $keyed = (&$of.$part)| {
-            $($field => $kind($col, $key)),+
-        })
-    };
+    // The internal form: `$keyed` is the table's row, `$of_row` how to get it from `$row`.
     (@keyed $conn:expr, $query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty, $keyed:ident = ($($of_row:tt)+)| {
         $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
     }) => {{
@@ -277,5 +264,19 @@ macro_rules! sorted {
         };
         rows.map(|rows| (rows, keyset))
     }};
+    ($conn:expr, $query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty| {
+        $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
+    }) => {
+        $crate::models::page::sorted!(@keyed $conn, $query, $page, $id, |$row: $ty, $row = ($row)| {
+            $($field => $kind($col, $key)),+
+        })
+    };
+    ($conn:expr, $query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty, $keyed:ident = &$of:ident.$part:ident| {
+        $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
+    }) => {
+        $crate::models::page::sorted!(@keyed $conn, $query, $page, $id, |$row: $ty, $keyed = (&$of.$part)| {
+            $($field => $kind($col, $key)),+
+        })
+    };
 }
 pub(crate) use sorted;

@@ -155,21 +155,31 @@ pub async fn load_funding(
     if ids.is_empty() {
         return Ok(map);
     }
-    let rows: Vec<(ProjectId, FundingSourceId, FundingRole, Option<i64>)> =
-        query!(conn, |c| project_funding::table
+    let columns = (
+        project_funding::project_id,
+        project_funding::funding_source_id,
+        project_funding::role,
+        project_funding::amount_cents,
+    );
+    let order = (
+        project_funding::project_id,
+        project_funding::funding_source_id,
+        project_funding::role,
+    );
+    // SQLite gets `IN (?, …)` for a list, which diesel never keeps prepared; one project
+    // (every read of a single record) gets a statement it keeps.
+    let rows: Vec<(ProjectId, FundingSourceId, FundingRole, Option<i64>)> = match ids {
+        [id] => query!(conn, |c| project_funding::table
+            .filter(project_funding::project_id.eq(*id))
+            .select(columns)
+            .order(order)
+            .load(c))?,
+        _ => query!(conn, |c| project_funding::table
             .filter(project_funding::project_id.eq_any(ids))
-            .select((
-                project_funding::project_id,
-                project_funding::funding_source_id,
-                project_funding::role,
-                project_funding::amount_cents,
-            ))
-            .order((
-                project_funding::project_id,
-                project_funding::funding_source_id,
-                project_funding::role,
-            ))
-            .load(c))?;
+            .select(columns)
+            .order(order)
+            .load(c))?,
+    };
     for (project, funding_source_id, role, amount_cents) in rows {
         map.entry(project).or_default().push(FundingLine {
             funding_source_id,
@@ -236,7 +246,7 @@ pub async fn find_record(conn: &mut Conn<'_>, id: ProjectId) -> QueryResult<Opti
 }
 
 /// The projects of `ids` that exist, with their relation ids and funding, in no particular
-/// order: two statements.
+/// order: two statements at once (`db::both`).
 pub async fn find_records(
     conn: &mut Conn<'_>,
     ids: &[ProjectId],
@@ -244,11 +254,21 @@ pub async fn find_records(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let rows = query!(conn, |c| projects::table
-        .filter(projects::id.eq_any(ids))
-        .select(ProjectWithIds::as_select())
-        .load(c))?;
-    with_funding(conn, rows).await
+    let (rows, mut funding) = db::both(
+        conn,
+        async |c| {
+            query!(c, |c| projects::table
+                .filter(projects::id.eq_any(ids))
+                .select(ProjectWithIds::as_select())
+                .load::<ProjectWithIds>(c))
+        },
+        async |c| load_funding(c, ids).await,
+    )
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| row.with_funding_of(&mut funding))
+        .collect())
 }
 
 /// Attaches their funding lines to projects: one query, whatever the number of projects.
