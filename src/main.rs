@@ -13,14 +13,18 @@ fn main() -> anyhow::Result<()> {
     // in that thread: SIGSEGV in about one exit in five, when an r2d2 pool of libpq
     // connections refilled after `migrate` or `seed`. libpq now serves only migrations and the
     // start-up wait, but the guard costs nothing: initialising OpenSSL first, without the
-    // handler, leaves the memory to the kernel as every other library does.
-    openssl_sys::init();
+    // handler, leaves the memory to the kernel as every other library does. On SQLite libpq
+    // never runs, and OpenSSL stays uninitialised (its pages, 3 MiB, untouched).
     let cli = Cli::parse();
+    if cli.settings.database().is_postgres() {
+        openssl_sys::init();
+    }
     logging::init(cli.settings.log_format);
     let settings = cli.settings;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(async move {
             let app = Application::build(&settings).await?;
+            return_startup_memory();
             app.run_until_stopped().await.context("server failed")?;
             log::info!("stopped");
             Ok(())
@@ -61,5 +65,20 @@ fn keep_memory_small() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
         libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
+/// Building the OpenAPI document at start-up (utoipa's maps, every operation's responses) has
+/// ~10 MiB live at its peak, freed once its JSON is written; later allocations above it keep
+/// glibc from trimming the heap, so the freed pages stayed resident: two thirds of the idle
+/// heap (heaptrack, BENCHMARKS.md). `malloc_trim` hands the free pages back, once, before the
+/// server takes requests.
+#[allow(unsafe_code)] // the crate's other unsafe call, beside `keep_memory_small`'s
+fn return_startup_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory to the system; it takes each arena's lock,
+    // so other threads may allocate meanwhile.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
