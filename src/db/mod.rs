@@ -9,8 +9,8 @@ mod query;
 pub mod schema;
 
 pub use migrations::{has_pending, migrate};
-pub use query::{Conn, Pg, both, prelude, transaction};
-pub(crate) use query::{in_batches, postgres_query, query};
+pub use query::{Conn, Pg, both, prelude, transaction, transaction_ending_with};
+pub(crate) use query::{all, in_batches, postgres_query, query};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
@@ -38,21 +38,48 @@ pub type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
 pub type PgPool = diesel_async::pooled_connection::deadpool::Pool<AsyncPgConnection>;
 type PgObject = deadpool::managed::Object<AsyncDieselConnectionManager<AsyncPgConnection>>;
 
-/// Counts the statements a pool's connections run: tests use it to prove that a list
-/// page costs a fixed number of queries, whatever its size.
+/// Counts the statements a pool's connections run, and the round trips they cost: tests use
+/// it to prove that a list page costs a fixed number of queries, whatever its size, and that a
+/// write sends what it can at once.
 #[derive(Debug, Clone, Default)]
-pub struct QueryCounter(Arc<AtomicU64>);
+pub struct QueryCounter(Arc<Counts>);
+
+#[derive(Debug, Default)]
+struct Counts {
+    statements: AtomicU64,
+    /// Statements sent while no other was waiting for its answer: each starts a round trip.
+    rounds: AtomicU64,
+    /// Statements sent and not yet answered.
+    in_flight: AtomicI64,
+}
 
 impl QueryCounter {
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.statements.load(Ordering::Relaxed)
+    }
+
+    /// Round trips so far: statements sent together (pipelined on PostgreSQL) count once. The
+    /// count is over all connections, so it is exact only while one piece of work runs at a
+    /// time (as in a test); on SQLite every statement is a round of its own.
+    pub fn rounds(&self) -> u64 {
+        self.0.rounds.load(Ordering::Relaxed)
     }
 }
 
 impl diesel::connection::Instrumentation for QueryCounter {
     fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
-        if let diesel::connection::InstrumentationEvent::StartQuery { .. } = event {
-            self.0.fetch_add(1, Ordering::Relaxed);
+        use diesel::connection::InstrumentationEvent;
+        match event {
+            InstrumentationEvent::StartQuery { .. } => {
+                self.0.statements.fetch_add(1, Ordering::Relaxed);
+                if self.0.in_flight.fetch_add(1, Ordering::Relaxed) == 0 {
+                    self.0.rounds.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            InstrumentationEvent::FinishQuery { .. } => {
+                self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+            }
+            _ => {}
         }
     }
 }
@@ -465,6 +492,11 @@ impl Db {
     /// Statements run so far on this pool's connections.
     pub fn queries_run(&self) -> u64 {
         self.queries.get()
+    }
+
+    /// Round trips to the database so far (`QueryCounter::rounds`).
+    pub fn round_trips_run(&self) -> u64 {
+        self.queries.rounds()
     }
 
     /// How long one `run` may take.

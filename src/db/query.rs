@@ -131,10 +131,36 @@ pub async fn transaction<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    transaction_ending_with(conn, work, async |_, _| Ok(())).await
+}
+
+/// `transaction`, with `last` run on what `work` returned as the transaction's last step: on
+/// PostgreSQL its statement goes out together with the COMMIT, so committing costs no round
+/// trip of its own (a write's entry in the change feed is written so). If `last` fails, the
+/// COMMIT finds the transaction failed and rolls it back, as PostgreSQL does with a COMMIT
+/// after an error; `last`'s error is returned.
+///
+/// `last` must send all its statements at once — one statement, or several through `both` —
+/// before it waits for any answer: a statement sent after an answer would come after the
+/// COMMIT, outside the transaction. Nested, and on SQLite, the steps run one after the other.
+pub async fn transaction_ending_with<T, E>(
+    conn: &mut Conn<'_>,
+    work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
+    last: impl AsyncFnOnce(&mut Conn<'_>, &T) -> Result<(), E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
     type Postgres = <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager;
     type Sqlite = <SqliteConnection as diesel::Connection>::TransactionManager;
-    match conn {
-        Conn::Postgres(Pg::Own(c)) => Postgres::begin_transaction(*c).await?,
+    let outermost = match conn {
+        Conn::Postgres(Pg::Own(c)) => {
+            let outermost = Postgres::transaction_manager_status_mut(*c)
+                .transaction_depth()?
+                .is_none();
+            Postgres::begin_transaction(*c).await?;
+            outermost
+        }
         Conn::Postgres(Pg::Shared(_)) => {
             return Err(E::from(diesel::result::Error::QueryBuilderError(
                 "a transaction on the connection Db::read shares: run it with Db::run or \
@@ -142,9 +168,16 @@ where
                     .into(),
             )));
         }
-        Conn::Sqlite(c) => Sqlite::begin_transaction(*c)?,
-    }
-    let result = work(conn).await;
+        Conn::Sqlite(c) => {
+            Sqlite::begin_transaction(*c)?;
+            false
+        }
+    };
+    let result = match work(conn).await {
+        Ok(value) if outermost => return last_with_commit(conn, value, last).await,
+        Ok(value) => last(conn, &value).await.map(|()| value),
+        Err(e) => Err(e),
+    };
     let ended = match (&result, &mut *conn) {
         (Ok(_), Conn::Postgres(Pg::Own(c))) => Postgres::commit_transaction(*c).await,
         (Err(_), Conn::Postgres(Pg::Own(c))) => Postgres::rollback_transaction(*c).await,
@@ -158,6 +191,60 @@ where
         // The work failed and so did its rollback: the work's error says more.
         (Err(e), Err(diesel::result::Error::BrokenTransactionManager)) => Err(e),
         (_, Err(e)) => Err(e.into()),
+    }
+}
+
+/// The end of an outermost PostgreSQL transaction whose work succeeded: `last`'s statements
+/// and the COMMIT sent together. The COMMIT goes through the prepared-statement path, as
+/// `last`'s statements do, so it queues behind one of them still being prepared instead of
+/// overtaking it (`batch_execute` would send it at once). diesel-async's transaction manager
+/// learns here that the transaction is over.
+async fn last_with_commit<T, E>(
+    conn: &mut Conn<'_>,
+    value: T,
+    last: impl AsyncFnOnce(&mut Conn<'_>, &T) -> Result<(), E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    type Postgres = <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager;
+    let Conn::Postgres(Pg::Own(own)) = conn else {
+        return Err(E::from(diesel::result::Error::BrokenTransactionManager));
+    };
+    let shared: &AsyncPgConnection = own;
+    let (done, committed) = futures_util::future::join(
+        last(&mut Conn::Postgres(Pg::Shared(shared)), &value),
+        diesel_async::RunQueryDsl::execute(Commit, &mut &*shared),
+    )
+    .await;
+    let status = Postgres::transaction_manager_status_mut(*own);
+    match &committed {
+        // Committed, or rolled back after `last` failed: either way over.
+        Ok(_) => status
+            .transaction_state()?
+            .change_transaction_depth(diesel::connection::TransactionDepthChange::DecreaseDepth)?,
+        // Not known to be over (the connection may be gone): the pool drops the connection.
+        Err(_) => status.set_in_error(),
+    }
+    done?;
+    committed?;
+    Ok(value)
+}
+
+/// `COMMIT` as a statement with a static query id: prepared once per connection and sent
+/// like any other statement (`last_with_commit`).
+#[derive(diesel::query_builder::QueryId)]
+struct Commit;
+
+impl<C> diesel_async::RunQueryDsl<C> for Commit {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Commit {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("COMMIT");
+        Ok(())
     }
 }
 
@@ -185,6 +272,18 @@ pub async fn both<A, B, E>(
         Conn::Sqlite(_) => Ok((a(conn).await?, b(conn).await?)),
     }
 }
+
+/// `both` for more than two pieces of work: `all!(conn, a, b, c)` runs `a`, `b` and `c` as
+/// `both(conn, a, both(b, c))` does and gives `(a, (b, c))`. All pieces share one error type.
+macro_rules! all {
+    ($conn:expr, $a:expr, $b:expr $(,)?) => {
+        $crate::db::both($conn, $a, $b).await
+    };
+    ($conn:expr, $a:expr, $($rest:expr),+ $(,)?) => {
+        $crate::db::both($conn, $a, async |c| $crate::db::all!(c, $($rest),+)).await
+    };
+}
+pub(crate) use all;
 
 /// The value of database work that never waits: on SQLite a model function's future is ready
 /// at its first poll. `None` if it was not, which would be a mistake of ours (`db::blocking`

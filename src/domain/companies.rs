@@ -6,9 +6,9 @@ use crate::db::prelude::*;
 
 use crate::db::schema;
 
-use crate::db::Conn;
+use crate::db::{self, Conn};
 use crate::domain::changes;
-use crate::domain::relations::{IdCheck, ensure_unreferenced};
+use crate::domain::relations::{IdCheck, checked_write, ensure_unreferenced};
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::{ChangeAction, ResourceKind};
 use crate::domain::{Actor, CompanyId, DomainError, IdSet, ProjectId, RegionId, TopicId};
@@ -65,37 +65,27 @@ fn external_id_taken(e: diesel::result::Error, key: Option<&str>) -> DomainError
     DomainError::unique(e, || external_id_in_use(key))
 }
 
-/// Checks that every id names an existing record.
-async fn check(conn: &mut Conn<'_>, new: NewCompany) -> Result<CompanyFields, DomainError> {
+/// Checks that every id names an existing record; the lookups go out together (`db::all!`).
+async fn check(conn: &mut Conn<'_>, new: &NewCompany) -> Result<(), DomainError> {
+    let (regions, (topics, projects)) = db::all!(
+        conn,
+        async |c| regions::existing(c, &[new.region_id]).await,
+        async |c| topics::existing(c, new.topic_ids.as_slice()).await,
+        async |c| projects::existing(c, new.project_ids.as_slice()).await,
+    )?;
     IdCheck::default()
-        .id(
-            conn,
-            "region_id",
-            "region",
-            Some(new.region_id),
-            regions::existing,
-        )
-        .await?
-        .ids(
-            conn,
-            "topic_ids",
-            "topic",
-            new.topic_ids.as_slice(),
-            topics::existing,
-        )
-        .await?
-        .ids(
-            conn,
+        .id_among("region_id", "region", Some(new.region_id), &regions)
+        .ids_among("topic_ids", "topic", new.topic_ids.as_slice(), &topics)
+        .ids_among(
             "project_ids",
             "project",
             new.project_ids.as_slice(),
-            projects::existing,
+            &projects,
         )
-        .await?
-        .finish()?;
-    Ok(CompanyFields::from(new))
+        .finish()
 }
 
+/// Writes the company's topic and project links at once (`db::all!`).
 async fn write_relations(
     conn: &mut Conn<'_>,
     company: Company,
@@ -103,8 +93,12 @@ async fn write_relations(
     was: Owner,
 ) -> Result<CompanyRecord, DomainError> {
     let new = fields.company;
-    company_topics::replace(conn, company.id, new.topic_ids.as_slice(), was).await?;
-    company_projects::replace(conn, company.id, new.project_ids.as_slice(), was).await?;
+    let id = company.id;
+    db::all!(
+        conn,
+        async |c| company_topics::replace(c, id, new.topic_ids.as_slice(), was).await,
+        async |c| company_projects::replace(c, id, new.project_ids.as_slice(), was).await,
+    )?;
     Ok(CompanyRecord {
         company,
         topic_ids: new.topic_ids.into_vec(),
@@ -149,10 +143,17 @@ impl Crud for Companies {
         new: NewCompany,
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
-        let fields = check(conn, new).await?;
-        let company = companies::insert(conn, &fields, by)
-            .await
-            .map_err(|e| external_id_taken(e, fields.company.external_id.as_deref()))?;
+        let fields = CompanyFields::from(new);
+        let company = checked_write(
+            conn,
+            async |c| check(c, &fields.company).await,
+            async |c| {
+                companies::insert(c, &fields, by)
+                    .await
+                    .map_err(|e| external_id_taken(e, fields.company.external_id.as_deref()))
+            },
+        )
+        .await?;
         write_relations(conn, company, fields, Owner::New).await
     }
 
@@ -163,14 +164,21 @@ impl Crud for Companies {
         new: NewCompany,
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
-        let fields = check(conn, new).await?;
-        let company = companies::update(conn, id, expected_version, &fields, by)
-            .await
-            .map_err(|e| {
-                DomainError::from_update(e, Self::NAME, id, |e| {
-                    external_id_taken(e, fields.company.external_id.as_deref())
-                })
-            })?;
+        let fields = CompanyFields::from(new);
+        let company = checked_write(
+            conn,
+            async |c| check(c, &fields.company).await,
+            async |c| {
+                companies::update(c, id, expected_version, &fields, by)
+                    .await
+                    .map_err(|e| {
+                        DomainError::from_update(e, Self::NAME, id, |e| {
+                            external_id_taken(e, fields.company.external_id.as_deref())
+                        })
+                    })
+            },
+        )
+        .await?;
         write_relations(conn, company, fields, Owner::Existing).await
     }
 

@@ -3,8 +3,8 @@
 
 use chrono::NaiveDateTime;
 
-use crate::db::Conn;
-use crate::domain::relations::IdCheck;
+use crate::db::{self, Conn};
+use crate::domain::relations::{IdCheck, checked_write};
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::ResourceKind;
 use crate::domain::values::{EventFormat, EventKind};
@@ -43,8 +43,8 @@ pub struct NewEvent {
 /// The events resource.
 pub struct Events;
 
-/// Checks the time order and that every id names an existing record.
-async fn check(conn: &mut Conn<'_>, new: NewEvent) -> Result<EventFields, DomainError> {
+/// Checks the time order.
+fn validate(new: &NewEvent) -> Result<(), DomainError> {
     if new.ends_at.is_some_and(|end| end < new.starts_at) {
         return Err(DomainError::invalid(
             "ends_at",
@@ -52,51 +52,39 @@ async fn check(conn: &mut Conn<'_>, new: NewEvent) -> Result<EventFields, Domain
             "ends_at must not be before starts_at",
         ));
     }
+    Ok(())
+}
+
+/// Checks that every id names an existing record; the lookups go out together (`db::all!`).
+async fn check(conn: &mut Conn<'_>, new: &NewEvent) -> Result<(), DomainError> {
+    let (projects, (regions, (topics, (organizations, companies)))) = db::all!(
+        conn,
+        async |c| projects::existing(c, &[new.project_id]).await,
+        async |c| regions::existing(c, new.region_id.as_slice()).await,
+        async |c| topics::existing(c, new.topic_ids.as_slice()).await,
+        async |c| organizations::existing(c, new.organization_ids.as_slice()).await,
+        async |c| companies::existing(c, new.company_ids.as_slice()).await,
+    )?;
     IdCheck::default()
-        .id(
-            conn,
-            "project_id",
-            "project",
-            Some(new.project_id),
-            projects::existing,
-        )
-        .await?
-        .id(
-            conn,
-            "region_id",
-            "region",
-            new.region_id,
-            regions::existing,
-        )
-        .await?
-        .ids(
-            conn,
-            "topic_ids",
-            "topic",
-            new.topic_ids.as_slice(),
-            topics::existing,
-        )
-        .await?
-        .ids(
-            conn,
+        .id_among("project_id", "project", Some(new.project_id), &projects)
+        .id_among("region_id", "region", new.region_id, &regions)
+        .ids_among("topic_ids", "topic", new.topic_ids.as_slice(), &topics)
+        .ids_among(
             "organization_ids",
             "organization",
             new.organization_ids.as_slice(),
-            organizations::existing,
+            &organizations,
         )
-        .await?
-        .ids(
-            conn,
+        .ids_among(
             "company_ids",
             "company",
             new.company_ids.as_slice(),
-            companies::existing,
+            &companies,
         )
-        .await?
-        .finish()?;
-    Ok(EventFields::from(new))
+        .finish()
 }
 
+/// Writes the event's topic, organization and company links at once (`db::all!`).
 async fn write_relations(
     conn: &mut Conn<'_>,
     event: Event,
@@ -104,9 +92,15 @@ async fn write_relations(
     was: Owner,
 ) -> Result<EventRecord, DomainError> {
     let new = fields.event;
-    event_topics::replace(conn, event.id, new.topic_ids.as_slice(), was).await?;
-    event_organizations::replace(conn, event.id, new.organization_ids.as_slice(), was).await?;
-    event_companies::replace(conn, event.id, new.company_ids.as_slice(), was).await?;
+    let id = event.id;
+    db::all!(
+        conn,
+        async |c| event_topics::replace(c, id, new.topic_ids.as_slice(), was).await,
+        async |c| {
+            event_organizations::replace(c, id, new.organization_ids.as_slice(), was).await
+        },
+        async |c| event_companies::replace(c, id, new.company_ids.as_slice(), was).await,
+    )?;
     Ok(EventRecord {
         event,
         topic_ids: new.topic_ids.into_vec(),
@@ -149,8 +143,14 @@ impl Crud for Events {
         new: NewEvent,
         by: &Actor,
     ) -> Result<EventRecord, DomainError> {
-        let fields = check(conn, new).await?;
-        let event = events::insert(conn, &fields, by).await?;
+        validate(&new)?;
+        let fields = EventFields::from(new);
+        let event = checked_write(
+            conn,
+            async |c| check(c, &fields.event).await,
+            async |c| Ok(events::insert(c, &fields, by).await?),
+        )
+        .await?;
         write_relations(conn, event, fields, Owner::New).await
     }
 
@@ -161,10 +161,18 @@ impl Crud for Events {
         new: NewEvent,
         by: &Actor,
     ) -> Result<EventRecord, DomainError> {
-        let fields = check(conn, new).await?;
-        let event = events::update(conn, id, expected_version, &fields, by)
-            .await
-            .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
+        validate(&new)?;
+        let fields = EventFields::from(new);
+        let event = checked_write(
+            conn,
+            async |c| check(c, &fields.event).await,
+            async |c| {
+                events::update(c, id, expected_version, &fields, by)
+                    .await
+                    .map_err(|e| DomainError::from_write(e, Self::NAME, id))
+            },
+        )
+        .await?;
         write_relations(conn, event, fields, Owner::Existing).await
     }
 

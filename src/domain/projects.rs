@@ -4,8 +4,8 @@
 
 use chrono::NaiveDate;
 
-use crate::db::Conn;
-use crate::domain::relations::{IdCheck, ensure_unreferenced};
+use crate::db::{self, Conn};
+use crate::domain::relations::{IdCheck, checked_write, ensure_unreferenced};
 use crate::domain::resource::{Crud, RecordMeta};
 use crate::domain::values::ProjectStatus;
 use crate::domain::values::ResourceKind;
@@ -46,9 +46,8 @@ pub struct NewProject {
 /// The projects resource.
 pub struct Projects;
 
-/// Checks what spans fields or rows: the date order, repeated funding lines, and that every
-/// id names an existing record.
-async fn check(conn: &mut Conn<'_>, new: NewProject) -> Result<ProjectFields, DomainError> {
+/// Checks what spans fields or rows: the date order and repeated funding lines.
+fn validate(new: &NewProject) -> Result<(), DomainError> {
     if let (Some(start), Some(end)) = (new.start_date, new.end_date)
         && end < start
     {
@@ -75,45 +74,29 @@ async fn check(conn: &mut Conn<'_>, new: NewProject) -> Result<ProjectFields, Do
     if !errors.is_empty() {
         return Err(DomainError::Invalid(errors));
     }
-    let source_ids: Vec<FundingSourceId> = funding.iter().map(|f| f.funding_source_id).collect();
-    IdCheck::default()
-        .id(
-            conn,
-            "sponsor_id",
-            "organization",
-            new.sponsor_id,
-            organizations::existing,
-        )
-        .await?
-        .ids(
-            conn,
-            "region_ids",
-            "region",
-            new.region_ids.as_slice(),
-            regions::existing,
-        )
-        .await?
-        .ids(
-            conn,
-            "topic_ids",
-            "topic",
-            new.topic_ids.as_slice(),
-            topics::existing,
-        )
-        .await?
-        .ids(
-            conn,
-            "funding",
-            "funding source",
-            &source_ids,
-            funding_sources::existing,
-        )
-        .await?
-        .finish()?;
-    Ok(ProjectFields::from(new))
+    Ok(())
 }
 
-/// Stores the relation sets of a project written just now.
+/// Checks that every id names an existing record; the lookups go out together (`db::all!`).
+async fn check(conn: &mut Conn<'_>, new: &NewProject) -> Result<(), DomainError> {
+    let source_ids: Vec<FundingSourceId> =
+        new.funding.iter().map(|f| f.funding_source_id).collect();
+    let (sponsors, (regions, (topics, sources))) = db::all!(
+        conn,
+        async |c| organizations::existing(c, new.sponsor_id.as_slice()).await,
+        async |c| regions::existing(c, new.region_ids.as_slice()).await,
+        async |c| topics::existing(c, new.topic_ids.as_slice()).await,
+        async |c| funding_sources::existing(c, &source_ids).await,
+    )?;
+    IdCheck::default()
+        .id_among("sponsor_id", "organization", new.sponsor_id, &sponsors)
+        .ids_among("region_ids", "region", new.region_ids.as_slice(), &regions)
+        .ids_among("topic_ids", "topic", new.topic_ids.as_slice(), &topics)
+        .ids_among("funding", "funding source", &source_ids, &sources)
+        .finish()
+}
+
+/// Stores the relation sets of a project written just now, all at once (`db::all!`).
 async fn write_relations(
     conn: &mut Conn<'_>,
     project: Project,
@@ -121,9 +104,13 @@ async fn write_relations(
     was: Owner,
 ) -> Result<ProjectRecord, DomainError> {
     let new = fields.project;
-    project_regions::replace(conn, project.id, new.region_ids.as_slice(), was).await?;
-    project_topics::replace(conn, project.id, new.topic_ids.as_slice(), was).await?;
-    projects::replace_funding(conn, project.id, &new.funding, was).await?;
+    let id = project.id;
+    db::all!(
+        conn,
+        async |c| project_regions::replace(c, id, new.region_ids.as_slice(), was).await,
+        async |c| project_topics::replace(c, id, new.topic_ids.as_slice(), was).await,
+        async |c| projects::replace_funding(c, id, &new.funding, was).await,
+    )?;
     Ok(ProjectRecord {
         project,
         region_ids: new.region_ids.into_vec(),
@@ -164,8 +151,14 @@ impl Crud for Projects {
         new: NewProject,
         by: &Actor,
     ) -> Result<ProjectRecord, DomainError> {
-        let fields = check(conn, new).await?;
-        let project = projects::insert(conn, &fields, by).await?;
+        validate(&new)?;
+        let fields = ProjectFields::from(new);
+        let project = checked_write(
+            conn,
+            async |c| check(c, &fields.project).await,
+            async |c| Ok(projects::insert(c, &fields, by).await?),
+        )
+        .await?;
         write_relations(conn, project, fields, Owner::New).await
     }
 
@@ -176,10 +169,18 @@ impl Crud for Projects {
         new: NewProject,
         by: &Actor,
     ) -> Result<ProjectRecord, DomainError> {
-        let fields = check(conn, new).await?;
-        let project = projects::update(conn, id, expected_version, &fields, by)
-            .await
-            .map_err(|e| DomainError::from_write(e, Self::NAME, id))?;
+        validate(&new)?;
+        let fields = ProjectFields::from(new);
+        let project = checked_write(
+            conn,
+            async |c| check(c, &fields.project).await,
+            async |c| {
+                projects::update(c, id, expected_version, &fields, by)
+                    .await
+                    .map_err(|e| DomainError::from_write(e, Self::NAME, id))
+            },
+        )
+        .await?;
         write_relations(conn, project, fields, Owner::Existing).await
     }
 

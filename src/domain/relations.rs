@@ -3,7 +3,7 @@
 
 use std::fmt::Display;
 
-use crate::db::Conn;
+use crate::db::{self, Conn};
 use crate::domain::{DomainError, FieldError};
 
 /// The most ids one array may name.
@@ -25,6 +25,21 @@ pub fn id_array(ids: &[i64]) -> Result<(), validator::ValidationError> {
     Ok(())
 }
 
+/// Runs a write together with `check`, the lookup of the ids it names: on PostgreSQL the
+/// lookups and the write go out at once, one round trip for both, inside the write's
+/// transaction. A failed check wins: its `Invalid` names every unknown id, where the write
+/// itself may have failed on the first foreign key (PostgreSQL names only the constraint,
+/// SQLite nothing), and the transaction rolls back what the write did. On SQLite the check
+/// runs first and a failed one writes nothing.
+pub async fn checked_write<T>(
+    conn: &mut Conn<'_>,
+    check: impl AsyncFnOnce(&mut Conn<'_>) -> Result<(), DomainError>,
+    write: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, DomainError>,
+) -> Result<T, DomainError> {
+    let ((), written) = db::both(conn, check, write).await?;
+    Ok(written)
+}
+
 /// Collects the ids a write names that don't exist, field by field, into one `Invalid`.
 #[derive(Default)]
 pub struct IdCheck {
@@ -32,37 +47,8 @@ pub struct IdCheck {
 }
 
 impl IdCheck {
-    /// Checks the ids of the array `field`.
-    /// `existing` says which of the ids exist: a `record_queries!` `existing` function.
-    pub async fn ids<T: Copy + PartialEq + Display>(
-        self,
-        conn: &mut Conn<'_>,
-        field: &str,
-        what: &str,
-        ids: &[T],
-        existing: impl AsyncFnOnce(&mut Conn<'_>, &[T]) -> diesel::QueryResult<Vec<T>>,
-    ) -> Result<Self, DomainError> {
-        let found = existing(conn, ids).await?;
-        Ok(self.ids_among(field, what, ids, &found))
-    }
-
-    /// Checks a single optional id.
-    pub async fn id<T: Copy + PartialEq + Display>(
-        self,
-        conn: &mut Conn<'_>,
-        field: &str,
-        what: &str,
-        id: Option<T>,
-        existing: impl AsyncFnOnce(&mut Conn<'_>, &[T]) -> diesel::QueryResult<Vec<T>>,
-    ) -> Result<Self, DomainError> {
-        let found = match id {
-            Some(id) => existing(conn, &[id]).await?,
-            None => Vec::new(),
-        };
-        Ok(self.id_among(field, what, id, &found))
-    }
-
-    /// `ids`, against the ids known to exist (looked up once for a whole batch).
+    /// Checks the ids of the array `field` against the ids known to exist (looked up
+    /// together, `db::all!`, or once for a whole batch).
     pub fn ids_among<T: Copy + PartialEq + Display>(
         mut self,
         field: &str,
@@ -82,7 +68,7 @@ impl IdCheck {
         self
     }
 
-    /// A single optional id, against the ids known to exist.
+    /// Checks a single optional id against the ids known to exist.
     pub fn id_among<T: Copy + PartialEq + Display>(
         mut self,
         field: &str,

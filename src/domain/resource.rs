@@ -107,18 +107,19 @@ pub async fn list<R: Crud>(
 }
 
 /// Every write below runs in one transaction with its entry in the change feed: a change is
-/// in the feed exactly when it is committed.
+/// in the feed exactly when it is committed. The entry is the transaction's last statement,
+/// sent with the COMMIT (`db::transaction_ending_with`).
 pub async fn create<R: Crud>(
     conn: &mut Conn<'_>,
     by: &Actor,
     new: R::New,
 ) -> Result<R::Record, DomainError> {
     R::may_create(by)?;
-    db::transaction(conn, async |conn| {
-        let record = R::insert(conn, new, by).await?;
-        noted::<R>(conn, by, &record, ChangeAction::Create).await?;
-        Ok(record)
-    })
+    db::transaction_ending_with(
+        conn,
+        async |conn| R::insert(conn, new, by).await,
+        async |conn, record| noted::<R>(conn, by, record, ChangeAction::Create).await,
+    )
     .await
 }
 
@@ -136,12 +137,12 @@ where
 {
     check_owner::<R>(conn, by, id).await?;
     let new = new()?;
-    db::transaction(conn, async |conn| {
-        let record = R::update(conn, id, expected_version, new, by).await?;
-        noted::<R>(conn, by, &record, ChangeAction::Update).await?;
-        Ok(record)
-    })
-    .await
+    Ok(db::transaction_ending_with(
+        conn,
+        async |conn| R::update(conn, id, expected_version, new, by).await,
+        async |conn, record| noted::<R>(conn, by, record, ChangeAction::Update).await,
+    )
+    .await?)
 }
 
 /// Changes a record by `merge`, which makes the new record from the current one. The write
@@ -166,11 +167,11 @@ where
         if expected_version.is_some_and(|v| v != meta.version) {
             return Err(stale::<R>(id).into());
         }
-        let written = db::transaction(conn, async |conn| {
-            let record = R::update(conn, id, Some(meta.version), new, by).await?;
-            noted::<R>(conn, by, &record, ChangeAction::Update).await?;
-            Ok::<_, DomainError>(record)
-        })
+        let written = db::transaction_ending_with(
+            conn,
+            async |conn| R::update(conn, id, Some(meta.version), new, by).await,
+            async |conn, record| noted::<R>(conn, by, record, ChangeAction::Update).await,
+        )
         .await;
         match written {
             Err(DomainError::Stale { .. }) if expected_version.is_none() => continue,
@@ -191,11 +192,15 @@ pub async fn delete<R: Crud>(
     expected_version: Option<i64>,
 ) -> Result<(), DomainError> {
     check_owner::<R>(conn, by, id).await?;
-    db::transaction(conn, async |conn| {
-        let version = R::remove(conn, id, expected_version).await?;
-        changes::record(conn, by, R::KIND, id.into(), ChangeAction::Delete, version).await
-    })
+    db::transaction_ending_with(
+        conn,
+        async |conn| R::remove(conn, id, expected_version).await,
+        async |conn, version| {
+            changes::record(conn, by, R::KIND, id.into(), ChangeAction::Delete, *version).await
+        },
+    )
     .await
+    .map(drop)
 }
 
 /// The records of `ids` that exist (the feed's `include=record`).

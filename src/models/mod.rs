@@ -271,22 +271,32 @@ macro_rules! join_table {
                     .single_value()
             }
 
-            /// Makes `targets` the owner's whole set (a new owner has none to remove).
+            /// Makes `targets` the owner's whole set (a new owner has none to remove). The
+            /// delete and the inserts go out together (`db::both`): a connection runs them in
+            /// the order sent.
             pub async fn replace(
                 conn: &mut Conn<'_>,
                 owner: $owner_id,
                 targets: &[$target_id],
                 was: crate::models::Owner,
             ) -> QueryResult<()> {
-                if was == crate::models::Owner::Existing {
-                    query!(&mut *conn, |c| diesel::delete(
-                        $table::table.filter($table::$owner.eq(owner))
-                    )
-                    .execute(c))?;
-                }
                 let pairs: Vec<($owner_id, $target_id)> =
                     targets.iter().map(|target| (owner, *target)).collect();
-                add_all(conn, &pairs).await
+                if was == crate::models::Owner::New {
+                    return add_all(conn, &pairs).await;
+                }
+                crate::db::both(
+                    conn,
+                    async |c| {
+                        query!(c, |c| diesel::delete(
+                            $table::table.filter($table::$owner.eq(owner))
+                        )
+                        .execute(c))
+                    },
+                    async |c| add_all(c, &pairs).await,
+                )
+                .await
+                .map(drop)
             }
 
             /// Adds the links `(owner, target)`.

@@ -190,29 +190,49 @@ pub async fn load_funding(
     Ok(map)
 }
 
+/// Makes `lines` the project's funding (a new project has none to remove).
 pub async fn replace_funding(
     conn: &mut Conn<'_>,
     project: ProjectId,
     lines: &[FundingLine],
     was: crate::models::Owner,
 ) -> QueryResult<()> {
-    if was == crate::models::Owner::Existing {
-        query!(conn, |c| diesel::delete(
-            project_funding::table.filter(project_funding::project_id.eq(project))
-        )
-        .execute(c))?;
+    // At most 1 000 lines (the API's limit): one statement of 4 000 parameters at most.
+    let add = async |c: &mut Conn<'_>| {
+        if lines.is_empty() {
+            return Ok(0);
+        }
+        let rows: Vec<_> = lines
+            .iter()
+            .map(|line| {
+                (
+                    project_funding::project_id.eq(project),
+                    project_funding::funding_source_id.eq(line.funding_source_id),
+                    project_funding::role.eq(line.role),
+                    project_funding::amount_cents.eq(line.amount_cents),
+                )
+            })
+            .collect();
+        query!(c, |c| diesel::insert_into(project_funding::table)
+            .values(&rows)
+            .execute(c))
+    };
+    if was == crate::models::Owner::New {
+        return add(conn).await.map(drop);
     }
-    for line in lines {
-        query!(conn, |c| diesel::insert_into(project_funding::table)
-            .values((
-                project_funding::project_id.eq(project),
-                project_funding::funding_source_id.eq(line.funding_source_id),
-                project_funding::role.eq(line.role),
-                project_funding::amount_cents.eq(line.amount_cents),
-            ))
-            .execute(c))?;
-    }
-    Ok(())
+    // The old lines out and the new in, sent together: a connection runs them in order.
+    db::both(
+        conn,
+        async |c| {
+            query!(c, |c| diesel::delete(
+                project_funding::table.filter(project_funding::project_id.eq(project))
+            )
+            .execute(c))
+        },
+        add,
+    )
+    .await
+    .map(drop)
 }
 
 /// How many projects a funding source pays for.

@@ -764,6 +764,168 @@ api_test!(
     }
 );
 
+/// Round trips and statements the app costs for one request.
+async fn rounds_for(
+    app: &TestApp,
+    request: impl Future<Output = reqwest::Response>,
+) -> (u64, u64, reqwest::Response) {
+    let (rounds, statements) = (app.db.round_trips_run(), app.db.queries_run());
+    let response = request.await;
+    (
+        app.db.round_trips_run() - rounds,
+        app.db.queries_run() - statements,
+        response,
+    )
+}
+
+api_test!(a_write_sends_what_it_can_at_once, |app| async move {
+    let fx = Fixtures::create(&app).await;
+    // A first write, so the pool is warm and no new connection's setup is counted.
+    app.create(
+        "/api/v1/companies",
+        json!({"name": "Dachdecker Peine", "region_id": fx.regions[0]}),
+    )
+    .await;
+
+    let plain = json!({"name": "Malerbetrieb Oker", "region_id": fx.regions[0]});
+    let (rounds, statements, response) =
+        rounds_for(&app, app.post_json("/api/v1/companies", &plain)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let full = json!({"name": "Tischlerei Harz", "region_id": fx.regions[1], "topic_ids": fx.topics, "project_ids": [fx.project]});
+    let (full_rounds, full_statements, response) =
+        rounds_for(&app, app.post_json("/api/v1/companies", &full)).await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let path = format!(
+        "/api/v1/companies/{}",
+        response.json::<Value>().await.unwrap()["id"]
+    );
+    let (put_rounds, put_statements, response) = rounds_for(&app, app.put_json(&path, &full)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    if app.on_postgres() {
+        // BEGIN | the region lookup and the INSERT | the feed entry and the COMMIT.
+        assert_eq!(
+            rounds, 3,
+            "round trips of a company without relations ({statements} statements)"
+        );
+        // BEGIN | three lookups and the INSERT | the links | the feed entry and the COMMIT.
+        assert_eq!(
+            full_rounds, 4,
+            "round trips of a company with relations ({full_statements} statements)"
+        );
+        // BEGIN | lookups and the UPDATE | old links out, new links in | feed and COMMIT.
+        assert_eq!(
+            put_rounds, 4,
+            "round trips of a replace ({put_statements} statements)"
+        );
+    } else {
+        // SQLite runs in the process: every statement is a round of its own.
+        assert_eq!(
+            (rounds, full_rounds, put_rounds),
+            (statements, full_statements, put_statements)
+        );
+    }
+    assert!(statements < full_statements && full_statements < put_statements);
+
+    // Lookups and writes that went out together leave nothing when a lookup fails (on
+    // PostgreSQL the INSERT ran and is rolled back), and the connection serves on.
+    let before: Value = app
+        .get("/api/v1/companies?limit=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let bad = app
+        .post_json(
+            "/api/v1/companies",
+            &json!({"name": "Phantom GmbH", "region_id": 9999, "topic_ids": [8888]}),
+        )
+        .await;
+    let problem = assert_problem(bad, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert_eq!(
+        field_errors(&problem),
+        [
+            ("region_id".to_owned(), "not_found".to_owned()),
+            ("topic_ids[0]".to_owned(), "not_found".to_owned())
+        ]
+    );
+    let after: Value = app
+        .get("/api/v1/companies?limit=100")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["items"], before["items"]);
+    app.create(
+        "/api/v1/companies",
+        json!({"name": "Elektro Salzgitter", "region_id": fx.regions[1]}),
+    )
+    .await;
+});
+
+api_test!(
+    a_write_whose_feed_entry_fails_leaves_nothing_behind,
+    |app| async move {
+        let fx = Fixtures::create(&app).await;
+        let company = app
+            .create(
+                "/api/v1/companies",
+                json!({"name": "Malerbetrieb Oker", "region_id": fx.regions[0]}),
+            )
+            .await;
+        let path = format!("/api/v1/companies/{}", company["id"]);
+        let feed_before: Value = app.get("/api/v1/changes").await.json().await.unwrap();
+        // The feed entry is the transaction's last statement, sent with the COMMIT: make it fail.
+        let refuse = if app.on_postgres() {
+            "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'the feed refuses'; END $$; \
+             CREATE TRIGGER refuse BEFORE INSERT ON changes FOR EACH ROW EXECUTE FUNCTION refuse();"
+        } else {
+            "CREATE TRIGGER refuse BEFORE INSERT ON changes BEGIN SELECT RAISE(ABORT, 'the feed refuses'); END;"
+        };
+        diesel::connection::SimpleConnection::batch_execute(&mut app.admin(), refuse).unwrap();
+
+        let created = app.post_json("/api/v1/companies", &json!({"name": "Phantom GmbH", "region_id": fx.regions[0], "topic_ids": fx.topics})).await;
+        assert_problem(created, StatusCode::INTERNAL_SERVER_ERROR).await;
+        let replaced = app
+            .put_json(
+                &path,
+                &json!({"name": "Umbenannt", "region_id": fx.regions[1], "topic_ids": fx.topics}),
+            )
+            .await;
+        assert_problem(replaced, StatusCode::INTERNAL_SERVER_ERROR).await;
+        let deleted = app.delete(&path).await;
+        assert_problem(deleted, StatusCode::INTERNAL_SERVER_ERROR).await;
+
+        let allow = if app.on_postgres() {
+            "DROP TRIGGER refuse ON changes"
+        } else {
+            "DROP TRIGGER refuse"
+        };
+        diesel::connection::SimpleConnection::batch_execute(&mut app.admin(), allow).unwrap();
+        // Nothing of the three writes was kept, and every connection is usable again.
+        let list: Value = app.get("/api/v1/companies").await.json().await.unwrap();
+        assert_eq!(list["items"].as_array().unwrap().len(), 1);
+        let read: Value = app.get(&path).await.json().await.unwrap();
+        assert_eq!(
+            (
+                read["name"].clone(),
+                read["version"].clone(),
+                read["topic_ids"].clone()
+            ),
+            (json!("Malerbetrieb Oker"), json!(1), json!([]))
+        );
+        let feed_after: Value = app.get("/api/v1/changes").await.json().await.unwrap();
+        assert_eq!(feed_after["items"], feed_before["items"]);
+        for i in 0..4 {
+            app.create(
+                "/api/v1/companies",
+                json!({"name": format!("Betrieb {i}"), "region_id": fx.regions[0]}),
+            )
+            .await;
+        }
+    }
+);
+
 api_test!(
     topic_funding_and_organization_filters_narrow_the_lists,
     |app| async move {

@@ -2,7 +2,10 @@
 //! on a fresh SQLite file and, as its `#[ignore]`d `postgres` variant (`--run-ignored all`
 //! with `TEST_DATABASE_URL` set), on a fresh PostgreSQL schema.
 
-#![allow(clippy::unwrap_used)] // a failing unwrap in a test is a failing test
+#![allow(clippy::unwrap_used)]
+// a failing unwrap in a test is a failing test
+// The app's futures nest deeper than the default limit (see src/lib.rs).
+#![recursion_limit = "256"]
 
 mod helpers;
 
