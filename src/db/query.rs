@@ -211,12 +211,35 @@ where
     let Conn::Postgres(Pg::Own(own)) = conn else {
         return Err(E::from(diesel::result::Error::BrokenTransactionManager));
     };
-    let shared: &AsyncPgConnection = own;
-    let (done, committed) = futures_util::future::join(
-        last(&mut Conn::Postgres(Pg::Shared(shared)), &value),
-        diesel_async::RunQueryDsl::execute(Commit, &mut &*shared),
-    )
-    .await;
+    let sent = {
+        let shared: &AsyncPgConnection = own;
+        let mut on_shared = Conn::Postgres(Pg::Shared(shared));
+        let mut last = pin!(last(&mut on_shared, &value));
+        // `last` sends its statements when first polled. Done at once with an error, it failed
+        // on this side before anything reached the server, where the transaction is then not
+        // aborted: a COMMIT would commit the work without `last`. It is rolled back instead.
+        match std::future::poll_fn(|cx| Poll::Ready(last.as_mut().poll(cx))).await {
+            Poll::Ready(Err(e)) => Err(e),
+            first => Ok(futures_util::future::join(
+                async {
+                    match first {
+                        Poll::Ready(done) => done,
+                        Poll::Pending => last.await,
+                    }
+                },
+                diesel_async::RunQueryDsl::execute(Commit, &mut &*shared),
+            )
+            .await),
+        }
+    };
+    let (done, committed) = match sent {
+        Ok(answers) => answers,
+        Err(e) => {
+            // Should the rollback fail too, the connection is broken and `last`'s error says more.
+            let _ = Postgres::rollback_transaction(*own).await;
+            return Err(e);
+        }
+    };
     let status = Postgres::transaction_manager_status_mut(*own);
     match &committed {
         // Committed, or rolled back after `last` failed: either way over.

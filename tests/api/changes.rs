@@ -592,3 +592,42 @@ async fn a_long_poll_on_one_replica_answers_a_write_through_another() {
         "woken, not timed out"
     );
 }
+
+api_test!(
+    a_transaction_whose_last_step_fails_before_it_sends_keeps_nothing,
+    |app| async move {
+        // `last` fails on this side, before any statement of it reaches the database: the
+        // transaction is rolled back, never committed without it.
+        let write = async |conn: &mut db::Conn<'_>| {
+            db::transaction_ending_with(
+                conn,
+                async |conn| {
+                    resource::create::<Regions>(
+                        conn,
+                        &Actor::command_line("test"),
+                        NewRegion {
+                            name: "Seesen".into(),
+                            district: Some("Landkreis Goslar".into()),
+                            state: None,
+                            commercial_area: None,
+                            description: None,
+                        },
+                    )
+                    .await
+                },
+                async |_, _| {
+                    Err(betriebsnachbarschaften::domain::DomainError::Internal(
+                        "refused before sending".into(),
+                    ))
+                },
+            )
+            .await
+        };
+        let written = app.db.write(async move |conn| write(conn).await).await;
+        assert!(written.is_err(), "the last step's error is returned");
+        let regions: Value = app.get("/api/v1/regions").await.json().await.unwrap();
+        assert_eq!(regions["items"], json!([]));
+        // The connection serves on.
+        app.create_region(json!({"name": "Seesen"})).await;
+    }
+);
