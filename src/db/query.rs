@@ -118,6 +118,10 @@ macro_rules! in_batches {
 }
 pub(crate) use in_batches;
 
+/// The transaction managers of the two connections.
+type Postgres = <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager;
+type Sqlite = <SqliteConnection as diesel::Connection>::TransactionManager;
+
 /// Runs `work` in a transaction: committed when it returns `Ok`, rolled back when it returns
 /// an error (which is then returned, unless the rollback itself failed). Nested, it runs in a
 /// savepoint. The same steps as diesel's `Connection::transaction`, written for an async body.
@@ -151,8 +155,6 @@ pub async fn transaction_ending_with<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    type Postgres = <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager;
-    type Sqlite = <SqliteConnection as diesel::Connection>::TransactionManager;
     let outermost = match conn {
         Conn::Postgres(Pg::Own(c)) => {
             let outermost = Postgres::transaction_manager_status_mut(*c)
@@ -207,7 +209,6 @@ async fn last_with_commit<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    type Postgres = <AsyncPgConnection as diesel_async::AsyncConnection>::TransactionManager;
     let Conn::Postgres(Pg::Own(own)) = conn else {
         return Err(E::from(diesel::result::Error::BrokenTransactionManager));
     };

@@ -251,6 +251,23 @@ pub enum Owner {
     Existing,
 }
 
+impl Owner {
+    /// Makes what `add` inserts the owner's whole set of some rows: a new owner has none for
+    /// `remove` to delete; an existing one's delete and inserts go out together (`db::both`),
+    /// and a connection runs them in the order sent.
+    pub async fn replace<R, A>(
+        self,
+        conn: &mut crate::db::Conn<'_>,
+        remove: impl AsyncFnOnce(&mut crate::db::Conn<'_>) -> diesel::QueryResult<R>,
+        add: impl AsyncFnOnce(&mut crate::db::Conn<'_>) -> diesel::QueryResult<A>,
+    ) -> diesel::QueryResult<()> {
+        match self {
+            Owner::New => add(conn).await.map(drop),
+            Owner::Existing => crate::db::both(conn, remove, add).await.map(drop),
+        }
+    }
+}
+
 /// Declares a module of queries on a join table `(owner, target)` whose owner is a row of
 /// `owner_table`: the target ids of each owner as a column of a query on the owner's table,
 /// replace an owner's set, count the owners of a target.
@@ -271,9 +288,7 @@ macro_rules! join_table {
                     .single_value()
             }
 
-            /// Makes `targets` the owner's whole set (a new owner has none to remove). The
-            /// delete and the inserts go out together (`db::both`): a connection runs them in
-            /// the order sent.
+            /// Makes `targets` the owner's whole set (`Owner::replace`).
             pub async fn replace(
                 conn: &mut Conn<'_>,
                 owner: $owner_id,
@@ -282,10 +297,7 @@ macro_rules! join_table {
             ) -> QueryResult<()> {
                 let pairs: Vec<($owner_id, $target_id)> =
                     targets.iter().map(|target| (owner, *target)).collect();
-                if was == crate::models::Owner::New {
-                    return add_all(conn, &pairs).await;
-                }
-                crate::db::both(
+                was.replace(
                     conn,
                     async |c| {
                         query!(c, |c| diesel::delete(
@@ -296,7 +308,6 @@ macro_rules! join_table {
                     async |c| add_all(c, &pairs).await,
                 )
                 .await
-                .map(drop)
             }
 
             /// Adds the links `(owner, target)`.

@@ -190,7 +190,7 @@ pub async fn load_funding(
     Ok(map)
 }
 
-/// Makes `lines` the project's funding (a new project has none to remove).
+/// Makes `lines` the project's funding (`Owner::replace`).
 pub async fn replace_funding(
     conn: &mut Conn<'_>,
     project: ProjectId,
@@ -217,11 +217,7 @@ pub async fn replace_funding(
             .values(&rows)
             .execute(c))
     };
-    if was == crate::models::Owner::New {
-        return add(conn).await.map(drop);
-    }
-    // The old lines out and the new in, sent together: a connection runs them in order.
-    db::both(
+    was.replace(
         conn,
         async |c| {
             query!(c, |c| diesel::delete(
@@ -232,7 +228,6 @@ pub async fn replace_funding(
         add,
     )
     .await
-    .map(drop)
 }
 
 /// How many projects a funding source pays for.
