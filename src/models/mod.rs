@@ -268,6 +268,16 @@ impl Owner {
     }
 }
 
+diesel::define_sql_function! {
+    /// PostgreSQL's `unnest`: an array's elements as rows. `INSERT … SELECT unnest($1),
+    /// unnest($2)` inserts any number of rows in one statement whose text never changes, so
+    /// it is prepared once per connection; a multi-row `VALUES` list from a `Vec` is a new
+    /// statement for every length, which diesel does not cache: each write would pay a round
+    /// trip to prepare it. Several `unnest`s in one select list run in lockstep (PostgreSQL
+    /// 10 and later). SQLite has no arrays: there the rows go in as `VALUES` lists.
+    fn unnest<T: diesel::sql_types::SingleValue>(array: diesel::sql_types::Array<T>) -> T;
+}
+
 /// Declares a module of queries on a join table `(owner, target)` whose owner is a row of
 /// `owner_table`: the target ids of each owner as a column of a query on the owner's table,
 /// replace an owner's set, count the owners of a target.
@@ -277,6 +287,7 @@ macro_rules! join_table {
             use crate::db::prelude::*;
             use crate::db::schema::$table;
             use crate::db::{Conn, query};
+            use diesel::sql_types::{Array, BigInt};
 
             /// The target ids of each row of the owner's table, for the select clause of a
             /// query on it: the ids come with the row, in the same statement (`relation_ids`).
@@ -317,6 +328,19 @@ macro_rules! join_table {
             ) -> QueryResult<()> {
                 if pairs.is_empty() {
                     return Ok(());
+                }
+                if let Conn::Postgres(pg) = conn {
+                    // One statement for any number of links, prepared once (`unnest`).
+                    let (owners, targets): (Vec<$owner_id>, Vec<$target_id>) =
+                        pairs.iter().copied().unzip();
+                    return crate::db::postgres_query!(pg, |c| diesel::insert_into($table::table)
+                        .values(diesel::select((
+                            crate::models::unnest(owners.into_sql::<Array<BigInt>>()),
+                            crate::models::unnest(targets.into_sql::<Array<BigInt>>()),
+                        )))
+                        .into_columns(($table::$owner, $table::$target))
+                        .execute(c))
+                    .map(drop);
                 }
                 let row = |(owner, target): &($owner_id, $target_id)| {
                     ($table::$owner.eq(*owner), $table::$target.eq(*target))

@@ -13,7 +13,7 @@ use crate::domain::{FundingSourceId, OrganizationId, ProjectId, RegionId, TopicI
 use crate::models::links::{project_regions, project_topics};
 use crate::models::page::{Page, PageRequest, sorted};
 use crate::models::relation_ids::RelationIds;
-use crate::models::{ListError, contains_pattern, record_queries};
+use crate::models::{ListError, contains_pattern, record_queries, unnest};
 
 /// Stand-ins for unknown dates in the NOT NULL sort columns: unknown starts sort first,
 /// open ends last.
@@ -197,10 +197,31 @@ pub async fn replace_funding(
     lines: &[FundingLine],
     was: crate::models::Owner,
 ) -> QueryResult<()> {
-    // At most 1 000 lines (the API's limit): one statement of 4 000 parameters at most.
+    // At most 1 000 lines (the API's limit): on SQLite one statement of 4 000 parameters at
+    // most; on PostgreSQL one of four, prepared once (`models::unnest`).
     let add = async |c: &mut Conn<'_>| {
         if lines.is_empty() {
             return Ok(0);
+        }
+        if let Conn::Postgres(pg) = c {
+            use diesel::sql_types::{Array, BigInt, Nullable, Text};
+            let sources: Vec<FundingSourceId> = lines.iter().map(|l| l.funding_source_id).collect();
+            let roles: Vec<FundingRole> = lines.iter().map(|l| l.role).collect();
+            let amounts: Vec<Option<i64>> = lines.iter().map(|l| l.amount_cents).collect();
+            return db::postgres_query!(pg, |c| diesel::insert_into(project_funding::table)
+                .values(diesel::select((
+                    project.into_sql::<BigInt>(),
+                    unnest(sources.into_sql::<Array<BigInt>>()),
+                    unnest(roles.into_sql::<Array<Text>>()),
+                    unnest(amounts.into_sql::<Array<Nullable<BigInt>>>()),
+                )))
+                .into_columns((
+                    project_funding::project_id,
+                    project_funding::funding_source_id,
+                    project_funding::role,
+                    project_funding::amount_cents,
+                ))
+                .execute(c));
         }
         let rows: Vec<_> = lines
             .iter()

@@ -4,6 +4,14 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use betriebsnachbarschaften::db;
+
+use betriebsnachbarschaften::domain::values::FundingRole;
+use betriebsnachbarschaften::domain::{CompanyId, FundingSourceId, ProjectId, TopicId};
+use betriebsnachbarschaften::models::Owner;
+use betriebsnachbarschaften::models::links::company_topics;
+use betriebsnachbarschaften::models::projects::{self, FundingLine};
+
 use crate::conventions::{self, Fixtures, Spec};
 use crate::helpers::{TestApp, api_test, assert_problem, field_errors};
 
@@ -861,6 +869,117 @@ api_test!(a_write_sends_what_it_can_at_once, |app| async move {
     )
     .await;
 });
+
+/// A statement a connection has prepared (`pg_prepared_statements`).
+#[derive(Debug, diesel::QueryableByName)]
+struct Prepared {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    statement: String,
+}
+
+api_test!(
+    a_link_set_goes_in_as_one_statement_prepared_once,
+    |app| async move {
+        let fx = Fixtures::create(&app).await;
+        // Link sets and funding lines of different lengths, one after another, each read back.
+        let company = app
+            .create(
+                "/api/v1/companies",
+                json!({"name": "Tischlerei Harz", "region_id": fx.regions[0], "topic_ids": [fx.topics[0]], "project_ids": [fx.project]}),
+            )
+            .await;
+        let path = format!("/api/v1/companies/{}", company["id"]);
+        let replaced = app
+            .put_json(
+                &path,
+                &json!({"name": "Tischlerei Harz", "region_id": fx.regions[0], "topic_ids": fx.topics}),
+            )
+            .await;
+        assert_eq!(replaced.status(), StatusCode::OK);
+        let read: Value = app.get(&path).await.json().await.unwrap();
+        assert_eq!(
+            (&read["topic_ids"], &read["project_ids"]),
+            (&json!(fx.topics), &json!([]))
+        );
+        let lines = |n: usize| -> Value {
+            [
+                json!({"funding_source_id": fx.funding_sources[0], "role": "funding", "amount_cents": 500000}),
+                json!({"funding_source_id": fx.funding_sources[1], "role": "co_financing", "amount_cents": null}),
+                json!({"funding_source_id": fx.funding_sources[0], "role": "co_financing", "amount_cents": 0}),
+            ][..n]
+                .into()
+        };
+        let project = app
+            .create(
+                "/api/v1/projects",
+                json!({"name": "Betriebsnachbarschaften", "status": "completed", "funding": lines(1)}),
+            )
+            .await;
+        let path = format!("/api/v1/projects/{}", project["id"]);
+        let replaced = app
+            .put_json(
+                &path,
+                &json!({"name": "Betriebsnachbarschaften", "status": "completed", "funding": lines(3)}),
+            )
+            .await;
+        assert_eq!(replaced.status(), StatusCode::OK);
+        let read: Value = app.get(&path).await.json().await.unwrap();
+        let mut funding = read["funding"].as_array().unwrap().clone();
+        let mut expected = lines(3).as_array().unwrap().clone();
+        let key = |line: &Value| line.to_string();
+        funding.sort_by_key(key);
+        expected.sort_by_key(key);
+        assert_eq!(funding, expected);
+
+        if app.on_postgres() {
+            // On one connection, sets of different lengths go in by one statement each, prepared
+            // once: a `VALUES` list per length would be a new statement every time, which
+            // diesel does not cache, and each write would pay a round trip to prepare it.
+            let (company, project) = (
+                CompanyId(company["id"].as_i64().unwrap()),
+                ProjectId(project["id"].as_i64().unwrap()),
+            );
+            let topics: Vec<TopicId> = fx.topics.iter().copied().map(TopicId).collect();
+            let line = |source: usize, role| FundingLine {
+                funding_source_id: FundingSourceId(fx.funding_sources[source]),
+                role,
+                amount_cents: None,
+            };
+            let funding = [
+                line(0, FundingRole::Funding),
+                line(1, FundingRole::CoFinancing),
+            ];
+            let prepared = app
+                .db
+                .write(async move |conn| {
+                    for n in [1, 2] {
+                        company_topics::replace(conn, company, &topics[..n], Owner::Existing)
+                            .await?;
+                        projects::replace_funding(conn, project, &funding[..n], Owner::Existing)
+                            .await?;
+                    }
+                    let db::Conn::Postgres(pg) = conn else {
+                        unreachable!("on PostgreSQL")
+                    };
+                    diesel_async::RunQueryDsl::load::<Prepared>(
+                        diesel::sql_query("SELECT statement FROM pg_prepared_statements"),
+                        &mut pg.shared(),
+                    )
+                    .await
+                    .map_err(db::DbError::from)
+                })
+                .await
+                .unwrap();
+            for table in ["company_topics", "project_funding"] {
+                let inserts = prepared
+                    .iter()
+                    .filter(|p| p.statement.starts_with(&format!("INSERT INTO \"{table}\"")))
+                    .count();
+                assert_eq!(inserts, 1, "prepared inserts into {table}: {prepared:#?}");
+            }
+        }
+    }
+);
 
 api_test!(
     a_write_whose_feed_entry_fails_leaves_nothing_behind,
