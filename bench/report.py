@@ -16,6 +16,14 @@ pgbench = {r["connections"]: r["tps"] for r in rows if r["kind"] == "pgbench" an
 pgbench_next_to = {(r["size"], r["connections"]): r["tps"] for r in rows if r["kind"] == "pgbench" and "size" in r}
 # The INSERT of POST /companies run by pgbench, right before each PostgreSQL `create` run.
 insert_ceiling = {(r["size"], r["connections"]): r["tps"] for r in rows if r["kind"] == "pgbench_insert"}
+insert_cpu = {(r["size"], r["connections"]): r["cpu"] for r in rows if r["kind"] == "pgbench_insert" and "cpu" in r}
+
+
+def cpu_cell(cpu):
+    """CPU per request in µs: the service / PostgreSQL / the rest (load generator, kernel)."""
+    if not cpu:
+        return ""
+    return f"{cpu['service_us']:,.0f} / {cpu['postgres_us']:,.0f} / {cpu['other_us']:,.0f}"
 
 
 def ceiling(size, connections):
@@ -57,8 +65,8 @@ for (db, size), server in servers.items():
         f"5xx answers: {logs.get((db, size), {}).get('status_5xx', '?')}, "
         f"'database is locked': {logs.get((db, size), {}).get('database_locked', '?')}.",
         "",
-        "| workload | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | socket errors | vs live | vs pgbench -S |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| workload | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | socket errors | vs live | vs pgbench -S | CPU µs/req: service / PostgreSQL / rest |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in http:
         if (r["db"], r["size"]) != (db, size):
@@ -71,9 +79,12 @@ for (db, size), server in servers.items():
         inserts = insert_ceiling.get((size, c)) if db == "postgres" and r["workload"] == "create" else None
         if inserts:
             vs_pg = f"{res['rps'] / inserts:.0%} of pgbench INSERT {inserts:,.0f}"
+            spent = insert_cpu.get((size, c))
+            if spent:
+                vs_pg += f" (its CPU µs/INSERT: {cpu_cell(spent)})"
         lines.append(
             f"| {r['workload']} | {c} | {res['rps']:,.0f} | {res['p50_ms']:.2f} | {res['p99_ms']:.2f} | "
-            f"{res['max_ms']:.1f} | {res['non_2xx']} | {res['socket_errors']} | {vs_live} | {vs_pg} |"
+            f"{res['max_ms']:.1f} | {res['non_2xx']} | {res['socket_errors']} | {vs_live} | {vs_pg} | {cpu_cell(r.get('cpu'))} |"
         )
     lines.append("")
 

@@ -95,13 +95,17 @@ pgbench_tps() {
 run_wrk() {
   local label="$1" conns="$2"; shift 2
   wants "$label" || return 0
-  local result
+  local result cpu before
+  before="$(python3 bench/cpu.py snapshot "$SERVER")"
   result="$(wrk_json "$PORT" "$conns" "$@")"
+  cpu="$(python3 bench/cpu.py since "$before" "$SERVER" "$(requests_of "$result")")"
   local rss peak
   rss=$(rss_kib "$SERVER" VmRSS); peak=$(rss_kib "$SERVER" VmHWM)
-  say "  $label c=$conns: $result (RSS $((rss / 1024)) MiB, peak so far $((peak / 1024)) MiB)"
-  record "{\"kind\":\"http\",\"db\":\"$DB\",\"size\":$SIZE,\"workload\":\"$label\",\"connections\":$conns,\"rss_kib\":$rss,\"result\":$result}"
+  say "  $label c=$conns: $result (RSS $((rss / 1024)) MiB, peak so far $((peak / 1024)) MiB; CPU per request $cpu)"
+  record "{\"kind\":\"http\",\"db\":\"$DB\",\"size\":$SIZE,\"workload\":\"$label\",\"connections\":$conns,\"rss_kib\":$rss,\"result\":$result,\"cpu\":$cpu}"
 }
+
+requests_of() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])["requests"])' "$1"; }
 
 # driver_ceilings: the GET by id read without the service around it (no authentication, no
 # logging, four columns), served by examples/driver_ceiling.rs through the blocking driver the
@@ -133,15 +137,19 @@ driver_ceilings() {
 # INSERT of POST /companies (bench/insert_ceiling.sql) at the same concurrency, measured right
 # before the `create` run, which is judged against it.
 pgbench_insert_ceiling() {
-  local tps
+  local tps out before cpu
   psql -q "$DATABASE_URL" -c "DROP TABLE IF EXISTS bench_insert" \
     -c "CREATE TABLE bench_insert (LIKE companies INCLUDING ALL)" \
     -c "ALTER TABLE bench_insert ADD FOREIGN KEY (region_id) REFERENCES regions (id)" >/dev/null
-  tps="$(pgbench -M prepared -n -c "$1" -j "$THREADS" -T "$SECONDS_EACH" -D region="$REGION" \
-    -f bench/insert_ceiling.sql "$DATABASE_URL" 2>/dev/null | sed -n 's/^tps = \([0-9.]*\).*/\1/p')"
+  before="$(python3 bench/cpu.py snapshot 0)"
+  out="$(pgbench -M prepared -n -c "$1" -j "$THREADS" -T "$SECONDS_EACH" -D region="$REGION" \
+    -f bench/insert_ceiling.sql "$DATABASE_URL" 2>/dev/null)"
+  tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")"
+  cpu="$(python3 bench/cpu.py since "$before" 0 \
+    "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")")"
   psql -q "$DATABASE_URL" -c "DROP TABLE bench_insert" >/dev/null
-  say "  pgbench INSERT c=$1: $tps tps"
-  record "{\"kind\":\"pgbench_insert\",\"db\":\"postgres\",\"size\":$2,\"connections\":$1,\"tps\":$tps}"
+  say "  pgbench INSERT c=$1: $tps tps (CPU per INSERT $cpu)"
+  record "{\"kind\":\"pgbench_insert\",\"db\":\"postgres\",\"size\":$2,\"connections\":$1,\"tps\":$tps,\"cpu\":$cpu}"
 }
 
 api() { curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }

@@ -131,73 +131,62 @@ impl<T> Page<T> {
     }
 }
 
-/// Loads one page of rows of a boxed query (`$query` is evaluated once per statement) in
-/// the order of `$col` then `$id`, in the requested direction. The first page is one
-/// statement. A page after a cursor `(k, id0)` is two, each a plain seek on the `(col, id)`
-/// index: the rest of the rows tied on `k` (`col = k AND id > id0`, by id), then the rows
-/// after `k` (`col > k`), as many as are still missing (mirrored when descending).
+/// Which statement of a page is built (`sorted!`). The first page is one statement. A page
+/// after a cursor `(k, id0)` is two, each a plain seek on the `(col, id)` index: the rest of
+/// the rows tied on `k` (`col = k AND id > id0`, by id), then the rows after `k` (`col > k`),
+/// as many as are still missing (mirrored when descending).
 ///
 /// Why not one statement: `(col > k) OR (col = k AND id > id0)` (also as a row value
 /// `(col, id) > (k, id0)`) makes SQLite's and PostgreSQL's planners start the index range at
 /// `col >= k` and filter the tied rows one by one, so a page deep inside many equal keys
 /// (a million companies in five cities, or rows created in one instant) read every tied row
-/// before it: a whole-list export by city was quadratic (BENCHMARKS.md). `$key` converts the
-/// cursor's key into the column's Rust type or fails with `CursorMismatch`.
-macro_rules! keyset_rows {
-    ($conn:expr, $query:expr, $row:ty, $col:expr, $id:expr, $page:expr, $key:expr) => {{
-        let conn: &mut $crate::db::Conn<'_> = $conn;
-        let page = &$page;
-        let limit = page.limit + 1;
-        match (&page.after, page.sort.descending) {
-            (None, false) => $crate::db::query!(conn, |c| $query
-                .order(($col.asc(), $id.asc()))
-                .limit(limit)
-                .load::<$row>(c))
-            .map_err($crate::models::ListError::from),
-            (None, true) => $crate::db::query!(conn, |c| $query
-                .order(($col.desc(), $id.desc()))
-                .limit(limit)
-                .load::<$row>(c))
-            .map_err($crate::models::ListError::from),
-            (Some(after), descending) => match $key(&after.key) {
-                None => Err($crate::models::ListError::from(
-                    $crate::models::page::CursorMismatch,
-                )),
-                Some(k) => {
-                    async {
-                        // `$past` is the comparison that moves along the sort, `$dir` its order.
-                        macro_rules! tied_then_past {
-                            ($past:ident, $dir:ident) => {{
-                                let tied = $crate::db::query!(conn, |c| $query
-                                    .filter($col.eq(k.clone()))
-                                    .filter($id.$past(after.id))
-                                    .order($id.$dir())
-                                    .limit(limit)
-                                    .load::<$row>(c))?;
-                                let missing = limit - i64::try_from(tied.len()).unwrap_or(limit);
-                                let rest = $crate::db::query!(conn, |c| $query
-                                    .filter($col.$past(k))
-                                    .order(($col.$dir(), $id.$dir()))
-                                    .limit(missing)
-                                    .load::<$row>(c))?;
-                                (tied, rest)
-                            }};
-                        }
-                        let (mut rows, rest) = if descending {
-                            tied_then_past!(lt, desc)
-                        } else {
-                            tied_then_past!(gt, asc)
-                        };
-                        rows.extend(rest);
-                        Ok::<_, $crate::models::ListError>(rows)
-                    }
-                    .await
-                }
+/// before it: a whole-list export by city was quadratic (BENCHMARKS.md).
+#[derive(Debug, Clone, Copy)]
+pub enum Step<'a> {
+    First,
+    Tied(&'a Keyset),
+    Past(&'a Keyset),
+}
+
+/// One statement of a page: `$query` (a boxed query, built once before the match on the sort
+/// field) with the `$step`'s filter and order on
+/// the sort column `$col` and the id `$id`, `$descending` or not. Every variant is the same
+/// boxed query type, so the caller writes its `load` once: a statement per sort field and
+/// step made the compiler type-check a list's query and its `load` dozens of times — most of
+/// this crate's build time. `$read` converts the cursor's key into the column's Rust type; a
+/// key of another kind was refused before (`sorted!`), so here it would only find no rows.
+macro_rules! keyset_step {
+    ($query:expr, $col:expr, $id:expr, $step:expr, $descending:expr, $read:expr) => {{
+        use $crate::models::page::Step;
+        let query = $query;
+        match ($step, $descending) {
+            (Step::First, false) => query.order_by($col.asc()).then_order_by($id.asc()),
+            (Step::First, true) => query.order_by($col.desc()).then_order_by($id.desc()),
+            (Step::Tied(after) | Step::Past(after), descending) => match $read(&after.key) {
+                None => query.filter(false.into_sql::<diesel::sql_types::Bool>()),
+                Some(k) => match ($step, descending) {
+                    (Step::Tied(_), false) => query
+                        .filter($col.eq(k))
+                        .filter($id.gt(after.id))
+                        .order_by($id.asc()),
+                    (Step::Tied(_), true) => query
+                        .filter($col.eq(k))
+                        .filter($id.lt(after.id))
+                        .order_by($id.desc()),
+                    (_, false) => query
+                        .filter($col.gt(k))
+                        .order_by($col.asc())
+                        .then_order_by($id.asc()),
+                    (_, true) => query
+                        .filter($col.lt(k))
+                        .order_by($col.desc())
+                        .then_order_by($id.desc()),
+                },
             },
         }
     }};
 }
-pub(crate) use keyset_rows;
+pub(crate) use keyset_step;
 
 /// The two sides of a sort key's kind: reading it from a cursor, making it from a row.
 macro_rules! cursor_key {
@@ -246,12 +235,39 @@ macro_rules! sorted {
     (@keyed $conn:expr, $query:expr, $page:expr, $id:expr, |$row:ident: $ty:ty, $keyed:ident = ($($of_row:tt)+)| {
         $($field:path => $kind:ident($col:expr, $key:expr)),+ $(,)?
     }) => {{
+        let conn: &mut $crate::db::Conn<'_> = $conn;
         let page = &$page;
-        let rows = match page.sort.field {
-            $($field => $crate::models::page::keyset_rows!(
-                $conn, $query, $ty, $col, $id, page, $crate::models::page::cursor_key!(read $kind)
-            ),)+
+        let limit = page.limit + 1;
+        let descending = page.sort.descending;
+        // One statement, written once: its query and `load` are type-checked once per backend.
+        let load = async |conn: &mut $crate::db::Conn<'_>, step: $crate::models::page::Step<'_>, limit: i64| {
+            $crate::db::query!(conn, |c| {
+                let query = $query;
+                match page.sort.field {
+                    $($field => $crate::models::page::keyset_step!(
+                        query, $col, $id, step, descending, $crate::models::page::cursor_key!(read $kind)
+                    ),)+
+                }
+                .limit(limit)
+                .load::<$ty>(c)
+            })
         };
+        let rows = async {
+            let Some(after) = &page.after else {
+                return Ok(load(conn, $crate::models::page::Step::First, limit).await?);
+            };
+            let fits = match page.sort.field {
+                $($field => $crate::models::page::cursor_key!(read $kind)(&after.key).is_some(),)+
+            };
+            if !fits {
+                return Err($crate::models::ListError::from($crate::models::page::CursorMismatch));
+            }
+            let mut rows = load(conn, $crate::models::page::Step::Tied(after), limit).await?;
+            let missing = limit - i64::try_from(rows.len()).unwrap_or(limit);
+            rows.extend(load(conn, $crate::models::page::Step::Past(after), missing).await?);
+            Ok::<_, $crate::models::ListError>(rows)
+        }
+        .await;
         let sort = page.sort.field;
         let keyset = move |$row: &$ty| {
             let $keyed = $($of_row)+;
