@@ -9,7 +9,15 @@
 # stateful testing repeat until the budget is spent, so each run would test different cases.
 # With a fixed seed, one worker and a fixed number of examples per operation, every run sends
 # the same requests and a CI failure reproduces locally. `timeout` only guards against a hang.
+#
+# `truthfulness.sh --setup` only installs Schemathesis (CI runs it once, then the two databases'
+# runs side by side: each has its own port, database and data directory).
 set -euo pipefail
+SCHEMATHESIS="schemathesis==4.32.5"
+install() {
+  install
+}
+if [ "${1:-}" = --setup ]; then cd "$(dirname "$0")" && install; exit; fi
 BIN="$(realpath "${1:?usage: truthfulness.sh path/to/betriebsnachbarschaften [sqlite|postgres]}")"
 DB="${2:-sqlite}"
 cd "$(dirname "$0")"
@@ -20,11 +28,10 @@ if [ "$DB" = postgres ]; then
   export DATABASE_URL="${SERVER_URL%/*}/truthfulness"
   psql -q "${SERVER_URL%/*}/postgres" -c "DROP DATABASE IF EXISTS truthfulness" -c "CREATE DATABASE truthfulness" >/dev/null
 fi
-SCHEMATHESIS="schemathesis==4.32.5"
 PORT="${TRUTH_PORT:-$([ "$DB" = postgres ] && echo 18092 || echo 18091)}"
 PASSWORD="truthfulness-admin-password"
 
-[ -x .venv/bin/st ] || { python3 -m venv .venv 2>/dev/null || true; .venv/bin/pip install --quiet "$SCHEMATHESIS"; }
+install
 
 DATA="$(mktemp -d)"
 cleanup() { [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm -rf "$DATA"; }

@@ -254,7 +254,10 @@ pub enum Owner {
 impl Owner {
     /// Makes what `add` inserts the owner's whole set of some rows: a new owner has none for
     /// `remove` to delete; an existing one's delete and inserts go out together (`db::both`),
-    /// and a connection runs them in the order sent.
+    /// and a connection runs them in the order sent. `both` polls `remove` first, and
+    /// diesel-async sends a statement within the poll that took its statement cache's lock
+    /// (held while it prepares, released right before the execute goes out, with no wait in
+    /// between), so the delete is sent before the inserts even when only it needs preparing.
     pub async fn replace<R, A>(
         self,
         conn: &mut crate::db::Conn<'_>,

@@ -163,6 +163,8 @@ macro_rules! keyset_step {
             (Step::First, false) => query.order_by($col.asc()).then_order_by($id.asc()),
             (Step::First, true) => query.order_by($col.desc()).then_order_by($id.desc()),
             (Step::Tied(after) | Step::Past(after), descending) => match $read(&after.key) {
+                // Not reached: `sorted!` refuses a key of another kind before any statement.
+                // Were it reached, the page would end (no rows), not fail.
                 None => query.filter(false.into_sql::<diesel::sql_types::Bool>()),
                 Some(k) => match ($step, descending) {
                     (Step::Tied(_), false) => query
@@ -219,7 +221,8 @@ pub(crate) use cursor_key;
 
 /// A list's sort orders, each declared once: the field, the kind of its key (`text`, `int`,
 /// `time`, `day`), the column, and the row's value of it. Loads the page's rows of `$query`
-/// (an expression evaluated once per statement, see `keyset_rows!`) and returns them with
+/// (an expression evaluated once per statement, type-checked once per backend, see
+/// `keyset_step!`) and returns them with
 /// the function that reads the keyset of a row for the next cursor, so the column and the
 /// cursor can't disagree. Where the loaded row holds the table's row in a field (a record
 /// with its relation ids), `|r: Record, c = &r.row|` names it for the keys and the id.

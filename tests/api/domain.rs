@@ -870,13 +870,6 @@ api_test!(a_write_sends_what_it_can_at_once, |app| async move {
     .await;
 });
 
-/// A statement a connection has prepared (`pg_prepared_statements`).
-#[derive(Debug, diesel::QueryableByName)]
-struct Prepared {
-    #[diesel(sql_type = diesel::sql_types::Text)]
-    statement: String,
-}
-
 api_test!(
     a_link_set_goes_in_as_one_statement_prepared_once,
     |app| async move {
@@ -949,37 +942,60 @@ api_test!(
                 line(0, FundingRole::Funding),
                 line(1, FundingRole::CoFinancing),
             ];
-            let prepared = app
+            let (before, after) = app
                 .db
                 .write(async move |conn| {
+                    let before = prepared(conn).await?;
                     for n in [1, 2] {
                         company_topics::replace(conn, company, &topics[..n], Owner::Existing)
                             .await?;
                         projects::replace_funding(conn, project, &funding[..n], Owner::Existing)
                             .await?;
                     }
-                    let db::Conn::Postgres(pg) = conn else {
-                        unreachable!("on PostgreSQL")
-                    };
-                    diesel_async::RunQueryDsl::load::<Prepared>(
-                        diesel::sql_query("SELECT statement FROM pg_prepared_statements"),
-                        &mut pg.shared(),
-                    )
-                    .await
-                    .map_err(db::DbError::from)
+                    Ok::<_, db::DbError>((before, prepared(conn).await?))
                 })
                 .await
                 .unwrap();
             for table in ["company_topics", "project_funding"] {
-                let inserts = prepared
-                    .iter()
-                    .filter(|p| p.statement.starts_with(&format!("INSERT INTO \"{table}\"")))
-                    .count();
-                assert_eq!(inserts, 1, "prepared inserts into {table}: {prepared:#?}");
+                let inserts = |statements: &[Prepared]| -> Vec<i64> {
+                    statements
+                        .iter()
+                        .filter(|p| p.statement.starts_with(&format!("INSERT INTO \"{table}\"")))
+                        .map(|p| p.executions)
+                        .collect()
+                };
+                let (was, is) = (inserts(&before), inserts(&after));
+                assert_eq!(is.len(), 1, "prepared inserts into {table}: {after:#?}");
+                // One execution per set: not one per row.
+                assert_eq!(is[0] - was.first().unwrap_or(&0), 2, "inserts into {table}");
             }
         }
     }
 );
+
+/// A statement the connection has prepared, and how often it ran (PostgreSQL 14 and later).
+#[derive(Debug, diesel::QueryableByName)]
+struct Prepared {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    statement: String,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    executions: i64,
+}
+
+/// The statements a PostgreSQL connection has prepared (`pg_prepared_statements`).
+async fn prepared(conn: &mut db::Conn<'_>) -> Result<Vec<Prepared>, db::DbError> {
+    let db::Conn::Postgres(pg) = conn else {
+        unreachable!("on PostgreSQL")
+    };
+    diesel_async::RunQueryDsl::load(
+        diesel::sql_query(
+            "SELECT statement, generic_plans + custom_plans AS executions FROM pg_prepared_statements",
+        ),
+        &mut pg.shared(),
+    )
+    .await
+    .map_err(db::DbError::from)
+}
 
 api_test!(
     a_write_whose_feed_entry_fails_leaves_nothing_behind,
