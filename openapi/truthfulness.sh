@@ -14,10 +14,10 @@
 # runs side by side: each has its own port, database and data directory).
 set -euo pipefail
 SCHEMATHESIS="schemathesis==4.32.5"
-install() {
-  install
+install_schemathesis() {
+  [ -x .venv/bin/st ] || { python3 -m venv .venv 2>/dev/null || true; .venv/bin/pip install --quiet "$SCHEMATHESIS"; }
 }
-if [ "${1:-}" = --setup ]; then cd "$(dirname "$0")" && install; exit; fi
+if [ "${1:-}" = --setup ]; then cd "$(dirname "$0")" && install_schemathesis; exit; fi
 BIN="$(realpath "${1:?usage: truthfulness.sh path/to/betriebsnachbarschaften [sqlite|postgres]}")"
 DB="${2:-sqlite}"
 cd "$(dirname "$0")"
@@ -31,7 +31,7 @@ fi
 PORT="${TRUTH_PORT:-$([ "$DB" = postgres ] && echo 18092 || echo 18091)}"
 PASSWORD="truthfulness-admin-password"
 
-install
+install_schemathesis
 
 DATA="$(mktemp -d)"
 cleanup() { [ -n "${SERVER:-}" ] && kill "$SERVER" 2>/dev/null; wait 2>/dev/null; rm -rf "$DATA"; }
