@@ -1,5 +1,5 @@
 # The service as a container image: a locked release build, then a slim Debian runtime with
-# only the binary, CA certificates and OpenSSL (libpq's TLS to PostgreSQL).
+# only the binary and CA certificates (TLS to PostgreSQL is rustls, inside the binary).
 #
 #   docker build -t betriebsnachbarschaften --build-arg GIT_REVISION="$(git rev-parse --short=12 HEAD)" .
 #   docker run -p 8080:8080 -v bn-data:/data betriebsnachbarschaften
@@ -10,10 +10,6 @@ ARG RUST_VERSION=1.95
 ARG DEBIAN_RELEASE=bookworm
 
 FROM docker.io/library/rust:${RUST_VERSION}-slim-${DEBIAN_RELEASE} AS build
-# libpq (built from source by pq-sys) links OpenSSL for TLS connections to PostgreSQL.
-RUN apt-get update \
-    && apt-get install -y --no-install-recommends libssl-dev pkg-config \
-    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 
 # Dependencies first, against placeholder sources: this layer is rebuilt only when the
@@ -49,7 +45,7 @@ LABEL org.opencontainers.image.title="betriebsnachbarschaften" \
       org.opencontainers.image.licenses="MIT OR Apache-2.0"
 
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ca-certificates libssl3 \
+    && apt-get install -y --no-install-recommends ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 bn \
     && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home \

@@ -8,17 +8,7 @@ use betriebsnachbarschaften::{cli, db, logging, openapi, startup::Application};
 
 fn main() -> anyhow::Result<()> {
     keep_memory_small();
-    // libpq initialises OpenSSL so that it tears itself down in an `atexit` handler. A
-    // process that exits while another thread is opening a libpq TLS connection then crashed
-    // in that thread: SIGSEGV in about one exit in five, when an r2d2 pool of libpq
-    // connections refilled after `migrate` or `seed`. libpq now serves only migrations and the
-    // start-up wait, but the guard costs nothing: initialising OpenSSL first, without the
-    // handler, leaves the memory to the kernel as every other library does. On SQLite libpq
-    // never runs, and OpenSSL stays uninitialised (its pages, 3 MiB, untouched).
     let cli = Cli::parse();
-    if cli.settings.database().is_postgres() {
-        openssl_sys::init();
-    }
     logging::init(cli.settings.log_format);
     let settings = cli.settings;
     match cli.command.unwrap_or(Command::Serve) {
@@ -30,7 +20,7 @@ fn main() -> anyhow::Result<()> {
             Ok(())
         }),
         Command::Migrate => {
-            let applied = db::migrate(&mut db::admin_connection(&settings)?)?;
+            let applied = db::block_on(db::migrate(&settings))??;
             log::info!("applied {applied} migration(s) to {}", settings.database());
             Ok(())
         }

@@ -45,12 +45,12 @@ impl Application {
         // for a moment, which later allocations then reuse instead of growing past it.
         let state = ApiState::new()?;
         if settings.migrate_on_start {
-            let applied = db::migrate(&mut db::admin_connection(settings)?)?;
+            let applied = db::migrate(settings).await?;
             if applied > 0 {
                 log::info!("applied {applied} database migration(s)");
             }
         }
-        let db = Db::connect(settings, db::QueryCounter::default())?;
+        let db = Db::connect(settings, db::QueryCounter::default()).await?;
         if db.run(async |conn| db::has_pending(conn).await).await? {
             log::warn!("database migrations are pending: run `migrate`; not ready until then");
         } else {

@@ -1,36 +1,57 @@
-//! Embedded migrations: applied over a blocking connection of their own (`migrate`, with
-//! PostgreSQL's advisory lock), and compared with what a database has applied (`has_pending`,
-//! over any connection, for readiness).
+//! Embedded migrations: applied over a connection of their own (`migrate`, with PostgreSQL's
+//! advisory lock), and compared with what a database has applied (`has_pending`, over any
+//! connection, for readiness).
 
 use diesel::QueryableByName;
+use diesel::connection::SimpleConnection as _;
 use diesel::migration::MigrationSource;
 use diesel::sql_types::Text;
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness as _, embed_migrations};
+use diesel_async::AsyncPgConnection;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::{Conn, DbConnection, query};
+use super::{Conn, postgres, query};
+use crate::config::Settings;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
-/// Applies every pending migration; returns how many ran. `conn` is a connection of its own
-/// (`admin_connection`), not a pool's.
-pub fn migrate(conn: &mut DbConnection) -> anyhow::Result<usize> {
-    use diesel::connection::SimpleConnection as _;
-    let applied = match conn {
-        DbConnection::Postgres(c) => {
-            // Two replicas starting at once must not both migrate: a session-level advisory
-            // lock serialises them, the second then finds nothing pending. A migration may
-            // rewrite a large table: no statement timeout on this connection while it runs.
-            c.batch_execute("SET statement_timeout = 0; SELECT pg_advisory_lock(7210411)")?;
-            let result = c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.len());
-            c.batch_execute("SELECT pg_advisory_unlock(7210411)")?;
-            result
-        }
-        DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-    };
-    applied.map_err(|e| anyhow::anyhow!("migration failed: {e}"))
+/// Applies every pending migration to the configured database; returns how many ran.
+///
+/// SQLite migrates on this thread, over a connection of its own. PostgreSQL connects as the
+/// service does (its TLS settings, waiting up to `DB_CONNECT_WAIT_SECS` for a server that is
+/// still starting), then runs diesel's migration harness on a blocking thread: the harness is
+/// synchronous, and diesel-async's `AsyncConnectionWrapper` makes the asynchronous connection
+/// one by waiting on this runtime, which keeps driving the connection's I/O meanwhile. (Its
+/// `AsyncMigrationHarness` would block in place, which a single-threaded runtime such as
+/// actix's forbids.) So the binary needs no second PostgreSQL driver (libpq) for migrations.
+pub async fn migrate(settings: &Settings) -> anyhow::Result<usize> {
+    let url = settings.database();
+    if !url.is_postgres() {
+        let mut conn = super::open_sqlite(settings)?;
+        return applied(conn.run_pending_migrations(SQLITE_MIGRATIONS));
+    }
+    let connector = postgres::Connector::from_url(url.expose())?;
+    let conn = super::wait_for_postgres(&connector, &url, settings.connect_wait()).await?;
+    let migrated = tokio::task::spawn_blocking(move || {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
+        // Two replicas starting at once must not both migrate: a session-level advisory lock
+        // serialises them, the second then finds nothing pending. A migration may rewrite a
+        // large table: no statement timeout on this connection while it runs.
+        conn.batch_execute("SET statement_timeout = 0; SELECT pg_advisory_lock(7210411)")?;
+        let result = applied(conn.run_pending_migrations(POSTGRES_MIGRATIONS));
+        conn.batch_execute("SELECT pg_advisory_unlock(7210411)")?;
+        result
+    });
+    migrated
+        .await
+        .map_err(|e| anyhow::anyhow!("the migration was interrupted: {e}"))?
+}
+
+/// How many migrations ran, or why they failed.
+fn applied<V>(ran: diesel::migration::Result<Vec<V>>) -> anyhow::Result<usize> {
+    ran.map(|v| v.len())
+        .map_err(|e| anyhow::anyhow!("migration failed: {e}"))
 }
 
 /// Whether a migration of this binary has not been applied to the database `conn` reaches

@@ -1,7 +1,7 @@
 //! The database: `Db`, the handle handlers hold (SQLite's r2d2 pool run on blocking threads,
 //! PostgreSQL's asynchronous pools per worker), the connection set-up of each backend, the
-//! blocking connections of migrations and the command line, and `query!` (src/db/query.rs),
-//! through which every statement is written once for both (docs/database.md).
+//! connections of migrations and the command line, and `query!` (src/db/query.rs), through
+//! which every statement is written once for both (docs/database.md).
 
 mod migrations;
 pub mod postgres;
@@ -24,13 +24,6 @@ use diesel_async::AsyncPgConnection;
 use diesel_async::pooled_connection::AsyncDieselConnectionManager;
 
 use crate::config::{DatabaseUrl, Settings, SqliteSynchronous};
-
-/// One connection to either database. Queries are written once against its backend.
-#[derive(diesel::MultiConnection)]
-pub enum DbConnection {
-    Postgres(PgConnection),
-    Sqlite(SqliteConnection),
-}
 
 /// SQLite's pool: blocking connections, used on actix's blocking threads (`Db::run`).
 pub type SqlitePool = Pool<ConnectionManager<SqliteConnection>>;
@@ -149,23 +142,30 @@ async fn set_up_postgres(
         .map_err(diesel::ConnectionError::CouldntSetupConfiguration)
 }
 
-/// A blocking connection to either database, outside any pool: for migrations, the command
-/// line's checks and tests. SQLite's file is created and switched to WAL first.
-pub fn admin_connection(settings: &Settings) -> anyhow::Result<DbConnection> {
+/// A connection of its own to the SQLite file, outside any pool (migrations, the command
+/// line). The file is created and switched to WAL first.
+fn open_sqlite(settings: &Settings) -> anyhow::Result<SqliteConnection> {
     let url = settings.database();
-    if url.is_postgres() {
-        return wait_for_postgres(&url, settings.connect_wait()).map(DbConnection::Postgres);
-    }
     prepare_sqlite_file(&url)?;
     let mut conn = SqliteConnection::establish(url.sqlite_path())
         .with_context(|| format!("cannot open the SQLite database {url}"))?;
     sqlite_pragmas(&mut conn, settings.sqlite_synchronous)?;
-    Ok(DbConnection::Sqlite(conn))
+    Ok(conn)
+}
+
+/// Runs `work` to its end on a runtime of this thread: the command line's way to asynchronous
+/// database work (no server runs).
+pub fn block_on<F: Future>(work: F) -> anyhow::Result<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start a runtime for the database connection")?;
+    Ok(runtime.block_on(work))
 }
 
 /// Runs `work` on a connection of its own, to its end, on this thread: the command line's way
-/// to the database (after migrating it). On PostgreSQL the connection is asynchronous, so a
-/// runtime of this thread drives it.
+/// to the database (after migrating it). On PostgreSQL the connection is asynchronous, driven
+/// by a runtime of this thread.
 pub fn run_once<T, E>(
     settings: &Settings,
     work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
@@ -173,41 +173,40 @@ pub fn run_once<T, E>(
 where
     E: From<DbError> + From<anyhow::Error>,
 {
-    let mut admin = admin_connection(settings)?;
-    migrate(&mut admin)?;
-    if let DbConnection::Sqlite(sqlite) = &mut admin {
-        return blocking(sqlite, work);
+    if !settings.database().is_postgres() {
+        block_on(migrate(settings))??;
+        return blocking(&mut open_sqlite(settings)?, work);
     }
-    drop(admin);
-    let connector = postgres::Connector::from_url(settings.database().expose())?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("cannot start a runtime for the database connection")?;
-    runtime.block_on(async {
+    block_on(async {
+        migrate(settings).await?;
+        let connector = postgres::Connector::from_url(settings.database().expose())?;
         let mut conn = connect_postgres(&connector, None)
             .await
             .with_context(|| format!("cannot connect to PostgreSQL at {}", settings.database()))?;
         work(&mut Conn::Postgres(Pg::Own(&mut conn))).await
-    })
+    })?
 }
 
-/// Connects over libpq, retrying with growing pauses until `wait` has passed, and returns the
+/// Connects, retrying with growing pauses until `wait` has passed, and returns the
 /// connection. A PostgreSQL started beside the service refuses connections while it
 /// initialises; every failed attempt is logged with its reason, so a wrong password shows at
 /// once and does not look like a slow start.
-fn wait_for_postgres(url: &DatabaseUrl, wait: Duration) -> anyhow::Result<PgConnection> {
+async fn wait_for_postgres(
+    connector: &postgres::Connector,
+    url: &DatabaseUrl,
+    wait: Duration,
+) -> anyhow::Result<AsyncPgConnection> {
     let deadline = Instant::now() + wait;
     let mut pause = Duration::from_millis(100);
     loop {
-        match PgConnection::establish(url.expose()) {
+        match connector.connect().await {
             Ok(conn) => return Ok(conn),
             Err(e) if Instant::now() + pause < deadline => {
                 log::warn!(
                     "PostgreSQL at {url} does not accept connections yet, retrying in {pause:?}: {}",
                     e.to_string().trim_end()
                 );
-                std::thread::sleep(pause);
+                tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(Duration::from_secs(2));
             }
             Err(e) => {
@@ -375,14 +374,15 @@ impl Db {
     /// The server's pool, its statements counted in `queries`. On PostgreSQL it first connects
     /// directly, retrying for `DB_CONNECT_WAIT_SECS` (a wrong password shows at once), and
     /// PostgreSQL cancels a statement a second after `DB_QUERY_TIMEOUT_SECS` (see `run`).
-    pub fn connect(settings: &Settings, queries: QueryCounter) -> anyhow::Result<Self> {
+    pub async fn connect(settings: &Settings, queries: QueryCounter) -> anyhow::Result<Self> {
         let url = settings.database();
         let pools = if url.is_postgres() {
-            wait_for_postgres(&url, settings.connect_wait())?;
+            let connector = postgres::Connector::from_url(url.expose())?;
+            drop(wait_for_postgres(&connector, &url, settings.connect_wait()).await?);
             let pools = Arc::new(PgPools {
                 spec: PgPoolSpec {
                     url: url.expose().to_owned(),
-                    connector: Arc::new(postgres::Connector::from_url(url.expose())?),
+                    connector: Arc::new(connector),
                     counter: queries.clone(),
                     statement_timeout: settings.query_timeout() + Duration::from_secs(1),
                     pool_timeout: settings.pool_timeout(),

@@ -185,7 +185,7 @@ api_test!(
 /// A write that holds the app's one pooled connection: it waits for a lock another session
 /// holds, until `release`.
 struct Held {
-    holder: betriebsnachbarschaften::db::DbConnection,
+    holder: crate::helpers::DbConnection,
     write: tokio::task::JoinHandle<reqwest::Response>,
 }
 

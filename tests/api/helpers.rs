@@ -4,9 +4,9 @@
 use std::sync::Once;
 
 use betriebsnachbarschaften::config::Settings;
-use betriebsnachbarschaften::db::{self, Db, DbConnection};
+use betriebsnachbarschaften::db::Db;
 use betriebsnachbarschaften::startup::Application;
-use diesel::{Connection as _, PgConnection, connection::SimpleConnection as _};
+use diesel::{Connection as _, PgConnection, SqliteConnection, connection::SimpleConnection as _};
 use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
 use serde_json::Value;
 
@@ -123,6 +123,29 @@ impl Drop for PgSchema {
             let _ = conn.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema));
         }
     }
+}
+
+/// A blocking connection to either database, for what a test does behind the service's back
+/// (raw SQL, a lock held, a look at what was stored). The service itself reaches PostgreSQL
+/// only asynchronously; libpq is the tests' alone.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+/// A `DbConnection` to the database `settings` name (as `DATABASE_URL` does for the service).
+pub fn connect(settings: &Settings) -> DbConnection {
+    let url = settings.database();
+    if url.is_postgres() {
+        return DbConnection::Postgres(
+            PgConnection::establish(url.expose()).expect("a connection to PostgreSQL"),
+        );
+    }
+    let mut conn = SqliteConnection::establish(url.sqlite_path()).expect("the SQLite file opens");
+    conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON")
+        .expect("SQLite's pragmas");
+    DbConnection::Sqlite(conn)
 }
 
 /// The PostgreSQL server for tests. Only tests that are `#[ignore]`d by default call this
@@ -247,7 +270,7 @@ impl TestApp {
     /// A blocking connection of its own to the app's database, for what a test does behind
     /// the service's back (raw SQL, a lock held).
     pub fn admin(&self) -> DbConnection {
-        db::admin_connection(&self.settings).expect("a connection to the app's database")
+        connect(&self.settings)
     }
 
     /// Another session takes the regions table for writing and keeps it until the returned
@@ -273,12 +296,9 @@ impl TestApp {
         work: impl FnOnce(&mut DbConnection) -> T + Send + 'static,
     ) -> T {
         let settings = self.settings.clone();
-        tokio::task::spawn_blocking(move || {
-            let mut conn = db::admin_connection(&settings).expect("a connection");
-            work(&mut conn)
-        })
-        .await
-        .expect("the work on the connection panicked")
+        tokio::task::spawn_blocking(move || work(&mut connect(&settings)))
+            .await
+            .expect("the work on the connection panicked")
     }
 
     /// PostgreSQL ends every session the app has open, as a server restart or an

@@ -4,12 +4,12 @@
 use std::collections::BTreeSet;
 
 use betriebsnachbarschaften::config::Settings;
-use betriebsnachbarschaften::db::{self, DbConnection};
+use betriebsnachbarschaften::db;
 use diesel::connection::SimpleConnection as _;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 
-use crate::helpers::postgres_url;
+use crate::helpers::{DbConnection, connect, postgres_url};
 
 #[derive(QueryableByName)]
 struct Name {
@@ -159,9 +159,9 @@ fn pg_table(conn: &mut DbConnection, table: &str) -> (Vec<Column>, Vec<Index>, V
 }
 
 fn migrated(url: String) -> BTreeSet<String> {
-    let mut conn = db::admin_connection(&Settings::for_database(url)).unwrap();
-    db::migrate(&mut conn).unwrap();
-    describe(&mut conn)
+    let settings = Settings::for_database(url);
+    db::block_on(db::migrate(&settings)).unwrap().unwrap();
+    describe(&mut connect(&settings))
 }
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use betriebsnachbarschaften::db::DbConnection;
+use crate::helpers::DbConnection;
 use diesel::RunQueryDsl as _;
 use diesel::connection::SimpleConnection as _;
 use diesel::sql_types::Text;

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use betriebsnachbarschaften::db::DbConnection;
+use crate::helpers::DbConnection;
 
 use super::cluster::Cluster;
 use super::http::{Http, request};

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use betriebsnachbarschaften::db::DbConnection;
+use crate::helpers::DbConnection;
 use diesel::prelude::*;
 use serde_json::json;
 

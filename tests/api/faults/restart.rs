@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use betriebsnachbarschaften::db::DbConnection;
+use crate::helpers::DbConnection;
 
 use super::cluster::Cluster;
 use super::*;

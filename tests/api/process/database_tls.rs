@@ -74,53 +74,49 @@ fn cases(cluster: &Cluster) -> Vec<Case> {
     ]
 }
 
+/// The cases are libpq's meaning: libpq itself (the tests' blocking connection) connects or
+/// refuses as each case says.
 #[test]
 #[ignore = "needs the PostgreSQL server binaries: run with --run-ignored all (.ci/run installs them)"]
 fn sslmode_keeps_its_libpq_meaning() {
+    use diesel::Connection as _;
+    use diesel::connection::SimpleConnection as _;
     let cluster = Cluster::start_with_tls();
-    for (host, parameters, refusal) in cases(&cluster) {
-        let (ok, log) = migrate(&cluster, host, &parameters);
-        match refusal {
-            None => assert!(ok, "{host}?{parameters}: {log}"),
-            Some((why, _)) => assert!(!ok && log.contains(why), "{host}?{parameters}: {log}"),
-        }
-    }
-}
-
-/// The service's requests reach PostgreSQL over tokio-postgres with rustls, not libpq: the
-/// same URLs mean the same there.
-#[test]
-#[ignore = "needs the PostgreSQL server binaries: run with --run-ignored all (.ci/run installs them)"]
-fn the_asynchronous_connection_keeps_the_same_meaning() {
-    use betriebsnachbarschaften::db::postgres::Connector;
-    let cluster = Cluster::start_with_tls();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     for (host, parameters, refusal) in cases(&cluster) {
         let url = format!(
             "postgres://postgres@{host}:{}/faults?{parameters}",
             cluster.port
         );
-        let connected = runtime.block_on(async {
-            let connector = Connector::from_url(&url).map_err(|e| format!("{e:#}"))?;
-            let mut conn = connector.connect().await.map_err(|e| e.to_string())?;
-            // A statement, not only the handshake.
-            diesel_async::SimpleAsyncConnection::batch_execute(&mut conn, "SELECT 1")
-                .await
-                .map_err(|e| e.to_string())
-        });
+        let connected = diesel::PgConnection::establish(&url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| conn.batch_execute("SELECT 1").map_err(|e| e.to_string()));
         match (refusal, connected) {
             (None, Ok(())) => {}
-            (Some((_, why)), Err(e)) if e.contains(why) => {}
+            (Some((why, _)), Err(e)) if e.contains(why) => {}
             (expected, got) => panic!("{url}: expected {expected:?}, got {got:?}"),
         }
     }
 }
 
+/// The service reaches PostgreSQL over tokio-postgres with rustls, not libpq — its pools, the
+/// start-up wait and migrations alike (`db::postgres::Connector`): the same URLs mean the
+/// same there. Driven through the binary's `migrate`, which connects and runs statements.
+#[test]
+#[ignore = "needs the PostgreSQL server binaries: run with --run-ignored all (.ci/run installs them)"]
+fn the_service_keeps_the_same_meaning() {
+    let cluster = Cluster::start_with_tls();
+    for (host, parameters, refusal) in cases(&cluster) {
+        let (ok, log) = migrate(&cluster, host, &parameters);
+        match refusal {
+            None => assert!(ok, "{host}?{parameters}: {log}"),
+            Some((_, why)) => assert!(!ok && log.contains(why), "{host}?{parameters}: {log}"),
+        }
+    }
+}
+
 /// One exit in five crashed (SIGSEGV in OpenSSL's `atexit` teardown while a pool thread was
-/// opening a TLS connection) before the binary initialised OpenSSL without that handler.
+/// opening a libpq TLS connection) while the binary linked libpq; it links neither now, and a
+/// command over TLS must keep exiting cleanly.
 #[test]
 #[ignore = "needs the PostgreSQL server binaries: run with --run-ignored all (.ci/run installs them)"]
 fn a_command_over_tls_exits_cleanly_every_time() {
