@@ -25,11 +25,17 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// one by waiting on this runtime, which keeps driving the connection's I/O meanwhile. (Its
 /// `AsyncMigrationHarness` would block in place, which a single-threaded runtime such as
 /// actix's forbids.) So the binary needs no second PostgreSQL driver (libpq) for migrations.
+///
+/// It must run under `Runtime::block_on` (actix's, `db::block_on`) or on a multi-threaded
+/// runtime: the blocking thread's wait needs another thread driving the connection.
+///
+/// Unlike libpq's `PgConnection`, the wrapper does not restore the search path after each
+/// migration (diesel's harness asks the connection to); no migration may change it
+/// (`schema::no_migration_changes_the_search_path`).
 pub async fn migrate(settings: &Settings) -> anyhow::Result<usize> {
     let url = settings.database();
     if !url.is_postgres() {
-        let mut conn = super::open_sqlite(settings)?;
-        return applied(conn.run_pending_migrations(SQLITE_MIGRATIONS));
+        return migrate_sqlite(&mut super::open_sqlite(settings)?);
     }
     let connector = postgres::Connector::from_url(url.expose())?;
     let conn = super::wait_for_postgres(&connector, &url, settings.connect_wait()).await?;
@@ -40,12 +46,20 @@ pub async fn migrate(settings: &Settings) -> anyhow::Result<usize> {
         // large table: no statement timeout on this connection while it runs.
         conn.batch_execute("SET statement_timeout = 0; SELECT pg_advisory_lock(7210411)")?;
         let result = applied(conn.run_pending_migrations(POSTGRES_MIGRATIONS));
-        conn.batch_execute("SELECT pg_advisory_unlock(7210411)")?;
+        // The session's end releases the lock too: a failed unlock must not hide the result.
+        if let Err(e) = conn.batch_execute("SELECT pg_advisory_unlock(7210411)") {
+            log::warn!("cannot release the migration lock (the session's end will): {e}");
+        }
         result
     });
     migrated
         .await
         .map_err(|e| anyhow::anyhow!("the migration was interrupted: {e}"))?
+}
+
+/// Applies every pending migration over this SQLite connection; returns how many ran.
+pub(super) fn migrate_sqlite(conn: &mut diesel::SqliteConnection) -> anyhow::Result<usize> {
+    applied(conn.run_pending_migrations(SQLITE_MIGRATIONS))
 }
 
 /// How many migrations ran, or why they failed.

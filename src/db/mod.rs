@@ -154,7 +154,8 @@ fn open_sqlite(settings: &Settings) -> anyhow::Result<SqliteConnection> {
 }
 
 /// Runs `work` to its end on a runtime of this thread: the command line's way to asynchronous
-/// database work (no server runs).
+/// database work (no server runs). Not for a thread that already runs a runtime (tokio
+/// refuses to nest them).
 pub fn block_on<F: Future>(work: F) -> anyhow::Result<F::Output> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -174,8 +175,9 @@ where
     E: From<DbError> + From<anyhow::Error>,
 {
     if !settings.database().is_postgres() {
-        block_on(migrate(settings))??;
-        return blocking(&mut open_sqlite(settings)?, work);
+        let mut conn = open_sqlite(settings)?;
+        migrations::migrate_sqlite(&mut conn)?;
+        return blocking(&mut conn, work);
     }
     block_on(async {
         migrate(settings).await?;
@@ -186,6 +188,9 @@ where
         work(&mut Conn::Postgres(Pg::Own(&mut conn))).await
     })?
 }
+
+/// The least time one connection attempt of `wait_for_postgres` gets.
+const CONNECT_ATTEMPT_MIN: Duration = Duration::from_secs(5);
 
 /// Connects, retrying with growing pauses until `wait` has passed, and returns the
 /// connection. A PostgreSQL started beside the service refuses connections while it
@@ -199,7 +204,19 @@ async fn wait_for_postgres(
     let deadline = Instant::now() + wait;
     let mut pause = Duration::from_millis(100);
     loop {
-        match connector.connect().await {
+        // One attempt may not outlast the wait (a host that drops packets would hold it for
+        // minutes), yet gets a few seconds even when the wait is shorter.
+        let attempt = deadline
+            .saturating_duration_since(Instant::now())
+            .max(CONNECT_ATTEMPT_MIN);
+        let connected = tokio::time::timeout(attempt, connector.connect())
+            .await
+            .unwrap_or_else(|_| {
+                Err(diesel::ConnectionError::BadConnection(format!(
+                    "no answer within {attempt:?}"
+                )))
+            });
+        match connected {
             Ok(conn) => return Ok(conn),
             Err(e) if Instant::now() + pause < deadline => {
                 log::warn!(

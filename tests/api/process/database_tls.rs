@@ -1,6 +1,7 @@
 //! TLS to PostgreSQL keeps libpq's `sslmode` meaning, against a cluster that accepts only TLS
 //! connections over TCP and presents a certificate for `localhost` from a CA of its own.
-//! The async PostgreSQL path (#17, docs/database.md) must pass this test unchanged.
+//! libpq (from the tests) and the service (rustls, through its `migrate`) must agree on each
+//! case.
 
 use std::process::Command;
 
