@@ -997,6 +997,122 @@ async fn prepared(conn: &mut db::Conn<'_>) -> Result<Vec<Prepared>, db::DbError>
     .map_err(db::DbError::from)
 }
 
+/// `db::transaction` on PostgreSQL, seen from another session: what the work wrote stays
+/// inside the open transaction until the COMMIT; a transaction that fails after writing, or
+/// before its first statement, is rolled back; none leaves a session in a transaction (a
+/// pooled connection left so would hold its locks for whoever gets it next).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --run-ignored all"]
+async fn a_transaction_holds_its_writes_until_it_commits_and_leaves_nothing_open() {
+    use crate::helpers::{Options, TestApp};
+    let app = TestApp::spawn_postgres(Options::default()).await;
+    let fx = Fixtures::create(&app).await;
+    let company = app
+        .create(
+            "/api/v1/companies",
+            json!({"name": "Malerbetrieb Oker", "region_id": fx.regions[0]}),
+        )
+        .await;
+    let id = CompanyId(company["id"].as_i64().unwrap());
+    let topics: Vec<TopicId> = fx.topics.iter().copied().map(TopicId).collect();
+    let links = topics.len() as i64;
+
+    let (written, seen) = (
+        tokio::sync::oneshot::channel(),
+        tokio::sync::oneshot::channel(),
+    );
+    let (db, (tell, hold), (go, wait)) = (app.db.clone(), written, seen);
+    let writer = tokio::spawn(async move {
+        db.write(async move |conn| {
+            db::transaction(conn, async |c| {
+                company_topics::replace(c, id, &topics, Owner::Existing).await?;
+                tell.send(()).unwrap();
+                wait.await.unwrap();
+                Ok::<_, db::DbError>(())
+            })
+            .await
+        })
+        .await
+    });
+    hold.await.unwrap();
+    assert_eq!(
+        sessions_and_links(&app, id).await,
+        (vec!["idle in transaction".to_owned()], 0),
+        "the links written, not yet committed"
+    );
+    go.send(()).unwrap();
+    writer.await.unwrap().unwrap();
+    assert_eq!(sessions_and_links(&app, id).await, (vec![], links));
+
+    let failed_after_writing = app
+        .db
+        .write(async move |conn| {
+            db::transaction(conn, async |c| {
+                company_topics::replace(c, id, &[], Owner::Existing).await?;
+                Err::<(), _>(db::DbError::Unavailable("on purpose".into()))
+            })
+            .await
+        })
+        .await;
+    assert!(failed_after_writing.is_err());
+    let failed_before_anything = app
+        .db
+        .write(async |conn| {
+            db::transaction(conn, async |_| {
+                Err::<(), _>(db::DbError::Unavailable("on purpose".into()))
+            })
+            .await
+        })
+        .await;
+    assert!(failed_before_anything.is_err());
+    assert_eq!(
+        sessions_and_links(&app, id).await,
+        (vec![], links),
+        "rolled back"
+    );
+    // The connections serve on.
+    assert_eq!(
+        app.get(&format!("/api/v1/companies/{}", id.0))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+/// Seen from a session of the test's own: the app's sessions that are inside a transaction
+/// (their state), and how many topic links company `id` has.
+async fn sessions_and_links(app: &TestApp, id: CompanyId) -> (Vec<String>, i64) {
+    use diesel::RunQueryDsl as _;
+    #[derive(diesel::QueryableByName)]
+    struct State {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        state: String,
+    }
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let schema = app.postgres_schema().to_owned();
+    app.with_connection(move |conn| {
+        let states = diesel::sql_query(
+            "SELECT state FROM pg_stat_activity WHERE application_name = $1 \
+             AND state LIKE 'idle in transaction%'",
+        )
+        .bind::<diesel::sql_types::Text, _>(&schema)
+        .load::<State>(conn)
+        .unwrap();
+        let links = diesel::sql_query(format!(
+            "SELECT count(*) AS n FROM {schema}.company_topics WHERE company_id = {}",
+            id.0
+        ))
+        .get_result::<Count>(conn)
+        .unwrap();
+        (states.into_iter().map(|s| s.state).collect(), links.n)
+    })
+    .await
+}
+
 api_test!(
     a_write_whose_feed_entry_fails_leaves_nothing_behind,
     |app| async move {

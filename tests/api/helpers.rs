@@ -310,12 +310,7 @@ impl TestApp {
             #[diesel(sql_type = diesel::sql_types::BigInt)]
             n: i64,
         }
-        let schema = self
-            ._pg_schema
-            .as_ref()
-            .expect("an app on PostgreSQL")
-            .schema
-            .clone();
+        let schema = self.postgres_schema().to_owned();
         self.with_connection(move |conn| {
             diesel::sql_query(
                 "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
@@ -327,6 +322,16 @@ impl TestApp {
             .n
         })
         .await
+    }
+
+    /// The PostgreSQL schema the app runs in, which also names its sessions
+    /// (`application_name`).
+    pub fn postgres_schema(&self) -> &str {
+        &self
+            ._pg_schema
+            .as_ref()
+            .expect("an app on PostgreSQL")
+            .schema
     }
 
     /// Whether this app runs on PostgreSQL (else on SQLite).
