@@ -139,3 +139,44 @@ fn without_its_database_the_server_gives_up_after_the_wait_and_says_why() {
         "each failed attempt is logged: {stderr}"
     );
 }
+
+/// A host that takes the connection and never answers (a hung proxy, a stopped VM behind a
+/// forwarded port) does not hold the start-up forever: an attempt gives up once the wait is
+/// over (after five seconds at least), and the command fails saying so.
+#[test]
+fn a_database_that_never_answers_fails_the_start_after_the_wait() {
+    // The kernel completes the handshake for the listen backlog; nothing ever answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    let dir = tempfile::tempdir().unwrap();
+    let started = Instant::now();
+    let mut migrate = Command::new(BIN)
+        .arg("migrate")
+        .env(
+            "DATABASE_URL",
+            format!("postgres://postgres@127.0.0.1:{port}/silent?sslmode=disable"),
+        )
+        .env("DB_CONNECT_WAIT_SECS", "1")
+        .env("DATA_DIR", dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status = loop {
+        if let Some(status) = migrate.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            migrate.kill().unwrap();
+            panic!("migrate still waits for a database that never answers");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut migrate.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("cannot connect to PostgreSQL") && stderr.contains("no answer within"),
+        "{stderr}"
+    );
+    drop(silent);
+}
