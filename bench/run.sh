@@ -68,12 +68,17 @@ now_ms() { date +%s%3N; }
 
 # machine facts for the report
 record "$(python3 - "$BIN" <<'EOF'
-import json, os, platform, subprocess, sys
+import hashlib, json, os, platform, subprocess, sys
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = next((int(l.split()[1]) // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
 version = subprocess.run([sys.argv[1], "--version"], capture_output=True, text=True).stdout.strip()
+# Which build and which settings ran, so that an A/B's rows can be told apart afterwards.
+digest = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()[:12]
+settings = {k: v for k, v in sorted(os.environ.items())
+            if k in ("WORKERS", "DB_POOL_SIZE", "DB_READ_CONNECTIONS", "SQLITE_SYNCHRONOUS")}
 print(json.dumps({"kind": "machine", "cpu": cpu, "cores": os.cpu_count(), "mem_mib": mem,
-                  "kernel": platform.release(), "binary": version}))
+                  "kernel": platform.release(), "binary": f"{version}, sha256 {digest}",
+                  "settings": settings}))
 EOF
 )"
 

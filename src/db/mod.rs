@@ -213,7 +213,7 @@ async fn wait_for_postgres(
             .await
             .unwrap_or_else(|_| {
                 Err(diesel::ConnectionError::BadConnection(format!(
-                    "no answer within {attempt:?}"
+                    "no answer within {attempt:.0?}"
                 )))
             });
         match connected {

@@ -1005,7 +1005,12 @@ async fn prepared(conn: &mut db::Conn<'_>) -> Result<Vec<Prepared>, db::DbError>
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --run-ignored all"]
 async fn a_transaction_holds_its_writes_until_it_commits_and_leaves_nothing_open() {
     use crate::helpers::{Options, TestApp};
-    let app = TestApp::spawn_postgres(Options::default()).await;
+    // The writer waits inside its transaction while the test looks: no deadline meanwhile.
+    let options = Options {
+        db_query_timeout_secs: 60,
+        ..Options::default()
+    };
+    let app = TestApp::spawn_postgres(options).await;
     let fx = Fixtures::create(&app).await;
     let company = app
         .create(
@@ -1016,6 +1021,7 @@ async fn a_transaction_holds_its_writes_until_it_commits_and_leaves_nothing_open
     let id = CompanyId(company["id"].as_i64().unwrap());
     let topics: Vec<TopicId> = fx.topics.iter().copied().map(TopicId).collect();
     let links = topics.len() as i64;
+    assert!(links > 0, "the fixtures have topics to link");
 
     let (written, seen) = (
         tokio::sync::oneshot::channel(),
@@ -1034,7 +1040,9 @@ async fn a_transaction_holds_its_writes_until_it_commits_and_leaves_nothing_open
         })
         .await
     });
-    hold.await.unwrap();
+    if hold.await.is_err() {
+        panic!("the writer ended before it wrote: {:?}", writer.await);
+    }
     assert_eq!(
         sessions_and_links(&app, id).await,
         (vec!["idle in transaction".to_owned()], 0),
@@ -1070,13 +1078,21 @@ async fn a_transaction_holds_its_writes_until_it_commits_and_leaves_nothing_open
         (vec![], links),
         "rolled back"
     );
-    // The connections serve on.
-    assert_eq!(
-        app.get(&format!("/api/v1/companies/{}", id.0))
+    // The pool's connections serve on (two, the pool of `app.db`, one after the other: a
+    // write waits for the one before it).
+    for _ in 0..2 {
+        app.db
+            .write(async move |conn| {
+                db::transaction(conn, async |c| {
+                    company_topics::replace(c, id, &[], Owner::Existing).await
+                })
+                .await
+                .map_err(db::DbError::from)
+            })
             .await
-            .status(),
-        StatusCode::OK
-    );
+            .unwrap();
+    }
+    assert_eq!(sessions_and_links(&app, id).await, (vec![], 0));
 }
 
 /// Seen from a session of the test's own: the app's sessions that are inside a transaction

@@ -173,10 +173,16 @@ fn a_database_that_never_answers_fails_the_start_after_the_wait() {
     };
     let mut stderr = String::new();
     std::io::Read::read_to_string(&mut migrate.stderr.take().unwrap(), &mut stderr).unwrap();
+    let took = started.elapsed();
     assert!(!status.success());
     assert!(
         stderr.contains("cannot connect to PostgreSQL") && stderr.contains("no answer within"),
         "{stderr}"
+    );
+    // The one attempt's five seconds, not far more.
+    assert!(
+        took > Duration::from_millis(4500) && took < Duration::from_secs(15),
+        "gave up after {took:?}"
     );
     drop(silent);
 }
