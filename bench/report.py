@@ -47,7 +47,8 @@ lines = [
     f"Machine: {machine.get('cpu', '?')}, {machine.get('cores', '?')} cores, "
     f"{machine.get('mem_mib', '?')} MiB, Linux {machine.get('kernel', '?')}; {machine.get('binary', '')}"
     + "".join(f", {k}={v}" for k, v in machine.get("settings", {}).items()) + ".",
-    "Load from wrk on the same machine (2 threads). Ratios: to `pgbench -S` at the same number of",
+    "Load from wrk on the same machine (2 threads); the service in a session of its own, warmed up",
+    "before the runs. Ratios: to `pgbench -S` at the same number of",
     "connections (the database's own point-select rate, measured right before each PostgreSQL",
     "`get_by_id` run), for `create` to pgbench running the same INSERT (bench/insert_ceiling.sql,",
     "measured right before it), and to `GET /health/live` (a trivial handler behind the same",
