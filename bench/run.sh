@@ -70,7 +70,7 @@ rss_kib() { awk -v k="$2" '$1 == k":" {print $2}' "/proc/$1/status"; }
 now_ms() { date +%s%3N; }
 
 # machine facts for the report
-record "$(python3 - "$BIN" <<'EOF'
+record "$(WARMUP_SECONDS="$WARMUP_SECONDS" python3 - "$BIN" <<'EOF'
 import hashlib, json, os, platform, subprocess, sys
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 mem = next((int(l.split()[1]) // 1024 for l in open("/proc/meminfo") if l.startswith("MemTotal")), 0)
@@ -79,6 +79,12 @@ version = subprocess.run([sys.argv[1], "--version"], capture_output=True, text=T
 digest = hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest()[:12]
 settings = {k: v for k, v in sorted(os.environ.items())
             if k in ("WORKERS", "DB_POOL_SIZE", "DB_READ_CONNECTIONS", "SQLITE_SYNCHRONOUS")}
+try:
+    autogroup = open("/proc/sys/kernel/sched_autogroup_enabled").read().strip()
+except OSError:
+    autogroup = "absent"
+# How the service runs: in a session of its own, after a warm-up (bench/README.md).
+settings["launch"] = f"setsid, warm-up {os.environ.get('WARMUP_SECONDS', '?')} s, autogroup {autogroup}"
 print(json.dumps({"kind": "machine", "cpu": cpu, "cores": os.cpu_count(), "mem_mib": mem,
                   "kernel": platform.release(), "binary": f"{version}, sha256 {digest}",
                   "settings": settings}))
@@ -126,7 +132,8 @@ driver_ceilings() {
   for c in $CONNECTIONS; do
     tps="$(pgbench_tps "$c" "?sslmode=disable")"
     for driver in sync async diesel-async diesel-async-per-worker diesel-async-pipelined; do
-      "$CEILING" "$driver" "$port" "$DATABASE_URL?sslmode=disable" 2>>"$DATA/driver_ceiling.log" &
+      # In a session of its own, as the service (below).
+      setsid "$CEILING" "$driver" "$port" "$DATABASE_URL?sslmode=disable" 2>>"$DATA/driver_ceiling.log" &
       SERVER=$!
       tries=0
       until curl -sf -o /dev/null "http://127.0.0.1:$port/companies/$FIRST"; do
@@ -207,12 +214,13 @@ for DB in $DBS; do
 
     # The server with production defaults: JSON request logs (to a file), default pool.
     started=$(now_ms)
-    # In a session of its own, as a deployed service runs in a container or unit of its own:
-    # with the kernel's autogroup scheduling (sched_autogroup_enabled, on by default), a
-    # session is one group in CPU sharing, and the service started in this script's session
-    # shared one group's CPU with wrk, while PostgreSQL's backends had a group of their own.
-    # At the same moment: GET by id 20 411 req/s, p99 13.0 ms sharing, 25 285 and 5.1 ms
-    # apart (BENCHMARKS.md). `setsid` runs it in place (same PID: not a group leader here).
+    # In a session of its own. With the kernel's autogroup scheduling (sched_autogroup_enabled,
+    # on by default) a session is one group in CPU sharing: started in this script's session,
+    # the service shared one group with wrk, its load, while every PostgreSQL backend has a
+    # session (and group) of its own — and pgbench's client, too, is apart from the server it
+    # measures. At the same moment: GET by id 20 411 req/s, p99 13.0 ms sharing wrk's group,
+    # 25 285 req/s, 5.1 ms apart (BENCHMARKS.md). `setsid` runs it in place: the same PID, as
+    # a background job of this script is no process-group leader (no job control here).
     PORT=$PORT BOOTSTRAP_ADMIN_PASSWORD="$PASSWORD" LOG_FORMAT=json \
       setsid "$BIN" serve 2>"$DATA/server.log" &
     SERVER=$!
