@@ -8,15 +8,19 @@ use std::process::Command;
 use crate::faults::cluster::Cluster;
 use crate::process::harness::BIN;
 
-/// Runs `migrate` against the cluster with this URL; whether it connected, and its stderr.
-fn migrate(cluster: &Cluster, host: &str, parameters: &str) -> (bool, String) {
-    let url = format!(
+/// The URL of the cluster's `faults` database at `host`, with these parameters.
+fn url(cluster: &Cluster, host: &str, parameters: &str) -> String {
+    format!(
         "postgres://postgres@{host}:{}/faults?{parameters}",
         cluster.port
-    );
+    )
+}
+
+/// Runs `migrate` against the cluster with this URL; whether it connected, and its stderr.
+fn migrate(cluster: &Cluster, host: &str, parameters: &str) -> (bool, String) {
     let output = Command::new(BIN)
         .arg("migrate")
-        .env("DATABASE_URL", &url)
+        .env("DATABASE_URL", url(cluster, host, parameters))
         .env("DB_CONNECT_WAIT_SECS", "0")
         .env("DATA_DIR", cluster.dir())
         .output()
@@ -84,10 +88,7 @@ fn sslmode_keeps_its_libpq_meaning() {
     use diesel::connection::SimpleConnection as _;
     let cluster = Cluster::start_with_tls();
     for (host, parameters, refusal) in cases(&cluster) {
-        let url = format!(
-            "postgres://postgres@{host}:{}/faults?{parameters}",
-            cluster.port
-        );
+        let url = url(&cluster, host, &parameters);
         let connected = diesel::PgConnection::establish(&url)
             .map_err(|e| e.to_string())
             .and_then(|mut conn| conn.batch_execute("SELECT 1").map_err(|e| e.to_string()));
