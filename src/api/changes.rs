@@ -35,8 +35,7 @@ use crate::domain::topics::Topics;
 use crate::domain::values::{ChangeAction, ResourceKind};
 use crate::models::changes::Head;
 
-pub const DEFAULT_LIMIT: i64 = 100;
-pub const MAX_LIMIT: i64 = 1000;
+pub use crate::models::changes::{DEFAULT_LIMIT, MAX_LIMIT};
 pub const MAX_WAIT_SECS: u64 = 30;
 /// Every collection name, comma-separated, fits in well under this.
 const MAX_RESOURCE_LEN: usize = 200;

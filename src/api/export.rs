@@ -31,7 +31,7 @@ use crate::domain::resource;
 use crate::models::page::{Keyset, PageRequest, Sort};
 
 /// Rows per database read of a streamed export.
-const BATCH: i64 = 1000;
+const BATCH: i64 = crate::models::page::EXPORT_BATCH;
 
 /// Whether the request asks for CSV: `format` decides, else `Accept`.
 pub fn wanted(req: &HttpRequest, format: Option<ListFormat>) -> bool {

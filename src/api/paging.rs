@@ -18,8 +18,7 @@ use crate::models::page::{Keyset, PageRequest, Sort};
 /// record whose sort key is a 300-character name: at most ~1.7 kB of base64.
 pub const MAX_PARAM_LEN: usize = 2048;
 
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 200;
+pub use crate::models::page::{DEFAULT_LIMIT, MAX_LIMIT};
 
 /// An id or count from a filter parameter: never negative (400 naming the parameter).
 pub fn filter_id(name: &str, value: Option<i64>) -> Result<Option<i64>, ApiError> {

@@ -8,6 +8,11 @@ use diesel::dsl::{exists, max, min};
 use crate::db::schema::{change_feed, changes};
 use crate::db::{Conn, query};
 use crate::domain::values::{ChangeAction, ResourceKind};
+use crate::models::page::Limited;
+
+/// The feed's page size when a request names none, and the largest it may name.
+pub const DEFAULT_LIMIT: i64 = 100;
+pub const MAX_LIMIT: i64 = 1000;
 
 /// A numbered change, as the feed shows it.
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -137,12 +142,11 @@ pub async fn after(
             .filter(changes::seq.gt(after))
             .select(Change::as_select())
             .order(changes::seq)
-            .limit(limit)
             .into_boxed();
         if !kinds.is_empty() {
             query = query.filter(changes::resource.eq_any(kinds));
         }
-        query.load(c)
+        Limited::new(query, limit).load(c)
     })
 }
 

@@ -5,6 +5,89 @@
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
+/// The lists' page size when a request names none, and the largest it may name.
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 200;
+/// The rows an export reads per statement.
+pub const EXPORT_BATCH: i64 = 1000;
+
+/// The page sizes whose statements a connection prepares (`Limited`): the lists' default and
+/// largest page, the export's batch, the change feed's default and largest page.
+const PREPARED_PAGE_SIZES: [i64; 5] = [
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    EXPORT_BATCH,
+    super::changes::DEFAULT_LIMIT,
+    super::changes::MAX_LIMIT,
+];
+
+/// A page's query with its LIMIT written into the statement, where diesel's `.limit(n)` binds
+/// it as a parameter: `LIMIT 51`, not `LIMIT $4`. Every page statement fetches one row more
+/// than the page holds, to know whether another page follows.
+///
+/// Why: PostgreSQL plans a prepared statement anew at each execution (a "custom plan") until
+/// its one generic plan is estimated to cost no more. A LIMIT it cannot see is estimated at a
+/// tenth of the rows, so a page's generic plan always looked several times dearer than it is,
+/// and every list request was planned again: about 130 µs of PostgreSQL's 480 µs per page of
+/// 50 (BENCHMARKS.md). Seeing the LIMIT, PostgreSQL keeps the generic plan from the sixth
+/// execution on a connection. SQLite has no such costing; it runs the same text.
+///
+/// Each LIMIT makes another statement text, and diesel's statement cache has no bound: a
+/// client walking through page sizes would fill every connection with prepared statements
+/// (on PostgreSQL, memory in each server process). So only pages of the sizes the service
+/// itself asks for, or offers as default and largest (`PREPARED_PAGE_SIZES`), are prepared;
+/// a page of any other size is an unnamed statement, parsed and planned at each request
+/// (as every page was planned before).
+pub struct Limited<Q> {
+    query: Q,
+    /// ` LIMIT n`, written once per statement rather than in each of diesel's passes.
+    clause: String,
+    prepared: bool,
+}
+
+impl<Q> Limited<Q> {
+    /// `query` (which has no LIMIT of its own), limited to `rows`: a page of `rows - 1` and
+    /// the one row that says whether more follow.
+    pub fn new(query: Q, rows: i64) -> Self {
+        Self {
+            query,
+            clause: format!(" LIMIT {rows}"),
+            prepared: PREPARED_PAGE_SIZES.contains(&(rows - 1)),
+        }
+    }
+}
+
+impl<Q: diesel::query_builder::Query> diesel::query_builder::Query for Limited<Q> {
+    type SqlType = Q::SqlType;
+}
+
+/// No static query id: diesel caches the statement by its text, which holds the LIMIT.
+impl<Q> diesel::query_builder::QueryId for Limited<Q> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Limited<Q>
+where
+    Q: diesel::query_builder::QueryFragment<DB>,
+    DB: diesel::backend::Backend,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
+    ) -> diesel::QueryResult<()> {
+        if !self.prepared {
+            out.unsafe_to_cache_prepared();
+        }
+        self.query.walk_ast(out.reborrow())?;
+        out.push_sql(&self.clause);
+        Ok(())
+    }
+}
+
+impl<Q, C> diesel::RunQueryDsl<C> for Limited<Q> {}
+impl<Q, C> diesel_async::RunQueryDsl<C> for Limited<Q> {}
+
 /// The sort key of the last row of a page, as stored in the cursor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -246,12 +329,14 @@ macro_rules! sorted {
         let load = async |conn: &mut $crate::db::Conn<'_>, step: $crate::models::page::Step<'_>, limit: i64| {
             $crate::db::query!(conn, |c| {
                 let query = $query;
-                match page.sort.field {
-                    $($field => $crate::models::page::keyset_step!(
-                        query, $col, $id, step, descending, $crate::models::page::cursor_key!(read $kind)
-                    ),)+
-                }
-                .limit(limit)
+                $crate::models::page::Limited::new(
+                    match page.sort.field {
+                        $($field => $crate::models::page::keyset_step!(
+                            query, $col, $id, step, descending, $crate::models::page::cursor_key!(read $kind)
+                        ),)+
+                    },
+                    limit,
+                )
                 .load::<$ty>(c)
             })
         };

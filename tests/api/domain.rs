@@ -6,10 +6,16 @@ use serde_json::{Value, json};
 
 use betriebsnachbarschaften::db;
 
+use betriebsnachbarschaften::domain::companies::Companies;
+use betriebsnachbarschaften::domain::resource;
 use betriebsnachbarschaften::domain::values::FundingRole;
-use betriebsnachbarschaften::domain::{CompanyId, FundingSourceId, ProjectId, TopicId};
+use betriebsnachbarschaften::domain::{
+    CompanyId, DomainError, FundingSourceId, ProjectId, TopicId,
+};
 use betriebsnachbarschaften::models::Owner;
+use betriebsnachbarschaften::models::companies::{CompanyFilter, CompanySort};
 use betriebsnachbarschaften::models::links::company_topics;
+use betriebsnachbarschaften::models::page::{DEFAULT_LIMIT, PageRequest, Sort};
 use betriebsnachbarschaften::models::projects::{self, FundingLine};
 
 use crate::conventions::{self, Fixtures, Spec};
@@ -973,6 +979,89 @@ api_test!(
     }
 );
 
+api_test!(
+    a_page_of_a_usual_size_is_planned_once_per_connection,
+    |app| async move {
+        let fx = Fixtures::create(&app).await;
+        for name in ["Bäckerei Goslar", "Dachdeckerei Goslar", "Elektro Goslar"] {
+            app.create(
+                "/api/v1/companies",
+                json!({"name": name, "region_id": fx.regions[0]}),
+            )
+            .await;
+        }
+        let region = fx.regions[0];
+        let names = move |limit: i64| {
+            let page = PageRequest {
+                sort: Sort {
+                    field: CompanySort::Name,
+                    descending: false,
+                },
+                limit,
+                after: None,
+                with_total: false,
+            };
+            async move |conn: &mut db::Conn<'_>| -> Result<Vec<String>, DomainError> {
+                let filter = CompanyFilter {
+                    region_id: Some(region),
+                    ..CompanyFilter::default()
+                };
+                let page = resource::list::<Companies>(conn, &filter, &page).await?;
+                Ok(page.items.into_iter().map(|c| c.company.name).collect())
+            }
+        };
+        // Pages of the default size, and of a size nobody asks for, on one connection: the
+        // same rows either way.
+        let on_postgres = app.on_postgres();
+        let (usual, other, statements) = app
+            .db
+            .write(async move |conn| {
+                let mut usual = Vec::new();
+                for _ in 0..8 {
+                    usual = names(DEFAULT_LIMIT)(conn).await?;
+                }
+                let mut other = Vec::new();
+                for _ in 0..3 {
+                    other = names(2)(conn).await?;
+                }
+                let statements = if on_postgres {
+                    prepared(conn).await?
+                } else {
+                    Vec::new()
+                };
+                Ok::<_, DomainError>((usual, other, statements))
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            usual,
+            ["Bäckerei Goslar", "Dachdeckerei Goslar", "Elektro Goslar"]
+        );
+        assert_eq!(other, usual[..2]);
+
+        if on_postgres {
+            // The LIMIT is in the statement's text, so PostgreSQL costs the page's generic plan
+            // right and keeps it: with `LIMIT $n` it planned every execution afresh. A page of
+            // another size is not prepared, so sizes can't pile up statements on a connection.
+            let pages = |limit: i64| -> Vec<&Prepared> {
+                statements
+                    .iter()
+                    .filter(|p| p.statement.contains("FROM \"companies\" WHERE"))
+                    .filter(|p| p.statement.ends_with(&format!(" LIMIT {limit}")))
+                    .collect()
+            };
+            let usual = pages(DEFAULT_LIMIT + 1);
+            assert_eq!(usual.len(), 1, "{statements:#?}");
+            assert_eq!(usual[0].executions, 8);
+            assert!(
+                usual[0].generic_plans >= 2,
+                "planned once, then reused: {usual:#?}"
+            );
+            assert_eq!(pages(3).len(), 0, "{statements:#?}");
+        }
+    }
+);
+
 /// A statement the connection has prepared, and how often it ran (PostgreSQL 14 and later).
 #[derive(Debug, diesel::QueryableByName)]
 struct Prepared {
@@ -980,6 +1069,8 @@ struct Prepared {
     statement: String,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     executions: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    generic_plans: i64,
 }
 
 /// The statements a PostgreSQL connection has prepared (`pg_prepared_statements`).
@@ -989,7 +1080,8 @@ async fn prepared(conn: &mut db::Conn<'_>) -> Result<Vec<Prepared>, db::DbError>
     };
     diesel_async::RunQueryDsl::load(
         diesel::sql_query(
-            "SELECT statement, generic_plans + custom_plans AS executions FROM pg_prepared_statements",
+            "SELECT statement, generic_plans + custom_plans AS executions, generic_plans \
+             FROM pg_prepared_statements",
         ),
         &mut pg.shared(),
     )
