@@ -11,48 +11,49 @@ pub const MAX_LIMIT: i64 = 200;
 /// The rows an export reads per statement.
 pub const EXPORT_BATCH: i64 = 1000;
 
-/// The page sizes whose statements a connection prepares (`Limited`): the lists' default and
-/// largest page, the export's batch, the change feed's default and largest page.
-const PREPARED_PAGE_SIZES: [i64; 5] = [
-    DEFAULT_LIMIT,
-    MAX_LIMIT,
-    EXPORT_BATCH,
-    super::changes::DEFAULT_LIMIT,
-    super::changes::MAX_LIMIT,
+/// The pages whose LIMIT is written into their statement (`Limited`), each with its look-ahead
+/// row: the lists' default and largest page, the export's batch, the change feed's default and
+/// largest page (the feed's sizes are here because its statements are built the same way).
+const LITERAL_LIMITS: [i64; 4] = [
+    DEFAULT_LIMIT + 1,
+    MAX_LIMIT + 1,
+    EXPORT_BATCH + 1,
+    super::changes::DEFAULT_LIMIT + 1,
+    // super::changes::MAX_LIMIT + 1 is EXPORT_BATCH + 1.
 ];
 
-/// A page's query with its LIMIT written into the statement, where diesel's `.limit(n)` binds
-/// it as a parameter: `LIMIT 51`, not `LIMIT $4`. Every page statement fetches one row more
-/// than the page holds, to know whether another page follows.
+/// A page's query and its LIMIT, written into the statement's text for the usual page sizes:
+/// `LIMIT 51` where diesel's `.limit(n)` always binds `LIMIT $4`. Every page statement asks
+/// for one row more than the page holds, to know whether another page follows.
 ///
 /// Why: PostgreSQL plans a prepared statement anew at each execution (a "custom plan") until
 /// its one generic plan is estimated to cost no more. A LIMIT it cannot see is estimated at a
-/// tenth of the rows, so a page's generic plan always looked several times dearer than it is,
-/// and every list request was planned again: about 130 µs of PostgreSQL's 480 µs per page of
-/// 50 (BENCHMARKS.md). Seeing the LIMIT, PostgreSQL keeps the generic plan from the sixth
-/// execution on a connection. SQLite has no such costing; it runs the same text.
+/// tenth of the rows, so a page's generic plan looked several times dearer than it is, and
+/// every list request was planned again (BENCHMARKS.md, 2026-12-07, fifth session). Seeing the
+/// LIMIT, PostgreSQL keeps the generic plan from the sixth execution on a connection.
 ///
-/// Each LIMIT makes another statement text, and diesel's statement cache has no bound: a
-/// client walking through page sizes would fill every connection with prepared statements
-/// (on PostgreSQL, memory in each server process). So only pages of the sizes the service
-/// itself asks for, or offers as default and largest (`PREPARED_PAGE_SIZES`), are prepared;
-/// a page of any other size is an unnamed statement, parsed and planned at each request
-/// (as every page was planned before).
+/// Each written LIMIT is a statement text of its own, prepared and cached per connection, and
+/// diesel's statement cache has no bound: were every size written, a client walking through
+/// page sizes would fill each connection with prepared statements (on PostgreSQL, memory in
+/// each server process). So any other LIMIT — an unusual `?limit=`, the rest of a page after
+/// rows tied on the cursor's key — stays bound: one more statement per query, planned at each
+/// execution as before. (Not sending such a statement unprepared: diesel-async prepares even
+/// statements it won't cache, a round trip of its own.)
 pub struct Limited<Q> {
     query: Q,
-    /// ` LIMIT n`, written once per statement rather than in each of diesel's passes.
-    clause: String,
-    prepared: bool,
+    rows: i64,
+    /// `LIMIT`'s value as text, for the usual sizes: formatted once, not in each of the
+    /// several passes diesel makes over a statement.
+    literal: Option<String>,
 }
 
 impl<Q> Limited<Q> {
-    /// `query` (which has no LIMIT of its own), limited to `rows`: a page of `rows - 1` and
-    /// the one row that says whether more follow.
+    /// `query`, which has no LIMIT of its own, limited to `rows`.
     pub fn new(query: Q, rows: i64) -> Self {
         Self {
             query,
-            clause: format!(" LIMIT {rows}"),
-            prepared: PREPARED_PAGE_SIZES.contains(&(rows - 1)),
+            rows,
+            literal: LITERAL_LIMITS.contains(&rows).then(|| rows.to_string()),
         }
     }
 }
@@ -70,17 +71,19 @@ impl<Q> diesel::query_builder::QueryId for Limited<Q> {
 impl<Q, DB> diesel::query_builder::QueryFragment<DB> for Limited<Q>
 where
     Q: diesel::query_builder::QueryFragment<DB>,
-    DB: diesel::backend::Backend,
+    DB: diesel::backend::Backend + diesel::sql_types::HasSqlType<diesel::sql_types::BigInt>,
+    i64: diesel::serialize::ToSql<diesel::sql_types::BigInt, DB>,
 {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, DB>,
     ) -> diesel::QueryResult<()> {
-        if !self.prepared {
-            out.unsafe_to_cache_prepared();
-        }
         self.query.walk_ast(out.reborrow())?;
-        out.push_sql(&self.clause);
+        out.push_sql(" LIMIT ");
+        match &self.literal {
+            Some(rows) => out.push_sql(rows),
+            None => out.push_bind_param::<diesel::sql_types::BigInt, _>(&self.rows)?,
+        }
         Ok(())
     }
 }
