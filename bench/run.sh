@@ -168,6 +168,25 @@ pgbench_insert_ceiling() {
   record "{\"kind\":\"pgbench_insert\",\"db\":\"postgres\",\"size\":$2,\"connections\":$1,\"tps\":$tps,\"cpu\":$cpu}"
 }
 
+# pgbench_list_ceiling <connections> <size>: the rate and latency at which PostgreSQL itself
+# runs the statement of `list_region_by_name` (bench/list_ceiling.sql) at the same concurrency,
+# measured right before that run: the p99 no service in front of it can beat.
+pgbench_list_ceiling() {
+  local out before cpu tps p99
+  rm -f "$WORK"/list_ceiling.*
+  before="$(python3 bench/cpu.py snapshot 0)"
+  out="$(pgbench -M prepared -n -c "$1" -j "$THREADS" -T "$SECONDS_EACH" -D region="$REGION" -D one=1 \
+    -l --log-prefix="$WORK/list_ceiling" -f bench/list_ceiling.sql "$DATABASE_URL" 2>/dev/null)"
+  tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")"
+  cpu="$(python3 bench/cpu.py since "$before" 0 \
+    "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")")"
+  # Each line of pgbench's log: client, transaction, latency in µs, …
+  p99="$(cat "$WORK"/list_ceiling.* | awk '{print $3}' | sort -n \
+    | awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f", v[i] / 1000}')"
+  say "  pgbench list c=$1: $tps tps, p99 $p99 ms (CPU per list $cpu)"
+  record "{\"kind\":\"pgbench_list\",\"db\":\"postgres\",\"size\":$2,\"connections\":$1,\"tps\":$tps,\"p99_ms\":$p99,\"cpu\":$cpu}"
+}
+
 api() { curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
 
 # The database's own point-select rate at the same concurrency: the ceiling for GET by id.
@@ -254,6 +273,7 @@ for DB in $DBS; do
       run_wrk live "$c" BN_MODE=live
       [ "$DB" = postgres ] && pgbench_ceiling "$c" "$SIZE"
       run_wrk get_by_id "$c" BN_MODE=get BN_TOKEN="$TOKEN" BN_FROM="$FIRST" BN_TO="$LAST"
+      [ "$DB" = postgres ] && wants list_region_by_name && pgbench_list_ceiling "$c" "$SIZE"
       run_wrk list_region_by_name "$c" BN_MODE=list BN_TOKEN="$TOKEN" BN_REGION="$REGION"
       run_wrk list_deep_cursor "$c" BN_MODE=list_deep BN_TOKEN="$TOKEN" BN_REGION="$REGION" BN_CURSOR="$CURSOR"
       run_wrk unauthorized "$c" BN_MODE=unauthorized BN_FROM="$FIRST" BN_TO="$LAST"

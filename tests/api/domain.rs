@@ -1063,6 +1063,21 @@ api_test!(
                 (8, 3),
                 "planned for the first five, then the generic plan: {usual:#?}"
             );
+            // The benchmark's ceiling for lists runs this very statement in pgbench.
+            let bench = std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("bench/list_ceiling.sql"),
+            )
+            .unwrap();
+            let named = usual[0]
+                .statement
+                .replace("$1)", ":one)")
+                .replace("$2)", ":one)")
+                .replace("= $3)", "= :region)");
+            assert_eq!(
+                bench.lines().find(|l| !l.starts_with("--")),
+                Some(format!("{named};").as_str()),
+                "bench/list_ceiling.sql is not the statement of a list of companies by region"
+            );
             assert_eq!(pages(&|l| l == "3").len(), 0, "{statements:#?}");
             let other = pages(&|l| l.starts_with('$'));
             assert_eq!(other.len(), 1, "{statements:#?}");
