@@ -149,42 +149,45 @@ driver_ceilings() {
   done
 }
 
-# pgbench_insert_ceiling <connections> <size>: the rate at which PostgreSQL itself runs the
-# INSERT of POST /companies (bench/insert_ceiling.sql) at the same concurrency, measured right
-# before the `create` run, which is judged against it.
-pgbench_insert_ceiling() {
-  local tps out before cpu
-  psql -q "$DATABASE_URL" -c "DROP TABLE IF EXISTS bench_insert" \
-    -c "CREATE TABLE bench_insert (LIKE companies INCLUDING ALL)" \
-    -c "ALTER TABLE bench_insert ADD FOREIGN KEY (region_id) REFERENCES regions (id)" >/dev/null
+# pgbench_ceiling_of <kind> <script> <connections> <size> [-D …]: pgbench runs a script of the
+# service's statements at the same concurrency, its rate and its CPU per transaction recorded
+# as <kind>; with a `latency` argument first, also its p99 (from pgbench's per-transaction log).
+pgbench_ceiling_of() {
+  local kind="$1" script="$2" conns="$3" size="$4" out before cpu tps p99="null"
+  shift 4
+  rm -f "$WORK"/ceiling_log.*
   before="$(python3 bench/cpu.py snapshot 0)"
-  out="$(pgbench -M prepared -n -c "$1" -j "$THREADS" -T "$SECONDS_EACH" -D region="$REGION" \
-    -f bench/insert_ceiling.sql "$DATABASE_URL" 2>/dev/null)"
+  out="$(pgbench -M prepared -n -c "$conns" -j "$THREADS" -T "$SECONDS_EACH" "$@" \
+    -l --log-prefix="$WORK/ceiling_log" -f "$script" "$DATABASE_URL" 2>/dev/null)"
   tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")"
   cpu="$(python3 bench/cpu.py since "$before" 0 \
     "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")")"
-  psql -q "$DATABASE_URL" -c "DROP TABLE bench_insert" >/dev/null
-  say "  pgbench INSERT c=$1: $tps tps (CPU per INSERT $cpu)"
-  record "{\"kind\":\"pgbench_insert\",\"db\":\"postgres\",\"size\":$2,\"connections\":$1,\"tps\":$tps,\"cpu\":$cpu}"
+  # Each line of pgbench's log: client, transaction, latency in µs, …
+  p99="$(cat "$WORK"/ceiling_log.* | awk '{print $3}' | sort -n \
+    | awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f", v[i] / 1000}')"
+  say "  pgbench $kind c=$conns: $tps tps, p99 $p99 ms (CPU per transaction $cpu)"
+  record "{\"kind\":\"$kind\",\"db\":\"postgres\",\"size\":$size,\"connections\":$conns,\"tps\":$tps,\"p99_ms\":$p99,\"cpu\":$cpu}"
+}
+
+# pgbench_write_ceilings <connections> <size>: right before each `create` run, the rate at which
+# PostgreSQL itself runs the INSERT of POST /companies (bench/insert_ceiling.sql: the issue's
+# yardstick) and the whole transaction of one POST (bench/create_ceiling.sql: the lookup, the
+# INSERT and the change feed's entry), into copies of the tables.
+pgbench_write_ceilings() {
+  psql -q "$DATABASE_URL" -c "DROP TABLE IF EXISTS bench_insert, bench_changes" \
+    -c "CREATE TABLE bench_insert (LIKE companies INCLUDING ALL)" \
+    -c "ALTER TABLE bench_insert ADD FOREIGN KEY (region_id) REFERENCES regions (id)" \
+    -c "CREATE TABLE bench_changes (LIKE changes INCLUDING ALL)" >/dev/null
+  pgbench_ceiling_of pgbench_insert bench/insert_ceiling.sql "$1" "$2" -D region="$REGION"
+  pgbench_ceiling_of pgbench_create bench/create_ceiling.sql "$1" "$2" -D region="$REGION"
+  psql -q "$DATABASE_URL" -c "DROP TABLE bench_insert, bench_changes" >/dev/null
 }
 
 # pgbench_list_ceiling <connections> <size>: the rate and latency at which PostgreSQL itself
 # runs the statement of `list_region_by_name` (bench/list_ceiling.sql) at the same concurrency,
 # measured right before that run: the p99 no service in front of it can beat.
 pgbench_list_ceiling() {
-  local out before cpu tps p99
-  rm -f "$WORK"/list_ceiling.*
-  before="$(python3 bench/cpu.py snapshot 0)"
-  out="$(pgbench -M prepared -n -c "$1" -j "$THREADS" -T "$SECONDS_EACH" -D region="$REGION" -D one=1 \
-    -l --log-prefix="$WORK/list_ceiling" -f bench/list_ceiling.sql "$DATABASE_URL" 2>/dev/null)"
-  tps="$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out")"
-  cpu="$(python3 bench/cpu.py since "$before" 0 \
-    "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")")"
-  # Each line of pgbench's log: client, transaction, latency in µs, …
-  p99="$(cat "$WORK"/list_ceiling.* | awk '{print $3}' | sort -n \
-    | awk '{v[NR] = $1} END {i = int(NR * 0.99); if (i < 1) i = 1; printf "%.3f", v[i] / 1000}')"
-  say "  pgbench list c=$1: $tps tps, p99 $p99 ms (CPU per list $cpu)"
-  record "{\"kind\":\"pgbench_list\",\"db\":\"postgres\",\"size\":$2,\"connections\":$1,\"tps\":$tps,\"p99_ms\":$p99,\"cpu\":$cpu}"
+  pgbench_ceiling_of pgbench_list bench/list_ceiling.sql "$1" "$2" -D region="$REGION" -D one=1
 }
 
 api() { curl -sf -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$PORT$1"; }
@@ -277,7 +280,7 @@ for DB in $DBS; do
       run_wrk list_region_by_name "$c" BN_MODE=list BN_TOKEN="$TOKEN" BN_REGION="$REGION"
       run_wrk list_deep_cursor "$c" BN_MODE=list_deep BN_TOKEN="$TOKEN" BN_REGION="$REGION" BN_CURSOR="$CURSOR"
       run_wrk unauthorized "$c" BN_MODE=unauthorized BN_FROM="$FIRST" BN_TO="$LAST"
-      [ "$DB" = postgres ] && wants create && pgbench_insert_ceiling "$c" "$SIZE"
+      [ "$DB" = postgres ] && wants create && pgbench_write_ceilings "$c" "$SIZE"
       run_wrk create "$c" BN_MODE=create BN_TOKEN="$TOKEN" BN_REGION="$REGION"
       # The feed holds every synthetic create and those of the create runs.
       run_wrk changes_page "$c" BN_MODE=changes BN_TOKEN="$TOKEN"
