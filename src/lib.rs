@@ -14,6 +14,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod logging;
+pub mod memory;
 pub mod metrics;
 pub mod models;
 pub mod seed;

@@ -14,7 +14,6 @@ fn main() -> anyhow::Result<()> {
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new().block_on(async move {
             let app = Application::build(&settings).await?;
-            return_startup_memory();
             app.run_until_stopped().await.context("server failed")?;
             log::info!("stopped");
             Ok(())
@@ -48,27 +47,12 @@ fn main() -> anyhow::Result<()> {
 /// glibc also gives threads up to 8 arenas per core, each keeping its own free memory: two
 /// arenas hold idle RSS under 30 MiB and the peak under load ~15 MiB lower, at no throughput
 /// measurable on this 2-core machine (BENCHMARKS.md).
-#[allow(unsafe_code)] // the crate's one unsafe call (Cargo.toml denies the rest)
+#[allow(unsafe_code)] // one of the crate's two unsafe calls, beside `memory::trim`
 fn keep_memory_small() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator tuning; called before any other thread exists.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
         libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}
-
-/// Building the OpenAPI document at start-up (utoipa's maps, every operation's responses) has
-/// ~10 MiB live at its peak, freed once its JSON is written; later allocations above it keep
-/// glibc from trimming the heap, so the freed pages stayed resident: two thirds of the idle
-/// heap (heaptrack, BENCHMARKS.md). `malloc_trim` hands the free pages back, once, before the
-/// server takes requests.
-#[allow(unsafe_code)] // the crate's other unsafe call, beside `keep_memory_small`'s
-fn return_startup_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory to the system; it takes each arena's lock,
-    // so other threads may allocate meanwhile.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

@@ -49,6 +49,8 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Family<RequestLabels, Histogram, fn() -> Histogram>,
     in_flight: Gauge,
+    /// Requests begun, not exported: how `memory::trim_when_idle` sees the service fall idle.
+    started: Counter,
 }
 
 impl Metrics {
@@ -87,12 +89,19 @@ impl Metrics {
             requests,
             latency,
             in_flight,
+            started: Counter::default(),
         }
+    }
+
+    /// The count of requests begun (a shared handle: it moves as requests come).
+    pub fn started(&self) -> Counter {
+        self.started.clone()
     }
 
     /// Marks a request as started; dropping the guard marks it finished, also when the client
     /// went away and the request's future was dropped.
     pub fn start_request(&self) -> InFlight {
+        self.started.inc();
         self.in_flight.inc();
         InFlight(self.in_flight.clone())
     }

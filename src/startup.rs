@@ -24,6 +24,7 @@ use crate::config::{Secret, Settings};
 use crate::db::{self, Db};
 use crate::domain::users::NewUser;
 use crate::domain::{self, Actor, DomainError, Role};
+use crate::memory;
 use crate::metrics::Metrics;
 use crate::models::users;
 
@@ -35,6 +36,8 @@ pub struct Application {
     housekeeping: Housekeeping,
     draining: web::Data<Draining>,
     drain: Duration,
+    /// Requests begun (`Metrics::started`), for the idle trim (`memory`).
+    started: prometheus_client::metrics::counter::Counter,
 }
 
 impl Application {
@@ -66,6 +69,7 @@ impl Application {
         };
         let worker_db = db.clone();
         let metrics = web::Data::new(Metrics::new(db.clone()));
+        let started = metrics.started();
         let metrics_token = web::Data::new(MetricsToken::new(
             settings.metrics_token.as_ref().map(Secret::expose),
         ));
@@ -119,6 +123,7 @@ impl Application {
         Ok(Self {
             addr,
             server: server.run(),
+            started,
             db,
             feed,
             housekeeping: Housekeeping {
@@ -147,9 +152,11 @@ impl Application {
     /// reading and answering for `SHUTDOWN_DRAIN_SECS` — so a request a client sent on a
     /// keep-alive connection just before the signal is answered, not cut off — then stops
     /// accepting and gives requests in flight `SHUTDOWN_GRACE_SECS`. The change feed's
-    /// ticker and the housekeeping run beside the server and stop with it.
+    /// ticker, the housekeeping and the idle trim of the heaps (`memory`) run beside the server
+    /// and stop with it.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let ticker = tokio::spawn(Arc::clone(&self.feed).tick(self.db.clone()));
+        let trimmer = tokio::spawn(memory::trim_when_idle(self.started));
         let housekeeping = tokio::spawn(self.housekeeping.run(self.db.clone()));
         let handle = self.server.handle();
         let (draining, drain) = (self.draining, self.drain);
@@ -165,6 +172,7 @@ impl Application {
         });
         let served = self.server.await;
         ticker.abort();
+        trimmer.abort();
         housekeeping.abort();
         signals.abort();
         served
