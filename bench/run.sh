@@ -249,8 +249,8 @@ for DB in $DBS; do
     until curl -sf "http://127.0.0.1:$PORT/health/ready" >/dev/null; do sleep 0.01; done
     ready_ms=$(( $(now_ms) - started ))
     # Idle: three seconds after the last request (the readiness check). The service hands the
-    # memory its allocator holds free back once a second passes without a request
-    # (src/memory.rs); one second after ready, that had not happened yet.
+    # memory its allocator holds free back 1–2 s after its last request (src/memory.rs); one
+    # second after ready, as measured before 2026-12-07's fifth session, it had not yet.
     sleep 3
     idle=$(rss_kib "$SERVER" VmRSS)
     say "  ready after $ready_ms ms, idle RSS $((idle / 1024)) MiB"

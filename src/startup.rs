@@ -10,6 +10,7 @@ use actix_web::dev::Server;
 use actix_web::http::{Method, header};
 use actix_web::middleware::{Condition, from_fn};
 use actix_web::{App, HttpServer, web};
+use prometheus_client::metrics::counter::Counter;
 
 use crate::api::changes::FeedWatch;
 use crate::api::health::Draining;
@@ -37,7 +38,7 @@ pub struct Application {
     draining: web::Data<Draining>,
     drain: Duration,
     /// Requests begun (`Metrics::started`), for the idle trim (`memory`).
-    started: prometheus_client::metrics::counter::Counter,
+    started: Counter,
 }
 
 impl Application {
