@@ -1,4 +1,4 @@
--- The transaction of POST /companies as pgbench runs it (bench/run.sh, `pgbench_create_ceiling`):
+-- The transaction of POST /companies as pgbench runs it (bench/run.sh, `pgbench_write_ceilings`):
 -- the region lookup, the INSERT of bench/insert_ceiling.sql and the change feed's entry, in one
 -- transaction, into copies of `companies` and `changes`, sent in the service's three round trips
 -- (BEGIN | lookup and INSERT | entry and COMMIT). PostgreSQL's own rate for what one POST asks
@@ -15,7 +15,7 @@ RETURNING *;
 \endpipeline
 \startpipeline
 INSERT INTO bench_changes (seq, resource, resource_id, action, version, at, actor)
-VALUES (NULL, 'companies', currval(pg_get_serial_sequence('bench_insert', 'id')), 'create', 1,
+VALUES (NULL, 'companies', currval('bench_insert_id_seq'), 'create', 1,
     now(), 'admin');
 COMMIT;
 \endpipeline

@@ -1,4 +1,4 @@
--- The INSERT of POST /companies as pgbench runs it (bench/run.sh, `pgbench_insert_ceiling`):
+-- The INSERT of POST /companies as pgbench runs it (bench/run.sh, `pgbench_write_ceilings`):
 -- the same columns, values and RETURNING, into a copy of `companies` with the same indexes,
 -- defaults and region foreign key, so the service's benchmark rows stay as they are.
 \set n random(1, 1000000000)

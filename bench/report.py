@@ -73,7 +73,7 @@ for (db, size), server in servers.items():
         f"5xx answers: {logs.get((db, size), {}).get('status_5xx', '?')}, "
         f"'database is locked': {logs.get((db, size), {}).get('database_locked', '?')}.",
         "",
-        "| workload | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | socket errors | vs live | vs pgbench -S | CPU µs/req: service / PostgreSQL / rest |",
+        "| workload | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | socket errors | vs live | vs PostgreSQL alone (pgbench) | CPU µs/req: service / PostgreSQL / rest |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in http:

@@ -150,10 +150,10 @@ driver_ceilings() {
 }
 
 # pgbench_ceiling_of <kind> <script> <connections> <size> [-D …]: pgbench runs a script of the
-# service's statements at the same concurrency, its rate and its CPU per transaction recorded
-# as <kind>; with a `latency` argument first, also its p99 (from pgbench's per-transaction log).
+# service's statements at the same concurrency; its rate, its p99 (from pgbench's
+# per-transaction log) and its CPU per transaction are recorded as <kind>.
 pgbench_ceiling_of() {
-  local kind="$1" script="$2" conns="$3" size="$4" out before cpu tps p99="null"
+  local kind="$1" script="$2" conns="$3" size="$4" out before cpu tps p99
   shift 4
   rm -f "$WORK"/ceiling_log.*
   before="$(python3 bench/cpu.py snapshot 0)"
