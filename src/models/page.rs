@@ -14,12 +14,13 @@ pub const EXPORT_BATCH: i64 = 1000;
 /// The pages whose LIMIT is written into their statement (`Limited`), each with its look-ahead
 /// row: the lists' default and largest page, the export's batch, the change feed's default and
 /// largest page (the feed's sizes are here because its statements are built the same way).
-const LITERAL_LIMITS: [i64; 4] = [
+/// Each size is named, even where two are equal today, so changing one keeps the other.
+const LITERAL_LIMITS: [i64; 5] = [
     DEFAULT_LIMIT + 1,
     MAX_LIMIT + 1,
     EXPORT_BATCH + 1,
     super::changes::DEFAULT_LIMIT + 1,
-    // super::changes::MAX_LIMIT + 1 is EXPORT_BATCH + 1.
+    super::changes::MAX_LIMIT + 1,
 ];
 
 /// A page's query and its LIMIT, written into the statement's text for the usual page sizes:
