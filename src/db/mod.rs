@@ -9,7 +9,9 @@ mod query;
 pub mod schema;
 
 pub use migrations::{has_pending, migrate};
-pub use query::{Conn, Pg, both, prelude, transaction, transaction_ending_with};
+pub use query::{
+    Conn, Pg, Unsent, both, prelude, transaction, transaction_after_reads, transaction_ending_with,
+};
 pub(crate) use query::{all, in_batches, postgres_query, query};
 
 use std::sync::Arc;
@@ -575,7 +577,8 @@ impl Db {
                 ))));
             }
         };
-        let mut conn = Conn::Postgres(Pg::Shared(&shared.conn));
+        let unsent = Unsent::default();
+        let mut conn = Conn::Postgres(Pg::Shared(&shared.conn, &unsent));
         match tokio::time::timeout(self.deadline, f(&mut conn)).await {
             Ok(result) => result,
             Err(_) => {

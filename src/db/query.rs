@@ -8,10 +8,11 @@
 //! a method call such as `.load(c)` would be ambiguous once the arms differ.
 
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use diesel::SqliteConnection;
-use diesel::connection::TransactionManager as _;
+use diesel::connection::{TransactionDepthChange, TransactionManager as _};
 use diesel_async::{AsyncPgConnection, TransactionManager as _};
 
 /// What a model module needs of diesel's prelude: its expression methods, derives and query
@@ -38,7 +39,8 @@ pub enum Conn<'a> {
 /// one of its own.
 pub enum Pg<'a> {
     Own(&'a mut AsyncPgConnection),
-    Shared(&'a AsyncPgConnection),
+    /// With the pipeline's `Unsent`, where its pieces note a failure the server never saw.
+    Shared(&'a AsyncPgConnection, &'a Unsent),
 }
 
 impl Pg<'_> {
@@ -46,8 +48,30 @@ impl Pg<'_> {
     pub fn shared(&self) -> &AsyncPgConnection {
         match self {
             Pg::Own(conn) => conn,
-            Pg::Shared(conn) => conn,
+            Pg::Shared(conn, _) => conn,
         }
+    }
+}
+
+/// Whether a piece of pipelined work (`both`) failed on this side before it sent anything —
+/// a bind value that could not be serialized, SQL that could not be built. The server knows
+/// nothing of such a failure, so it aborts nothing: a `COMMIT` sent behind the other pieces
+/// would commit them without it. `last_with_commit` reads it and rolls back instead.
+/// (An atomic only so that the work holding it stays `Send`; it never leaves its task.)
+#[derive(Debug, Default)]
+pub struct Unsent(AtomicBool);
+
+impl Unsent {
+    /// Notes a piece of work's first poll: a statement builds its SQL and serializes its bind
+    /// values before it first waits, so an error that early was never sent.
+    fn note<T, E>(&self, first: &Poll<Result<T, E>>) {
+        if matches!(first, Poll::Ready(Err(_))) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+
+    fn noted(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
     }
 }
 
@@ -155,6 +179,30 @@ pub async fn transaction_ending_with<T, E>(
 where
     E: From<diesel::result::Error>,
 {
+    transaction_begun_by(conn, SqliteBegin::Deferred, work, last).await
+}
+
+/// How an outermost SQLite transaction begins.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum SqliteBegin {
+    /// `BEGIN`: SQLite takes its write lock at the first write.
+    Deferred,
+    /// `BEGIN IMMEDIATE`: the write lock at once, waiting for it (`busy_timeout`). For a
+    /// transaction that reads before it writes: a deferred one would fail at its first write
+    /// if another connection were writing by then ("database is locked", at once — SQLite
+    /// does not wait to turn a reading transaction into a writing one, to rule out deadlock).
+    Immediate,
+}
+
+async fn transaction_begun_by<T, E>(
+    conn: &mut Conn<'_>,
+    sqlite_begin: SqliteBegin,
+    work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
+    last: impl AsyncFnOnce(&mut Conn<'_>, &T) -> Result<(), E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
     let outermost = match conn {
         Conn::Postgres(Pg::Own(c)) => {
             let outermost = Postgres::transaction_manager_status_mut(*c)
@@ -163,7 +211,7 @@ where
             Postgres::begin_transaction(*c).await?;
             outermost
         }
-        Conn::Postgres(Pg::Shared(_)) => {
+        Conn::Postgres(Pg::Shared(..)) => {
             return Err(E::from(diesel::result::Error::QueryBuilderError(
                 "a transaction on the connection Db::read shares: run it with Db::run or \
                  Db::write"
@@ -171,12 +219,26 @@ where
             )));
         }
         Conn::Sqlite(c) => {
-            Sqlite::begin_transaction(*c)?;
+            let outermost = Sqlite::transaction_manager_status_mut(*c)
+                .transaction_depth()?
+                .is_none();
+            if outermost && sqlite_begin == SqliteBegin::Immediate {
+                Sqlite::begin_transaction_sql(*c, "BEGIN IMMEDIATE")?;
+            } else {
+                Sqlite::begin_transaction(*c)?;
+            }
+            // SQLite has nothing to send together with the COMMIT.
             false
         }
     };
     let result = match work(conn).await {
-        Ok(value) if outermost => return last_with_commit(conn, value, last).await,
+        Ok(value) if outermost => {
+            return last_with_commit(conn, async move |conn| {
+                last(conn, &value).await?;
+                Ok(value)
+            })
+            .await;
+        }
         Ok(value) => last(conn, &value).await.map(|()| value),
         Err(e) => Err(e),
     };
@@ -184,7 +246,7 @@ where
         (Ok(_), Conn::Postgres(Pg::Own(c))) => Postgres::commit_transaction(*c).await,
         (Err(_), Conn::Postgres(Pg::Own(c))) => Postgres::rollback_transaction(*c).await,
         // Begun on a connection of its own, which the work can't swap for a shared one.
-        (_, Conn::Postgres(Pg::Shared(_))) => Err(diesel::result::Error::BrokenTransactionManager),
+        (_, Conn::Postgres(Pg::Shared(..))) => Err(diesel::result::Error::BrokenTransactionManager),
         (Ok(_), Conn::Sqlite(c)) => Sqlite::commit_transaction(*c),
         (Err(_), Conn::Sqlite(c)) => Sqlite::rollback_transaction(*c),
     };
@@ -203,8 +265,7 @@ where
 /// learns here that the transaction is over.
 async fn last_with_commit<T, E>(
     conn: &mut Conn<'_>,
-    value: T,
-    last: impl AsyncFnOnce(&mut Conn<'_>, &T) -> Result<(), E>,
+    last: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
 ) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
@@ -214,13 +275,19 @@ where
     };
     let sent = {
         let shared: &AsyncPgConnection = own;
-        let mut on_shared = Conn::Postgres(Pg::Shared(shared));
-        let mut last = pin!(last(&mut on_shared, &value));
-        // `last` sends its statements when first polled. Done at once with an error, it failed
-        // on this side before anything reached the server, where the transaction is then not
-        // aborted: a COMMIT would commit the work without `last`. It is rolled back instead.
+        let unsent = Unsent::default();
+        let mut on_shared = Conn::Postgres(Pg::Shared(shared, &unsent));
+        let mut last = pin!(last(&mut on_shared));
+        // `last` sends its statements when first polled. Done at once with an error, or with
+        // a piece that failed at once (`Unsent`), it failed on this side before that reached
+        // the server, where the transaction is then not aborted: a COMMIT would commit the
+        // work without it. It is rolled back instead, once what did go out has answered.
         match std::future::poll_fn(|cx| Poll::Ready(last.as_mut().poll(cx))).await {
             Poll::Ready(Err(e)) => Err(e),
+            Poll::Pending if unsent.noted() => Err(match last.await {
+                Err(e) => e,
+                Ok(_) => E::from(diesel::result::Error::RollbackTransaction),
+            }),
             first => Ok(futures_util::future::join(
                 async {
                     match first {
@@ -246,31 +313,115 @@ where
         // Committed, or rolled back after `last` failed: either way over.
         Ok(_) => status
             .transaction_state()?
-            .change_transaction_depth(diesel::connection::TransactionDepthChange::DecreaseDepth)?,
+            .change_transaction_depth(TransactionDepthChange::DecreaseDepth)?,
         // Not known to be over (the connection may be gone): the pool drops the connection.
         Err(_) => status.set_in_error(),
     }
-    done?;
+    let value = done?;
     committed?;
     Ok(value)
 }
 
-/// `COMMIT` as a statement with a static query id: prepared once per connection and sent
-/// like any other statement (`last_with_commit`).
-#[derive(diesel::query_builder::QueryId)]
-struct Commit;
-
-impl<C> diesel_async::RunQueryDsl<C> for Commit {}
-
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Commit {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> diesel::QueryResult<()> {
-        out.push_sql("COMMIT");
-        Ok(())
+/// A transaction in two steps: `reads`, then `writes` with what `reads` returned. On
+/// PostgreSQL each step is one round trip: `reads`' statements go out together with the
+/// `BEGIN`, `writes`' together with the `COMMIT` (as `last` of `transaction_ending_with`, so
+/// `writes` must send all its statements before it waits for any answer). A create is written
+/// so: the lookups of the ids it names and its new id, then its rows and its feed entry.
+///
+/// `reads` must not write. Should the `BEGIN` fail (a cancel request landing on it), its
+/// statements have run outside any transaction, which only a write would make matter; `writes`
+/// goes out only once the `BEGIN` is known to have begun the transaction, so no write ever
+/// commits on its own. (tokio-postgres ends every statement with its own `Sync`: a failed
+/// `BEGIN` aborts nothing sent behind it.) Nested, and on SQLite, the steps run one after the
+/// other; an outermost SQLite transaction begins `IMMEDIATE` (`SqliteBegin`).
+pub async fn transaction_after_reads<R, T, E>(
+    conn: &mut Conn<'_>,
+    reads: impl AsyncFnOnce(&mut Conn<'_>) -> Result<R, E>,
+    writes: impl AsyncFnOnce(&mut Conn<'_>, R) -> Result<T, E>,
+) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+{
+    let outermost_pg = match conn {
+        Conn::Postgres(Pg::Own(c)) => Postgres::transaction_manager_status_mut(*c)
+            .transaction_depth()?
+            .is_none(),
+        Conn::Postgres(Pg::Shared(..)) | Conn::Sqlite(_) => false,
+    };
+    if !outermost_pg {
+        let work = async |conn: &mut Conn<'_>| {
+            let read = reads(conn).await?;
+            writes(conn, read).await
+        };
+        return transaction_begun_by(conn, SqliteBegin::Immediate, work, async |_, _| Ok(())).await;
+    }
+    let Conn::Postgres(Pg::Own(own)) = conn else {
+        return Err(E::from(diesel::result::Error::BrokenTransactionManager));
+    };
+    // Counted as begun before the `BEGIN` goes out, as diesel-async's own `begin_transaction`
+    // marks the connection busy while it waits: were this future dropped half-way, the
+    // connection must not pass for one outside a transaction (`Checkout` closes it anyway).
+    Postgres::transaction_manager_status_mut(*own)
+        .transaction_state()?
+        .change_transaction_depth(TransactionDepthChange::IncreaseDepth)?;
+    let (begun, read) = {
+        let shared: &AsyncPgConnection = own;
+        let unsent = Unsent::default();
+        let mut on_shared = Conn::Postgres(Pg::Shared(shared, &unsent));
+        // Both to their ends, as in `both`: a statement dropped half-way would still run.
+        futures_util::future::join(
+            diesel_async::RunQueryDsl::execute(Begin, &mut &*shared),
+            reads(&mut on_shared),
+        )
+        .await
+    };
+    if let Err(e) = begun {
+        // Not begun: nothing to roll back, and `reads` only read.
+        let status = Postgres::transaction_manager_status_mut(*own);
+        if status
+            .transaction_state()
+            .and_then(|s| s.change_transaction_depth(TransactionDepthChange::DecreaseDepth))
+            .is_err()
+        {
+            status.set_in_error();
+        }
+        return Err(E::from(e));
+    }
+    match read {
+        Ok(read) => last_with_commit(conn, async move |conn| writes(conn, read).await).await,
+        Err(e) => {
+            // Should the rollback fail too, the pool drops the connection; the read's error
+            // says more.
+            let _ = Postgres::rollback_transaction(*own).await;
+            Err(e)
+        }
     }
 }
+
+/// A transaction statement with a static query id: prepared once per connection and sent
+/// like any other statement, in order with them (`transaction_after_reads`,
+/// `last_with_commit`).
+macro_rules! transaction_statement {
+    ($name:ident, $sql:literal) => {
+        #[derive(diesel::query_builder::QueryId)]
+        struct $name;
+
+        impl<C> diesel_async::RunQueryDsl<C> for $name {}
+
+        impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+            ) -> diesel::QueryResult<()> {
+                out.push_sql($sql);
+                Ok(())
+            }
+        }
+    };
+}
+
+transaction_statement!(Begin, "BEGIN");
+transaction_statement!(Commit, "COMMIT");
 
 /// Runs two independent pieces of database work, neither needing the other's result: on
 /// PostgreSQL at once, their statements pipelined on the one connection, so the work waits
@@ -283,14 +434,38 @@ pub async fn both<A, B, E>(
 ) -> Result<(A, B), E> {
     match conn {
         Conn::Postgres(pg) => {
-            let shared = pg.shared();
+            let own = Unsent::default();
+            let (shared, unsent) = match pg {
+                Pg::Own(conn) => (&**conn, &own),
+                Pg::Shared(conn, unsent) => (*conn, *unsent),
+            };
             let (mut first, mut second) = (
-                Conn::Postgres(Pg::Shared(shared)),
-                Conn::Postgres(Pg::Shared(shared)),
+                Conn::Postgres(Pg::Shared(shared, unsent)),
+                Conn::Postgres(Pg::Shared(shared, unsent)),
             );
+            let (mut a, mut b) = (pin!(a(&mut first)), pin!(b(&mut second)));
+            // Each polled once, in order, which sends their statements in that order.
+            let first_a = std::future::poll_fn(|cx| Poll::Ready(a.as_mut().poll(cx))).await;
+            let first_b = std::future::poll_fn(|cx| Poll::Ready(b.as_mut().poll(cx))).await;
+            unsent.note(&first_a);
+            unsent.note(&first_b);
             // Both to their ends, even when one fails: a statement dropped half-way would
             // still run, and hold up whoever used the connection next.
-            let (a, b) = futures_util::future::join(a(&mut first), b(&mut second)).await;
+            let (a, b) = futures_util::future::join(
+                async {
+                    match first_a {
+                        Poll::Ready(done) => done,
+                        Poll::Pending => a.await,
+                    }
+                },
+                async {
+                    match first_b {
+                        Poll::Ready(done) => done,
+                        Poll::Pending => b.await,
+                    }
+                },
+            )
+            .await;
             Ok((a?, b?))
         }
         Conn::Sqlite(_) => Ok((a(conn).await?, b(conn).await?)),
