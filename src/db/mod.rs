@@ -9,9 +9,7 @@ mod query;
 pub mod schema;
 
 pub use migrations::{has_pending, migrate};
-pub use query::{
-    Conn, Pg, Unsent, both, prelude, transaction, transaction_after_reads, transaction_ending_with,
-};
+pub use query::{Conn, Pg, Unsent, both, prelude, transaction, transaction_ending_with};
 pub(crate) use query::{all, in_batches, postgres_query, query};
 
 use std::sync::Arc;

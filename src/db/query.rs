@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll, Waker};
 
 use diesel::SqliteConnection;
-use diesel::connection::{TransactionDepthChange, TransactionManager as _};
+use diesel::connection::TransactionManager as _;
 use diesel_async::{AsyncPgConnection, TransactionManager as _};
 
 /// What a model module needs of diesel's prelude: its expression methods, derives and query
@@ -179,30 +179,6 @@ pub async fn transaction_ending_with<T, E>(
 where
     E: From<diesel::result::Error>,
 {
-    transaction_begun_by(conn, SqliteBegin::Deferred, work, last).await
-}
-
-/// How an outermost SQLite transaction begins.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum SqliteBegin {
-    /// `BEGIN`: SQLite takes its write lock at the first write.
-    Deferred,
-    /// `BEGIN IMMEDIATE`: the write lock at once, waiting for it (`busy_timeout`). For a
-    /// transaction that reads before it writes: a deferred one would fail at its first write
-    /// if another connection were writing by then ("database is locked", at once — SQLite
-    /// does not wait to turn a reading transaction into a writing one, to rule out deadlock).
-    Immediate,
-}
-
-async fn transaction_begun_by<T, E>(
-    conn: &mut Conn<'_>,
-    sqlite_begin: SqliteBegin,
-    work: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
-    last: impl AsyncFnOnce(&mut Conn<'_>, &T) -> Result<(), E>,
-) -> Result<T, E>
-where
-    E: From<diesel::result::Error>,
-{
     let outermost = match conn {
         Conn::Postgres(Pg::Own(c)) => {
             let outermost = Postgres::transaction_manager_status_mut(*c)
@@ -219,26 +195,12 @@ where
             )));
         }
         Conn::Sqlite(c) => {
-            let outermost = Sqlite::transaction_manager_status_mut(*c)
-                .transaction_depth()?
-                .is_none();
-            if outermost && sqlite_begin == SqliteBegin::Immediate {
-                Sqlite::begin_transaction_sql(*c, "BEGIN IMMEDIATE")?;
-            } else {
-                Sqlite::begin_transaction(*c)?;
-            }
-            // SQLite has nothing to send together with the COMMIT.
+            Sqlite::begin_transaction(*c)?;
             false
         }
     };
     let result = match work(conn).await {
-        Ok(value) if outermost => {
-            return last_with_commit(conn, async move |conn| {
-                last(conn, &value).await?;
-                Ok(value)
-            })
-            .await;
-        }
+        Ok(value) if outermost => return last_with_commit(conn, value, last).await,
         Ok(value) => last(conn, &value).await.map(|()| value),
         Err(e) => Err(e),
     };
@@ -265,7 +227,8 @@ where
 /// learns here that the transaction is over.
 async fn last_with_commit<T, E>(
     conn: &mut Conn<'_>,
-    last: impl AsyncFnOnce(&mut Conn<'_>) -> Result<T, E>,
+    value: T,
+    last: impl AsyncFnOnce(&mut Conn<'_>, &T) -> Result<(), E>,
 ) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
@@ -277,7 +240,7 @@ where
         let shared: &AsyncPgConnection = own;
         let unsent = Unsent::default();
         let mut on_shared = Conn::Postgres(Pg::Shared(shared, &unsent));
-        let mut last = pin!(last(&mut on_shared));
+        let mut last = pin!(last(&mut on_shared, &value));
         // `last` sends its statements when first polled. Done at once with an error, or with
         // a piece that failed at once (`Unsent`), it failed on this side before that reached
         // the server, where the transaction is then not aborted: a COMMIT would commit the
@@ -286,7 +249,7 @@ where
             Poll::Ready(Err(e)) => Err(e),
             Poll::Pending if unsent.noted() => Err(match last.await {
                 Err(e) => e,
-                Ok(_) => E::from(diesel::result::Error::RollbackTransaction),
+                Ok(()) => E::from(diesel::result::Error::RollbackTransaction),
             }),
             first => Ok(futures_util::future::join(
                 async {
@@ -313,115 +276,31 @@ where
         // Committed, or rolled back after `last` failed: either way over.
         Ok(_) => status
             .transaction_state()?
-            .change_transaction_depth(TransactionDepthChange::DecreaseDepth)?,
+            .change_transaction_depth(diesel::connection::TransactionDepthChange::DecreaseDepth)?,
         // Not known to be over (the connection may be gone): the pool drops the connection.
         Err(_) => status.set_in_error(),
     }
-    let value = done?;
+    done?;
     committed?;
     Ok(value)
 }
 
-/// A transaction in two steps: `reads`, then `writes` with what `reads` returned. On
-/// PostgreSQL each step is one round trip: `reads`' statements go out together with the
-/// `BEGIN`, `writes`' together with the `COMMIT` (as `last` of `transaction_ending_with`, so
-/// `writes` must send all its statements before it waits for any answer). A create is written
-/// so: the lookups of the ids it names and its new id, then its rows and its feed entry.
-///
-/// `reads` must not write. Should the `BEGIN` fail (a cancel request landing on it), its
-/// statements have run outside any transaction, which only a write would make matter; `writes`
-/// goes out only once the `BEGIN` is known to have begun the transaction, so no write ever
-/// commits on its own. (tokio-postgres ends every statement with its own `Sync`: a failed
-/// `BEGIN` aborts nothing sent behind it.) Nested, and on SQLite, the steps run one after the
-/// other; an outermost SQLite transaction begins `IMMEDIATE` (`SqliteBegin`).
-pub async fn transaction_after_reads<R, T, E>(
-    conn: &mut Conn<'_>,
-    reads: impl AsyncFnOnce(&mut Conn<'_>) -> Result<R, E>,
-    writes: impl AsyncFnOnce(&mut Conn<'_>, R) -> Result<T, E>,
-) -> Result<T, E>
-where
-    E: From<diesel::result::Error>,
-{
-    let outermost_pg = match conn {
-        Conn::Postgres(Pg::Own(c)) => Postgres::transaction_manager_status_mut(*c)
-            .transaction_depth()?
-            .is_none(),
-        Conn::Postgres(Pg::Shared(..)) | Conn::Sqlite(_) => false,
-    };
-    if !outermost_pg {
-        let work = async |conn: &mut Conn<'_>| {
-            let read = reads(conn).await?;
-            writes(conn, read).await
-        };
-        return transaction_begun_by(conn, SqliteBegin::Immediate, work, async |_, _| Ok(())).await;
-    }
-    let Conn::Postgres(Pg::Own(own)) = conn else {
-        return Err(E::from(diesel::result::Error::BrokenTransactionManager));
-    };
-    // Counted as begun before the `BEGIN` goes out, as diesel-async's own `begin_transaction`
-    // marks the connection busy while it waits: were this future dropped half-way, the
-    // connection must not pass for one outside a transaction (`Checkout` closes it anyway).
-    Postgres::transaction_manager_status_mut(*own)
-        .transaction_state()?
-        .change_transaction_depth(TransactionDepthChange::IncreaseDepth)?;
-    let (begun, read) = {
-        let shared: &AsyncPgConnection = own;
-        let unsent = Unsent::default();
-        let mut on_shared = Conn::Postgres(Pg::Shared(shared, &unsent));
-        // Both to their ends, as in `both`: a statement dropped half-way would still run.
-        futures_util::future::join(
-            diesel_async::RunQueryDsl::execute(Begin, &mut &*shared),
-            reads(&mut on_shared),
-        )
-        .await
-    };
-    if let Err(e) = begun {
-        // Not begun: nothing to roll back, and `reads` only read.
-        let status = Postgres::transaction_manager_status_mut(*own);
-        if status
-            .transaction_state()
-            .and_then(|s| s.change_transaction_depth(TransactionDepthChange::DecreaseDepth))
-            .is_err()
-        {
-            status.set_in_error();
-        }
-        return Err(E::from(e));
-    }
-    match read {
-        Ok(read) => last_with_commit(conn, async move |conn| writes(conn, read).await).await,
-        Err(e) => {
-            // Should the rollback fail too, the pool drops the connection; the read's error
-            // says more.
-            let _ = Postgres::rollback_transaction(*own).await;
-            Err(e)
-        }
+/// `COMMIT` as a statement with a static query id: prepared once per connection and sent
+/// like any other statement (`last_with_commit`).
+#[derive(diesel::query_builder::QueryId)]
+struct Commit;
+
+impl<C> diesel_async::RunQueryDsl<C> for Commit {}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for Commit {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> diesel::QueryResult<()> {
+        out.push_sql("COMMIT");
+        Ok(())
     }
 }
-
-/// A transaction statement with a static query id: prepared once per connection and sent
-/// like any other statement, in order with them (`transaction_after_reads`,
-/// `last_with_commit`).
-macro_rules! transaction_statement {
-    ($name:ident, $sql:literal) => {
-        #[derive(diesel::query_builder::QueryId)]
-        struct $name;
-
-        impl<C> diesel_async::RunQueryDsl<C> for $name {}
-
-        impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for $name {
-            fn walk_ast<'b>(
-                &'b self,
-                mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-            ) -> diesel::QueryResult<()> {
-                out.push_sql($sql);
-                Ok(())
-            }
-        }
-    };
-}
-
-transaction_statement!(Begin, "BEGIN");
-transaction_statement!(Commit, "COMMIT");
 
 /// Runs two independent pieces of database work, neither needing the other's result: on
 /// PostgreSQL at once, their statements pipelined on the one connection, so the work waits

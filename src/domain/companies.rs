@@ -86,28 +86,24 @@ async fn check(conn: &mut Conn<'_>, new: &NewCompany) -> Result<(), DomainError>
 }
 
 /// Writes the company's topic and project links at once (`db::all!`).
-async fn write_links(
+async fn write_relations(
     conn: &mut Conn<'_>,
-    id: CompanyId,
-    new: &NewCompany,
+    company: Company,
+    fields: CompanyFields,
     was: Owner,
-) -> Result<(), DomainError> {
+) -> Result<CompanyRecord, DomainError> {
+    let new = fields.company;
+    let id = company.id;
     db::all!(
         conn,
         async |c| company_topics::replace(c, id, new.topic_ids.as_slice(), was).await,
         async |c| company_projects::replace(c, id, new.project_ids.as_slice(), was).await,
     )?;
-    Ok(())
-}
-
-/// The company as written, with the relations it was written with.
-fn written(company: Company, fields: CompanyFields) -> CompanyRecord {
-    let new = fields.company;
-    CompanyRecord {
+    Ok(CompanyRecord {
         company,
         topic_ids: new.topic_ids.into_vec(),
         project_ids: new.project_ids.into_vec(),
-    }
+    })
 }
 
 impl Crud for Companies {
@@ -142,32 +138,23 @@ impl Crud for Companies {
         Ok(companies::find_record(conn, id).await?)
     }
 
-    async fn check_new(conn: &mut Conn<'_>, new: &NewCompany) -> Result<(), DomainError> {
-        check(conn, new).await
-    }
-
-    async fn next_id(conn: &mut Conn<'_>) -> Result<CompanyId, DomainError> {
-        Ok(companies::next_id(conn).await?)
-    }
-
     async fn insert(
         conn: &mut Conn<'_>,
-        id: CompanyId,
         new: NewCompany,
         by: &Actor,
     ) -> Result<CompanyRecord, DomainError> {
         let fields = CompanyFields::from(new);
-        let (company, ()) = db::both(
+        let company = checked_write(
             conn,
+            async |c| check(c, &fields.company).await,
             async |c| {
-                companies::insert(c, id, &fields, by)
+                companies::insert(c, &fields, by)
                     .await
                     .map_err(|e| external_id_taken(e, fields.company.external_id.as_deref()))
             },
-            async |c| write_links(c, id, &fields.company, Owner::New).await,
         )
         .await?;
-        Ok(written(company, fields))
+        write_relations(conn, company, fields, Owner::New).await
     }
 
     async fn update(
@@ -192,8 +179,7 @@ impl Crud for Companies {
             },
         )
         .await?;
-        write_links(conn, id, &fields.company, Owner::Existing).await?;
-        Ok(written(company, fields))
+        write_relations(conn, company, fields, Owner::Existing).await
     }
 
     async fn remove(

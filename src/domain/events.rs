@@ -85,30 +85,28 @@ async fn check(conn: &mut Conn<'_>, new: &NewEvent) -> Result<(), DomainError> {
 }
 
 /// Writes the event's topic, organization and company links at once (`db::all!`).
-async fn write_links(
+async fn write_relations(
     conn: &mut Conn<'_>,
-    id: EventId,
-    new: &NewEvent,
+    event: Event,
+    fields: EventFields,
     was: Owner,
-) -> Result<(), DomainError> {
+) -> Result<EventRecord, DomainError> {
+    let new = fields.event;
+    let id = event.id;
     db::all!(
         conn,
         async |c| event_topics::replace(c, id, new.topic_ids.as_slice(), was).await,
-        async |c| event_organizations::replace(c, id, new.organization_ids.as_slice(), was).await,
+        async |c| {
+            event_organizations::replace(c, id, new.organization_ids.as_slice(), was).await
+        },
         async |c| event_companies::replace(c, id, new.company_ids.as_slice(), was).await,
     )?;
-    Ok(())
-}
-
-/// The event as written, with the relations it was written with.
-fn written(event: Event, fields: EventFields) -> EventRecord {
-    let new = fields.event;
-    EventRecord {
+    Ok(EventRecord {
         event,
         topic_ids: new.topic_ids.into_vec(),
         organization_ids: new.organization_ids.into_vec(),
         company_ids: new.company_ids.into_vec(),
-    }
+    })
 }
 
 impl Crud for Events {
@@ -140,29 +138,20 @@ impl Crud for Events {
         Ok(events::find_record(conn, id).await?)
     }
 
-    async fn check_new(conn: &mut Conn<'_>, new: &NewEvent) -> Result<(), DomainError> {
-        validate(new)?;
-        check(conn, new).await
-    }
-
-    async fn next_id(conn: &mut Conn<'_>) -> Result<EventId, DomainError> {
-        Ok(events::next_id(conn).await?)
-    }
-
     async fn insert(
         conn: &mut Conn<'_>,
-        id: EventId,
         new: NewEvent,
         by: &Actor,
     ) -> Result<EventRecord, DomainError> {
+        validate(&new)?;
         let fields = EventFields::from(new);
-        let (event, ()) = db::both(
+        let event = checked_write(
             conn,
-            async |c| Ok(events::insert(c, id, &fields, by).await?),
-            async |c| write_links(c, id, &fields.event, Owner::New).await,
+            async |c| check(c, &fields.event).await,
+            async |c| Ok(events::insert(c, &fields, by).await?),
         )
         .await?;
-        Ok(written(event, fields))
+        write_relations(conn, event, fields, Owner::New).await
     }
 
     async fn update(
@@ -184,8 +173,7 @@ impl Crud for Events {
             },
         )
         .await?;
-        write_links(conn, id, &fields.event, Owner::Existing).await?;
-        Ok(written(event, fields))
+        write_relations(conn, event, fields, Owner::Existing).await
     }
 
     async fn remove(

@@ -61,18 +61,13 @@ impl Crud for FundingSources {
         Ok(funding_sources::find(conn, id).await?)
     }
 
-    async fn next_id(conn: &mut Conn<'_>) -> Result<FundingSourceId, DomainError> {
-        Ok(funding_sources::next_id(conn).await?)
-    }
-
     async fn insert(
         conn: &mut Conn<'_>,
-        id: FundingSourceId,
         new: NewFundingSource,
         by: &Actor,
     ) -> Result<FundingSource, DomainError> {
         let fields = FundingSourceFields::from(new);
-        funding_sources::insert(conn, id, &fields, by)
+        funding_sources::insert(conn, &fields, by)
             .await
             .map_err(|e| name_taken(e, &fields.new.name))
     }

@@ -73,18 +73,13 @@ impl Crud for Organizations {
         Ok(organizations::find(conn, id).await?)
     }
 
-    async fn next_id(conn: &mut Conn<'_>) -> Result<OrganizationId, DomainError> {
-        Ok(organizations::next_id(conn).await?)
-    }
-
     async fn insert(
         conn: &mut Conn<'_>,
-        id: OrganizationId,
         new: NewOrganization,
         by: &Actor,
     ) -> Result<Organization, DomainError> {
         let fields = OrganizationFields::from(new);
-        organizations::insert(conn, id, &fields, by)
+        organizations::insert(conn, &fields, by)
             .await
             .map_err(|e| name_taken(e, &fields.new.name))
     }

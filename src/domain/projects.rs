@@ -96,31 +96,27 @@ async fn check(conn: &mut Conn<'_>, new: &NewProject) -> Result<(), DomainError>
         .finish()
 }
 
-/// Writes the project's relation sets at once (`db::all!`).
-async fn write_links(
+/// Stores the relation sets of a project written just now, all at once (`db::all!`).
+async fn write_relations(
     conn: &mut Conn<'_>,
-    id: ProjectId,
-    new: &NewProject,
+    project: Project,
+    fields: ProjectFields,
     was: Owner,
-) -> Result<(), DomainError> {
+) -> Result<ProjectRecord, DomainError> {
+    let new = fields.project;
+    let id = project.id;
     db::all!(
         conn,
         async |c| project_regions::replace(c, id, new.region_ids.as_slice(), was).await,
         async |c| project_topics::replace(c, id, new.topic_ids.as_slice(), was).await,
         async |c| projects::replace_funding(c, id, &new.funding, was).await,
     )?;
-    Ok(())
-}
-
-/// The project as written, with the relations it was written with.
-fn written(project: Project, fields: ProjectFields) -> ProjectRecord {
-    let new = fields.project;
-    ProjectRecord {
+    Ok(ProjectRecord {
         project,
         region_ids: new.region_ids.into_vec(),
         topic_ids: new.topic_ids.into_vec(),
         funding: new.funding,
-    }
+    })
 }
 
 impl Crud for Projects {
@@ -150,29 +146,20 @@ impl Crud for Projects {
         Ok(projects::find_record(conn, id).await?)
     }
 
-    async fn check_new(conn: &mut Conn<'_>, new: &NewProject) -> Result<(), DomainError> {
-        validate(new)?;
-        check(conn, new).await
-    }
-
-    async fn next_id(conn: &mut Conn<'_>) -> Result<ProjectId, DomainError> {
-        Ok(projects::next_id(conn).await?)
-    }
-
     async fn insert(
         conn: &mut Conn<'_>,
-        id: ProjectId,
         new: NewProject,
         by: &Actor,
     ) -> Result<ProjectRecord, DomainError> {
+        validate(&new)?;
         let fields = ProjectFields::from(new);
-        let (project, ()) = db::both(
+        let project = checked_write(
             conn,
-            async |c| Ok(projects::insert(c, id, &fields, by).await?),
-            async |c| write_links(c, id, &fields.project, Owner::New).await,
+            async |c| check(c, &fields.project).await,
+            async |c| Ok(projects::insert(c, &fields, by).await?),
         )
         .await?;
-        Ok(written(project, fields))
+        write_relations(conn, project, fields, Owner::New).await
     }
 
     async fn update(
@@ -194,8 +181,7 @@ impl Crud for Projects {
             },
         )
         .await?;
-        write_links(conn, id, &fields.project, Owner::Existing).await?;
-        Ok(written(project, fields))
+        write_relations(conn, project, fields, Owner::Existing).await
     }
 
     async fn remove(

@@ -51,18 +51,13 @@ impl Crud for Regions {
         Ok(regions::find(conn, id).await?)
     }
 
-    async fn next_id(conn: &mut Conn<'_>) -> Result<RegionId, DomainError> {
-        Ok(regions::next_id(conn).await?)
-    }
-
     async fn insert(
         conn: &mut Conn<'_>,
-        id: RegionId,
         new: NewRegion,
         by: &Actor,
     ) -> Result<Region, DomainError> {
         let fields = RegionFields::from(new);
-        regions::insert(conn, id, &fields, by)
+        regions::insert(conn, &fields, by)
             .await
             .map_err(|e| name_taken(e, &fields.new.name))
     }

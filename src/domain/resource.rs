@@ -8,7 +8,6 @@ use crate::db::{self, Conn};
 use crate::domain::changes;
 use crate::domain::values::{ChangeAction, ResourceKind};
 use crate::domain::{Actor, DomainError, OrganizationId, Role};
-use crate::models::FIRST_VERSION;
 use crate::models::page::{Page, PageRequest};
 
 /// How often a patch without an expected version merges again when another writer changed
@@ -60,26 +59,12 @@ pub trait Crud: 'static {
         conn: &mut Conn<'_>,
         ids: &[Self::Id],
     ) -> Result<Vec<Self::Record>, DomainError>;
-    /// Checks, before a create writes anything, the rules that need the database (the records
-    /// its ids name exist). Only reads: on PostgreSQL its statements go out with the `BEGIN`
-    /// (`db::transaction_after_reads`).
-    async fn check_new(conn: &mut Conn<'_>, new: &Self::New) -> Result<(), DomainError> {
-        let _ = (conn, new);
-        Ok(())
-    }
-    /// The id the next new record gets (`models::next_id`), taken with `check_new`.
-    async fn next_id(conn: &mut Conn<'_>) -> Result<Self::Id, DomainError>;
-    /// Stores `new`, checked by `check_new`, under `id`, with its links; the rules the
-    /// database keeps (uniqueness) come back as its errors. Its statements go out together
-    /// with the change feed's entry and the `COMMIT`, so it sends them all before it waits for
-    /// any answer (`db::both`, `db::all!`).
-    ///
+    /// Checks the rules that need the database (references, uniqueness) and stores `new`.
     /// `insert`, `update` and `remove` run inside the operation's transaction (the functions
     /// below open it, with the change feed's entry), so they open none of their own: a
     /// savepoint would cost two more round trips per write.
     async fn insert(
         conn: &mut Conn<'_>,
-        id: Self::Id,
         new: Self::New,
         by: &Actor,
     ) -> Result<Self::Record, DomainError>;
@@ -124,41 +109,16 @@ pub async fn list<R: Crud>(
 /// Every write below runs in one transaction with its entry in the change feed: a change is
 /// in the feed exactly when it is committed. The entry is the transaction's last statement,
 /// sent with the COMMIT (`db::transaction_ending_with`).
-///
-/// A create is two round trips on PostgreSQL (`db::transaction_after_reads`): the checks and
-/// the new id with the `BEGIN`, then the record, its links and its entry with the `COMMIT`.
 pub async fn create<R: Crud>(
     conn: &mut Conn<'_>,
     by: &Actor,
     new: R::New,
 ) -> Result<R::Record, DomainError> {
     R::may_create(by)?;
-    db::transaction_after_reads(
+    db::transaction_ending_with(
         conn,
-        async |conn| {
-            let (id, ()) =
-                db::both(conn, R::next_id, async |c| R::check_new(c, &new).await).await?;
-            Ok((id, new))
-        },
-        async |conn, (id, new)| {
-            let (record, ()) = db::both(
-                conn,
-                async |c| R::insert(c, id, new, by).await,
-                async |c| {
-                    changes::record(
-                        c,
-                        by,
-                        R::KIND,
-                        id.into(),
-                        ChangeAction::Create,
-                        FIRST_VERSION,
-                    )
-                    .await
-                },
-            )
-            .await?;
-            Ok(record)
-        },
+        async |conn| R::insert(conn, new, by).await,
+        async |conn, record| noted::<R>(conn, by, record, ChangeAction::Create).await,
     )
     .await
 }

@@ -50,18 +50,9 @@ impl Crud for Topics {
         Ok(topics::find(conn, id).await?)
     }
 
-    async fn next_id(conn: &mut Conn<'_>) -> Result<TopicId, DomainError> {
-        Ok(topics::next_id(conn).await?)
-    }
-
-    async fn insert(
-        conn: &mut Conn<'_>,
-        id: TopicId,
-        new: NewTopic,
-        by: &Actor,
-    ) -> Result<Topic, DomainError> {
+    async fn insert(conn: &mut Conn<'_>, new: NewTopic, by: &Actor) -> Result<Topic, DomainError> {
         let fields = TopicFields::from(new);
-        topics::insert(conn, id, &fields, by)
+        topics::insert(conn, &fields, by)
             .await
             .map_err(|e| key_taken(e, &fields.new.key))
     }

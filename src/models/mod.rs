@@ -8,7 +8,6 @@ pub mod funding_sources;
 pub mod idempotency;
 pub mod links;
 pub mod login_failures;
-pub mod next_id;
 pub mod organizations;
 pub mod page;
 pub mod projects;
@@ -56,9 +55,6 @@ pub fn contains_pattern(q: &str) -> String {
     pattern
 }
 
-/// Every record's version when it is created; each change adds one.
-pub const FIRST_VERSION: i64 = 1;
-
 /// A new record's row: its fields and the columns every insert sets (created and changed
 /// now, version 1, owned by the actor's organization, by the actor).
 macro_rules! new_row {
@@ -68,7 +64,7 @@ macro_rules! new_row {
             $fields,
             $table::created_at.eq(at),
             $table::updated_at.eq(at),
-            $table::version.eq(crate::models::FIRST_VERSION),
+            $table::version.eq(1_i64),
             $table::owner_org_id.eq($by.org),
             $table::created_by.eq($by.label.clone()),
             $table::updated_by.eq($by.label.clone()),
@@ -83,10 +79,6 @@ pub(crate) use new_row;
 /// version, `… WHERE id = ? AND version = ?`; the row count tells a lost race from success.
 macro_rules! record_queries {
     ($table:ident, $row:ty, $fields:ty, $id:ty) => {
-        impl crate::models::next_id::Sequenced for $table::table {
-            const TABLE: &'static str = stringify!($table);
-        }
-
         impl $row {
             /// The id, version and owner, as every record has them.
             pub fn meta(&self) -> crate::domain::resource::RecordMeta<$id> {
@@ -98,28 +90,14 @@ macro_rules! record_queries {
             }
         }
 
-        /// The id the next new record gets (`models::next_id`).
-        pub async fn next_id(conn: &mut crate::db::Conn<'_>) -> diesel::QueryResult<$id> {
-            crate::db::query!(conn, |c| diesel::select(crate::models::next_id::next_id::<
-                $table::table,
-            >())
-            .get_result::<i64>(c))
-            .map(<$id>::from)
-        }
-
-        /// Stores a new record under the id `next_id` gave.
         pub async fn insert(
             conn: &mut crate::db::Conn<'_>,
-            id: $id,
             fields: &$fields,
             by: &crate::domain::Actor,
         ) -> diesel::QueryResult<$row> {
             let at = crate::domain::now();
             crate::db::query!(conn, |c| diesel::insert_into($table::table)
-                .values((
-                    $table::id.eq(id),
-                    crate::models::new_row!($table, fields, by, at),
-                ))
+                .values(crate::models::new_row!($table, fields, by, at))
                 .returning($table::all_columns)
                 .get_result(c))
         }

@@ -816,15 +816,14 @@ api_test!(a_write_sends_what_it_can_at_once, |app| async move {
     let (put_rounds, put_statements, response) = rounds_for(&app, app.put_json(&path, &full)).await;
     assert_eq!(response.status(), StatusCode::OK);
     if app.on_postgres() {
-        // BEGIN, the region lookup and the new id | the INSERT, the feed entry and the COMMIT.
+        // BEGIN | the region lookup and the INSERT | the feed entry and the COMMIT.
         assert_eq!(
-            rounds, 2,
+            rounds, 3,
             "round trips of a company without relations ({statements} statements)"
         );
-        // BEGIN, three lookups and the new id | the INSERT, the links, the feed entry and the
-        // COMMIT: the links no longer wait for the INSERT's answer.
+        // BEGIN | three lookups and the INSERT | the links | the feed entry and the COMMIT.
         assert_eq!(
-            full_rounds, 2,
+            full_rounds, 4,
             "round trips of a company with relations ({full_statements} statements)"
         );
         // BEGIN | lookups and the UPDATE | old links out, new links in | feed and COMMIT.
@@ -1115,9 +1114,10 @@ async fn prepared(conn: &mut db::Conn<'_>) -> Result<Vec<Prepared>, db::DbError>
 }
 
 /// `db::transaction` on PostgreSQL, seen from another session: what the work wrote stays
-/// inside the open transaction until the COMMIT; a transaction that fails after writing, or
-/// before its first statement, or beside the writes sent with its COMMIT, is rolled back; none leaves a session in a transaction (a
-/// pooled connection left so would hold its locks for whoever gets it next).
+/// inside the open transaction until the COMMIT; a transaction that fails after writing,
+/// before its first statement, or beside the writes sent with its COMMIT, is rolled back;
+/// none leaves a session in a transaction (a pooled connection left so would hold its locks
+/// for whoever gets it next).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: set TEST_DATABASE_URL and run with --run-ignored all"]
 async fn a_transaction_holds_its_writes_until_it_commits_and_leaves_nothing_open() {
@@ -1202,10 +1202,10 @@ async fn a_transaction_holds_its_writes_until_it_commits_and_leaves_nothing_open
         let sent_beside_a_failure = app
             .db
             .write(async move |conn| {
-                db::transaction_after_reads(
+                db::transaction_ending_with(
                     conn,
                     async |_| Ok::<_, db::DbError>(()),
-                    async |c, ()| {
+                    async |c, _| {
                         let write = async |c: &mut db::Conn<'_>| {
                             Ok(company_topics::replace(c, id, &[], Owner::Existing).await?)
                         };
