@@ -164,9 +164,11 @@ where
 
 /// `transaction`, with `last` run on what `work` returned as the transaction's last step: on
 /// PostgreSQL its statement goes out together with the COMMIT, so committing costs no round
-/// trip of its own (a write's entry in the change feed is written so). If `last` fails, the
-/// COMMIT finds the transaction failed and rolls it back, as PostgreSQL does with a COMMIT
-/// after an error; `last`'s error is returned.
+/// trip of its own (a write's entry in the change feed is written so). If `last` fails on the
+/// server, the COMMIT finds the transaction failed and rolls it back, as PostgreSQL does with
+/// a COMMIT after an error; if it, or a piece of it, fails on this side before sending
+/// anything (`Unsent`), no COMMIT is sent and the transaction is rolled back. Either way
+/// `last`'s error is returned.
 ///
 /// `last` must send all its statements at once — one statement, or several through `both` —
 /// before it waits for any answer: a statement sent after an answer would come after the
@@ -245,11 +247,18 @@ where
         // a piece that failed at once (`Unsent`), it failed on this side before that reached
         // the server, where the transaction is then not aborted: a COMMIT would commit the
         // work without it. It is rolled back instead, once what did go out has answered.
-        match std::future::poll_fn(|cx| Poll::Ready(last.as_mut().poll(cx))).await {
+        // Unconstrained: a statement's client-side error reaches its future's first poll only
+        // if no tokio lock on the way yields to the task's cooperative budget first.
+        let first = std::future::poll_fn(|cx| Poll::Ready(last.as_mut().poll(cx)));
+        match tokio::task::unconstrained(first).await {
             Poll::Ready(Err(e)) => Err(e),
             Poll::Pending if unsent.noted() => Err(match last.await {
                 Err(e) => e,
-                Ok(()) => E::from(diesel::result::Error::RollbackTransaction),
+                // `last` swallowed its piece's error: still not committed.
+                Ok(()) => E::from(diesel::result::Error::QueryBuilderError(
+                    "a statement sent with the COMMIT failed before it was sent; rolled back"
+                        .into(),
+                )),
             }),
             first => Ok(futures_util::future::join(
                 async {
@@ -323,7 +332,7 @@ pub async fn both<A, B, E>(
                 Conn::Postgres(Pg::Shared(shared, unsent)),
             );
             let (mut a, mut b) = (pin!(a(&mut first)), pin!(b(&mut second)));
-            // Each polled once, in order, which sends their statements in that order.
+            // Each polled first in order, which sends their statements in that order.
             let first_a = std::future::poll_fn(|cx| Poll::Ready(a.as_mut().poll(cx))).await;
             let first_b = std::future::poll_fn(|cx| Poll::Ready(b.as_mut().poll(cx))).await;
             unsent.note(&first_a);
